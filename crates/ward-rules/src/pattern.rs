@@ -62,11 +62,11 @@ enum Token {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Start {
+enum Anchor {
     /// Anywhere in the name.
     Anywhere,
     /// `|`: at the start.
-    Start,
+    Head,
     /// `||`: at the start or at the start of a label.
     Label,
 }
@@ -75,7 +75,7 @@ enum Start {
 #[derive(Clone, Debug)]
 pub(crate) struct Glob {
     tokens: Vec<Token>,
-    start: Start,
+    start: Anchor,
     /// `|` at the end.
     end: bool,
     /// The pattern is matched against `http://name` (it starts with a scheme), as
@@ -96,11 +96,11 @@ impl Glob {
             .any(|p| pattern.starts_with(p))
             || is_slash_host_dot(pattern);
         let (start, mut body) = if let Some(rest) = pattern.strip_prefix("||") {
-            (Start::Label, rest)
+            (Anchor::Label, rest)
         } else if let Some(rest) = pattern.strip_prefix('|') {
-            (Start::Start, rest)
+            (Anchor::Head, rest)
         } else {
-            (Start::Anywhere, pattern)
+            (Anchor::Anywhere, pattern)
         };
         let mut end = false;
         if let Some(rest) = body.strip_suffix('|') {
@@ -165,14 +165,14 @@ impl Glob {
 
     fn matches_in(&self, s: &[u8]) -> bool {
         match self.start {
-            Start::Start => self.matches_at(s),
-            Start::Anywhere => {
+            Anchor::Head => self.matches_at(s),
+            Anchor::Anywhere => {
                 if matches!(self.tokens.first(), Some(Token::Any)) {
                     return self.matches_at(s);
                 }
                 (0..=s.len()).any(|at| self.matches_at(&s[at..]))
             }
-            Start::Label => {
+            Anchor::Label => {
                 // `||` is `^([a-z0-9-_.]+\.)?` in AdGuard's regex: the start, or after
                 // a dot when everything before it is host characters.
                 if self.matches_at(s) {

@@ -1,0 +1,362 @@
+//! Commands: `check` (why is this name blocked?) and `compile` (what do these lists cost?).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use ward_rules::{
+    ListMask, Reason, RecordType, Request, RewriteRecord, RuleSet, SkipReason, Verdict,
+    parse_record_type, rcode_name,
+};
+
+use crate::mem;
+
+/// Ward, a DNS filtering server.
+#[derive(Debug, Parser)]
+#[command(name = "ward", version, about)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide a name (or a file of queries) as AdGuard Home would, and say which rule decided.
+    Check(CheckArgs),
+    /// Compile lists and report rule counts, skipped lines, compile time and memory.
+    Compile(CompileArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// A filter list (hosts, domains or adblock syntax). Repeat for several lists.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// The client's IP address, for `$client` rules.
+    #[arg(long, value_name = "IP")]
+    client: Option<IpAddr>,
+    /// The client's name, for `$client` rules.
+    #[arg(long, value_name = "NAME")]
+    client_name: Option<String>,
+    /// A client tag, for `$ctag` rules. Repeat for several.
+    #[arg(long = "ctag", value_name = "TAG")]
+    ctags: Vec<String>,
+    /// The query type.
+    #[arg(long, value_name = "TYPE", default_value = "A", value_parser = parse_qtype)]
+    qtype: RecordType,
+    /// Read queries from FILE, one per line: `hostname [qtype] [client_ip|-] [client name...]`.
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    queries: Option<PathBuf>,
+    /// Print one JSON object per query.
+    #[arg(long)]
+    json: bool,
+    /// The name to check.
+    #[arg(required_unless_present = "queries")]
+    name: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CompileArgs {
+    /// Filter lists to compile into one rule set.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_qtype(s: &str) -> Result<RecordType, String> {
+    parse_record_type(s)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        Command::Check(a) => check(a),
+        Command::Compile(a) => compile(a),
+    }
+}
+
+/// The name a list is reported under: its file name.
+fn list_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn load(paths: &[PathBuf]) -> Result<RuleSet> {
+    let mut b = RuleSet::builder();
+    for path in paths {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        b.add_list(list_name(path), text)?;
+    }
+    Ok(b.build())
+}
+
+/// One query of `check`.
+struct Query {
+    name: String,
+    qtype: RecordType,
+    client: Option<IpAddr>,
+    client_name: Option<String>,
+}
+
+fn check(a: CheckArgs) -> Result<ExitCode> {
+    let rules = load(&a.rules)?;
+    let mut failed = false;
+    let queries: Vec<Query> = match (&a.queries, &a.name) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut queries = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                match parse_query_line(line) {
+                    Ok(Some(q)) => queries.push(q),
+                    Ok(None) => {}
+                    Err(err) => {
+                        eprintln!("ward: {}:{}: {err}", path.display(), i + 1);
+                        failed = true;
+                    }
+                }
+            }
+            queries
+        }
+        (None, Some(name)) => vec![Query {
+            name: name.clone(),
+            qtype: a.qtype,
+            client: a.client,
+            client_name: a.client_name.clone(),
+        }],
+        (None, None) => bail!("give a NAME or --queries FILE"),
+    };
+    let mut out = String::new();
+    for q in &queries {
+        let mut req = Request::new(&q.name, q.qtype).client_tags(&a.ctags);
+        if let Some(ip) = q.client {
+            req = req.client_ip(ip);
+        }
+        if let Some(n) = &q.client_name {
+            req = req.client_name(n);
+        }
+        let verdict = rules.check(&req, &ListMask::ALL);
+        if a.json {
+            out.push_str(&verdict_json(&rules, q, &verdict).to_string());
+            out.push('\n');
+        } else {
+            if queries.len() > 1 {
+                let _ = write!(out, "{} {}: ", q.name, q.qtype);
+            }
+            out.push_str(&verdict_text(&rules, &verdict));
+            out.push('\n');
+        }
+    }
+    print!("{out}");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `hostname [qtype] [client_ip|-] [client name...]`; `#` lines and blank lines skip.
+fn parse_query_line(line: &str) -> Result<Option<Query>, String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or_default().to_owned();
+    let qtype = match words.next() {
+        Some(t) => parse_record_type(t)?,
+        None => RecordType::A,
+    };
+    let client = match words.next() {
+        None | Some("-") => None,
+        Some(ip) => Some(
+            ip.parse()
+                .map_err(|_| format!("{ip:?} is not an IP address (use - for none)"))?,
+        ),
+    };
+    let rest: Vec<&str> = words.collect();
+    let client_name = (!rest.is_empty()).then(|| rest.join(" "));
+    Ok(Some(Query {
+        name,
+        qtype,
+        client,
+        client_name,
+    }))
+}
+
+/// "blocked by `||ads.example^` (list easylist.txt, line 12)".
+fn verdict_text(rules: &RuleSet, v: &Verdict) -> String {
+    let Some(first) = v.rules.first() else {
+        return "not filtered: no rule matches".to_owned();
+    };
+    let cite = |m: &ward_rules::RuleMatch| {
+        format!(
+            "`{}` (list {}, line {})",
+            rules.rule_text(m.rule),
+            rules.list_name(m.rule.list),
+            rules.rule_line(m.rule)
+        )
+    };
+    let by = v.rules.iter().map(cite).collect::<Vec<_>>().join(", ");
+    match v.reason {
+        Reason::NotFilteredNotFound => "not filtered: no rule matches".to_owned(),
+        Reason::NotFilteredAllowList => format!("allowed by {}", cite(first)),
+        Reason::FilteredBlockList if v.ip_addrs.is_empty() => format!("blocked by {}", cite(first)),
+        Reason::FilteredBlockList => {
+            let ips: Vec<String> = v.ip_addrs.iter().map(IpAddr::to_string).collect();
+            format!("answered with {} by {by}", ips.join(", "))
+        }
+        Reason::RewrittenRule => {
+            let answer = match &v.rewrite {
+                Some(rw) if rw.cname.is_some() => {
+                    format!("CNAME {}", rw.cname.as_deref().unwrap_or(""))
+                }
+                Some(rw) if rw.records.is_empty() => rcode_name(rw.rcode),
+                Some(rw) => rw
+                    .records
+                    .iter()
+                    .map(|r| format!("{} {r}", r.record_type()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => String::new(),
+            };
+            format!("rewritten to {answer} by {by}")
+        }
+    }
+}
+
+fn verdict_json(rules: &RuleSet, q: &Query, v: &Verdict) -> Value {
+    let matched: Vec<Value> = v
+        .rules
+        .iter()
+        .map(|m| {
+            json!({
+                "text": rules.rule_text(m.rule),
+                "list": rules.list_name(m.rule.list),
+                "line": rules.rule_line(m.rule),
+            })
+        })
+        .collect();
+    let ip_addrs = (!v.ip_addrs.is_empty())
+        .then(|| v.ip_addrs.iter().map(IpAddr::to_string).collect::<Vec<_>>());
+    let dnsrewrite = v.rewrite.as_ref().map(|rw| {
+        json!({
+            "rcode": rcode_name(rw.rcode),
+            "cname": rw.cname,
+            "records": rw.records.iter().map(record_json).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "name": q.name,
+        "qtype": q.qtype.to_string(),
+        "client": q.client.map(|ip| ip.to_string()),
+        "client_name": q.client_name,
+        "reason": v.reason.as_str(),
+        "rules": matched,
+        "ip_addrs": ip_addrs,
+        "dnsrewrite": dnsrewrite,
+    })
+}
+
+fn record_json(r: &RewriteRecord) -> Value {
+    json!({ "type": r.record_type().to_string(), "value": r.to_string() })
+}
+
+fn compile(a: CompileArgs) -> Result<ExitCode> {
+    let before = mem::rss().unwrap_or_default();
+    let mut texts = Vec::with_capacity(a.files.len());
+    for path in &a.files {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        texts.push((list_name(path), text));
+    }
+    let started = Instant::now();
+    let mut b = RuleSet::builder();
+    for (name, text) in texts {
+        b.add_list(name, text)?;
+    }
+    let rules = b.build();
+    let elapsed = started.elapsed();
+    let after = mem::rss().unwrap_or_default();
+
+    let total = rules.rule_count();
+    let memory = rules.memory_usage();
+    let text = rules.text_bytes();
+    let per_rule = |bytes: f64| {
+        if total == 0 {
+            0.0
+        } else {
+            bytes / total as f64
+        }
+    };
+    let rss_growth = after.current.saturating_sub(before.current);
+    let peak_growth = after.peak.saturating_sub(before.current);
+    let mib = |b: f64| b / (1024.0 * 1024.0);
+
+    if a.json {
+        let lists: Vec<Value> = rules
+            .lists()
+            .map(|(_, name, s)| {
+                let skipped: serde_json::Map<String, Value> =
+                    SkipReason::ALL.iter().map(|r| (r.as_str().to_owned(), json!(s.skipped(*r)))).collect();
+                json!({ "list": name, "lines": s.lines, "rules": s.rules, "comments": s.comments,
+                        "blank": s.blank, "skipped": s.skipped_total(), "skipped_by_reason": skipped })
+            })
+            .collect();
+        let report = json!({
+            "lists": lists,
+            "rules": total,
+            "compile_seconds": elapsed.as_secs_f64(),
+            "memory_bytes": memory,
+            "text_bytes": text,
+            "bytes_per_rule_beyond_text": per_rule(memory.saturating_sub(text) as f64),
+            "rss_growth_bytes": rss_growth,
+            "rss_peak_growth_bytes": peak_growth,
+        });
+        println!("{report}");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    for (_, name, s) in rules.lists() {
+        println!(
+            "{name}: {} lines, {} rules, {} comments, {} blank, {} skipped",
+            s.lines,
+            s.rules,
+            s.comments,
+            s.blank,
+            s.skipped_total()
+        );
+        let reasons: Vec<String> = SkipReason::ALL
+            .iter()
+            .filter(|r| s.skipped(**r) > 0)
+            .map(|r| format!("{r} {}", s.skipped(*r)))
+            .collect();
+        if !reasons.is_empty() {
+            println!("  skipped: {}", reasons.join(", "));
+        }
+    }
+    println!("total: {total} rules in {} lists", rules.lists().count());
+    println!("compile time: {:.3} s", elapsed.as_secs_f64());
+    println!(
+        "memory: {:.1} MiB ({:.1} MiB rule text, {:.1} bytes per rule beyond the text)",
+        mib(memory as f64),
+        mib(text as f64),
+        per_rule(memory.saturating_sub(text) as f64)
+    );
+    if after.current > 0 {
+        println!(
+            "process RSS: +{:.1} MiB after compile ({:.1} bytes per rule beyond the text), peak +{:.1} MiB",
+            mib(rss_growth as f64),
+            per_rule(rss_growth.saturating_sub(text as u64) as f64),
+            mib(peak_growth as f64)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
