@@ -25,7 +25,7 @@ pub enum SkipReason {
     TooWide,
     /// A `/regex/` that is not valid RE2 syntax.
     InvalidRegex,
-    /// A pattern that no DNS name can match (it contains a space).
+    /// A pattern that no DNS name can match (it contains a space or a control character).
     InvalidPattern,
     /// A line that is not valid UTF-8.
     InvalidUtf8,
@@ -72,7 +72,7 @@ impl fmt::Display for SkipReason {
 pub enum Line<'a> {
     /// Empty or only whitespace.
     Blank,
-    /// `! ...` or `# ...`.
+    /// `! ...`, `# ...`, or a `[Adblock Plus 2.0]` header.
     Comment,
     /// Not a rule Ward can apply, with the reason.
     Skipped(SkipReason),
@@ -109,6 +109,10 @@ pub fn parse_line(line: &str) -> Line<'_> {
         return Line::Blank;
     }
     if line.starts_with('!') || (line.starts_with('#') && !starts_with_marker(line)) {
+        return Line::Comment;
+    }
+    // `[Adblock Plus 2.0]`: a list-format header, not a pattern.
+    if line.starts_with('[') && line.ends_with(']') {
         return Line::Comment;
     }
     if is_cosmetic(line) {
@@ -252,6 +256,7 @@ mod tests {
             ("! comment", Line::Comment),
             ("# comment", Line::Comment),
             ("#", Line::Comment),
+            ("[Adblock Plus 2.0]", Line::Comment),
             ("example.org##.banner", Line::Skipped(SkipReason::Cosmetic)),
             ("##.banner", Line::Skipped(SkipReason::Cosmetic)),
             ("example.org#@#.banner", Line::Skipped(SkipReason::Cosmetic)),

@@ -518,7 +518,7 @@ impl Compiler {
             lowered = lowered.to_ascii_lowercase().into();
         }
         let p: &str = &lowered;
-        if p.contains([' ', '\t']) {
+        if p.contains(|c: char| c == ' ' || c.is_control()) {
             return Err(SkipReason::InvalidPattern);
         }
         if (matches!(p, "" | "||" | "|" | "*") || p.len() < 3) && !mods.narrows() {
