@@ -1,0 +1,433 @@
+//! Compiling: list text -> index entries and complex rules, in one pass per list.
+//!
+//! Parsing happens in [`RuleSetBuilder::build`], once the total number of lines is known,
+//! so the entry vector is allocated once at its final size and sorted in place: the peak
+//! memory of a compile is the final rule set plus nothing of size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+
+use crate::error::{Error, ErrorKind};
+use crate::index::{
+    ALLOW, BADFILTER, COMPLEX, EXACT, Entry, HOST, IMPORTANT, NameIndex, SIDE, V6, hash_key,
+};
+use crate::line::{Line, SkipReason, parse_line};
+use crate::modifiers::{Modifiers, parse_modifiers};
+use crate::name::normalize_ascii_or_idn;
+use crate::pattern::{Glob, RegexPattern, Shape, shape};
+use crate::ruleset::{
+    ComplexKind, ComplexRule, General, Inner, List, ListId, ListStats, MAX_LISTS, Matcher,
+    NetworkRule, RuleRef, RuleSet,
+};
+
+/// Collects lists for one [`RuleSet`]. Parsing happens in [`RuleSetBuilder::build`], when
+/// the total size is known, so the index is allocated once.
+#[derive(Debug, Default)]
+pub struct RuleSetBuilder {
+    lists: Vec<(String, Box<[u8]>)>,
+}
+
+impl RuleSetBuilder {
+    /// Adds a list. Lines are read as AdGuard Home reads them; a bad line is counted and
+    /// skipped, never an error.
+    pub fn add_list(
+        &mut self,
+        name: impl Into<String>,
+        text: impl Into<Vec<u8>>,
+    ) -> Result<ListId, Error> {
+        if self.lists.len() >= MAX_LISTS {
+            return Err(Error::new(ErrorKind::TooManyLists { max: MAX_LISTS }));
+        }
+        let text: Box<[u8]> = text.into().into_boxed_slice();
+        if text.len() > u32::MAX as usize {
+            return Err(Error::new(ErrorKind::ListTooLarge { name: name.into() }));
+        }
+        self.lists.push((name.into(), text));
+        Ok(ListId((self.lists.len() - 1) as u16))
+    }
+
+    /// Parses every list and builds the index.
+    pub fn build(self) -> RuleSet {
+        let lines: usize = self
+            .lists
+            .iter()
+            .map(|(_, t)| memchr::memchr_iter(b'\n', t).count() + 1)
+            .sum();
+        let mut c = Compiler {
+            entries: Vec::with_capacity(lines),
+            ..Compiler::default()
+        };
+        let mut lists = Vec::with_capacity(self.lists.len());
+        for (i, (name, text)) in self.lists.into_iter().enumerate() {
+            let stats = c.compile_list(ListId(i as u16), &text);
+            lists.push(List { name, text, stats });
+        }
+        let general = c.build_general();
+        let index = NameIndex::build(c.entries);
+        let mut side = c.side;
+        side.shrink_to_fit();
+        RuleSet {
+            inner: Arc::new(Inner {
+                lists,
+                side,
+                index,
+                complex: c.complex,
+                general,
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Compiler {
+    entries: Vec<Entry>,
+    side: Vec<u8>,
+    complex: Vec<ComplexRule>,
+    general: Vec<u32>,
+}
+
+/// A key to index: where its bytes are.
+enum KeyBytes<'a> {
+    /// A slice of the list text being compiled.
+    Text(&'a str),
+    /// A normalised copy.
+    Owned(String),
+}
+
+impl Compiler {
+    fn compile_list(&mut self, list: ListId, text: &[u8]) -> ListStats {
+        let mut stats = ListStats::default();
+        let whole = std::str::from_utf8(text).ok();
+        let mut start = 0usize;
+        while start < text.len() {
+            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+            let rule = RuleRef {
+                list,
+                offset: start as u32,
+            };
+            stats.lines += 1;
+            let line = match whole {
+                Some(s) => Ok(&s[start..end]),
+                None => std::str::from_utf8(&text[start..end]),
+            };
+            match line {
+                Ok(line) => match self.compile_line(text, line, rule) {
+                    Ok(Some(())) => stats.rules += 1,
+                    Ok(None) if line.trim().is_empty() => stats.blank += 1,
+                    Ok(None) => stats.comments += 1,
+                    Err(reason) => stats.skip(reason),
+                },
+                Err(_) => stats.skip(SkipReason::InvalidUtf8),
+            }
+            start = end + 1;
+        }
+        stats
+    }
+
+    /// Compiles one line: `Ok(Some)` for a rule, `Ok(None)` for a comment or blank.
+    fn compile_line(
+        &mut self,
+        text: &[u8],
+        line: &str,
+        rule: RuleRef,
+    ) -> Result<Option<()>, SkipReason> {
+        match parse_line(line) {
+            Line::Blank | Line::Comment => Ok(None),
+            Line::Skipped(reason) => Err(reason),
+            Line::Domain(name) => {
+                let key = self.host_key(name).ok_or(SkipReason::InvalidPattern)?;
+                self.push_entry(text, key, rule, HOST | EXACT, rule.offset);
+                Ok(Some(()))
+            }
+            Line::Hosts { ip, names } => {
+                let ip = ip.to_canonical();
+                let v6 = if ip.is_ipv6() { V6 } else { 0 };
+                let blocks = ip.is_unspecified() || ip.is_loopback();
+                let mut any = false;
+                for name in names.split([' ', '\t']).filter(|n| !n.is_empty()) {
+                    let Some(key) = self.host_key(name) else {
+                        continue;
+                    };
+                    any = true;
+                    if blocks {
+                        self.push_entry(text, key, rule, HOST | EXACT | v6, rule.offset);
+                    } else {
+                        let flags = HOST | EXACT | v6;
+                        let at = self.push_complex(ComplexRule {
+                            rule,
+                            flags,
+                            kind: ComplexKind::HostAnswer(ip),
+                        });
+                        self.push_entry(text, key, rule, flags | COMPLEX, at);
+                    }
+                }
+                if any {
+                    Ok(Some(()))
+                } else {
+                    Err(SkipReason::InvalidPattern)
+                }
+            }
+            Line::Network {
+                allow,
+                pattern,
+                options,
+            } => {
+                self.compile_network(text, allow, pattern, options, rule)?;
+                Ok(Some(()))
+            }
+        }
+    }
+
+    fn host_key<'a>(&self, name: &'a str) -> Option<KeyBytes<'a>> {
+        if name.len() > 253 {
+            return None;
+        }
+        Some(match normalize_ascii_or_idn(name)? {
+            std::borrow::Cow::Borrowed(s) => KeyBytes::Text(s),
+            std::borrow::Cow::Owned(s) => KeyBytes::Owned(s),
+        })
+    }
+
+    fn compile_network(
+        &mut self,
+        text: &[u8],
+        allow: bool,
+        pattern: &str,
+        options: &str,
+        rule: RuleRef,
+    ) -> Result<(), SkipReason> {
+        let mods = if options.is_empty() {
+            Modifiers::default()
+        } else {
+            parse_modifiers(options)?
+        };
+        let mut flags = if allow { ALLOW } else { 0 };
+        if mods.important {
+            flags |= IMPORTANT;
+        }
+        if mods.badfilter {
+            flags |= BADFILTER;
+        }
+
+        if pattern.len() > 1 && pattern.starts_with('/') && pattern.ends_with('/') {
+            let regex = RegexPattern::new(&pattern[1..pattern.len() - 1])
+                .ok_or(SkipReason::InvalidRegex)?;
+            let identity = mods.identity(allow, pattern);
+            let at = self.push_complex(ComplexRule {
+                rule,
+                flags,
+                kind: ComplexKind::Network(Box::new(NetworkRule {
+                    mods,
+                    matcher: Matcher::Regex(regex),
+                    identity,
+                })),
+            });
+            self.general.push(at);
+            return Ok(());
+        }
+
+        // `example.org/*` means `example.org^`; names are compared lowercased.
+        let mut lowered = std::borrow::Cow::Borrowed(pattern);
+        if let Some(stem) = pattern.strip_suffix("/*") {
+            lowered = format!("{stem}^").into();
+        }
+        if lowered.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = lowered.to_ascii_lowercase().into();
+        }
+        let p: &str = &lowered;
+        if p.contains(|c: char| c == ' ' || c.is_control()) {
+            return Err(SkipReason::InvalidPattern);
+        }
+        if (matches!(p, "" | "||" | "|" | "*") || p.len() < 3) && !mods.narrows() {
+            return Err(SkipReason::TooWide);
+        }
+
+        let shape = match shape(p) {
+            Shape::General if !p.is_ascii() => idn_shape(p),
+            s => s.into(),
+        };
+        let (exact, domain) = match &shape {
+            OwnedShape::Suffix(d) => (false, d.as_str()),
+            OwnedShape::Exact(d) => (true, d.as_str()),
+            OwnedShape::Borrowed(Shape::Suffix(d)) => (false, *d),
+            OwnedShape::Borrowed(Shape::Exact(d)) => (true, *d),
+            OwnedShape::Borrowed(Shape::General) => {
+                let identity = mods.identity(allow, p);
+                let at = self.push_complex(ComplexRule {
+                    rule,
+                    flags,
+                    kind: ComplexKind::Network(Box::new(NetworkRule {
+                        mods,
+                        matcher: Matcher::Glob(Glob::new(p)),
+                        identity,
+                    })),
+                });
+                self.general.push(at);
+                return Ok(());
+            }
+        };
+        if domain.len() > 253 {
+            return Err(SkipReason::InvalidPattern);
+        }
+        if exact {
+            flags |= EXACT;
+        }
+        // The key points into the list text when the pattern was used verbatim.
+        let key = if std::ptr::eq(p.as_ptr(), pattern.as_ptr())
+            && pattern.as_bytes().as_ptr_range().contains(&domain.as_ptr())
+        {
+            KeyBytes::Text(
+                &pattern[domain.as_ptr() as usize - pattern.as_ptr() as usize..][..domain.len()],
+            )
+        } else {
+            KeyBytes::Owned(domain.to_owned())
+        };
+        let simple = mods.rewrite.is_none() && !mods.narrows();
+        if simple {
+            self.push_entry(text, key, rule, flags, rule.offset);
+        } else {
+            let canonical = if exact {
+                format!("|{domain}^")
+            } else {
+                format!("||{domain}^")
+            };
+            let identity = mods.identity(allow, &canonical);
+            let at = self.push_complex(ComplexRule {
+                rule,
+                flags,
+                kind: ComplexKind::Network(Box::new(NetworkRule {
+                    mods,
+                    matcher: Matcher::Indexed,
+                    identity,
+                })),
+            });
+            self.push_entry(text, key, rule, flags | COMPLEX, at);
+        }
+        Ok(())
+    }
+
+    fn push_complex(&mut self, rule: ComplexRule) -> u32 {
+        self.complex.push(rule);
+        (self.complex.len() - 1) as u32
+    }
+
+    fn push_entry(
+        &mut self,
+        text: &[u8],
+        key: KeyBytes<'_>,
+        rule: RuleRef,
+        flags: u8,
+        payload: u32,
+    ) {
+        let (key_off, bytes, flags) = match &key {
+            KeyBytes::Text(s) => (
+                s.as_ptr() as usize - text.as_ptr() as usize,
+                s.as_bytes(),
+                flags,
+            ),
+            KeyBytes::Owned(s) => {
+                let off = self.side.len();
+                self.side.extend_from_slice(s.as_bytes());
+                (off, s.as_bytes(), flags | SIDE)
+            }
+        };
+        let h = hash_key(bytes);
+        self.entries.push(Entry {
+            hash_hi: (h >> 32) as u32,
+            hash_lo: h as u32,
+            key_off: key_off as u32,
+            payload,
+            list: rule.list.0,
+            key_len: bytes.len() as u8,
+            flags,
+        });
+    }
+
+    /// Builds the Aho-Corasick prefilter over the general rules' literals.
+    fn build_general(&mut self) -> General {
+        let mut literal_ids: HashMap<&[u8], u32> = HashMap::new();
+        let mut literals: Vec<&[u8]> = Vec::new();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut always = Vec::new();
+        for &at in &self.general {
+            let ComplexKind::Network(n) = &self.complex[at as usize].kind else {
+                continue;
+            };
+            match n.matcher.required_literal() {
+                Some(lit) => {
+                    let id = *literal_ids.entry(lit).or_insert_with(|| {
+                        literals.push(lit);
+                        (literals.len() - 1) as u32
+                    });
+                    pairs.push((id, at));
+                }
+                None => always.push(at),
+            }
+        }
+        if literals.is_empty() {
+            return General {
+                always,
+                ..General::default()
+            };
+        }
+        pairs.sort_unstable();
+        let mut starts = Vec::with_capacity(literals.len() + 1);
+        let mut i = 0;
+        for lit in 0..literals.len() as u32 {
+            starts.push(i as u32);
+            while i < pairs.len() && pairs[i].0 == lit {
+                i += 1;
+            }
+        }
+        starts.push(i as u32);
+        let prefilter = AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&literals)
+            .ok();
+        General {
+            prefilter,
+            starts,
+            rules: pairs.into_iter().map(|(_, r)| r).collect(),
+            always,
+        }
+    }
+}
+
+/// A shape whose domain may have been converted from an IDN.
+enum OwnedShape<'a> {
+    Borrowed(Shape<'a>),
+    Suffix(String),
+    Exact(String),
+}
+
+impl<'a> From<Shape<'a>> for OwnedShape<'a> {
+    fn from(s: Shape<'a>) -> Self {
+        OwnedShape::Borrowed(s)
+    }
+}
+
+/// `||пример.рф^` is `||xn--e1afmkfd.xn--p1ai^`: internationalised names in index-shaped
+/// patterns are converted to punycode, the form queries arrive in.
+fn idn_shape(p: &str) -> OwnedShape<'_> {
+    let convert = |prefix: &str| -> Option<String> {
+        let rest = p.strip_prefix(prefix)?;
+        let (domain, term) = ["^|", "^", "|"]
+            .iter()
+            .find_map(|t| rest.strip_suffix(t).map(|d| (d, *t)))?;
+        let ascii = idna::domain_to_ascii(domain).ok()?;
+        let converted = format!("{prefix}{ascii}{term}");
+        Some(converted)
+    };
+    if let Some(c) = convert("||") {
+        if let Shape::Suffix(d) = shape(&c) {
+            return OwnedShape::Suffix(d.to_owned());
+        }
+    } else if let Some(c) = convert("|") {
+        if let Shape::Exact(d) = shape(&c) {
+            return OwnedShape::Exact(d.to_owned());
+        }
+    }
+    OwnedShape::Borrowed(Shape::General)
+}
