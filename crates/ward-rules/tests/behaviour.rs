@@ -16,7 +16,12 @@ enum Want {
     /// A hosts rule with a real address: the rule and the answer addresses.
     Answer(&'static str, &'static [&'static str]),
     /// A rewrite: the deciding rule, the rcode, the CNAME, the records as `TYPE value`.
-    Rewrite(&'static str, &'static str, Option<&'static str>, &'static [&'static str]),
+    Rewrite(
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static [&'static str],
+    ),
 }
 use Want::*;
 
@@ -28,8 +33,19 @@ struct Case {
     want: Want,
 }
 
-const fn case(what: &'static str, lists: &'static [&'static str], query: &'static str, want: Want) -> Case {
-    Case { what, lists, query, ctags: &[], want }
+const fn case(
+    what: &'static str,
+    lists: &'static [&'static str],
+    query: &'static str,
+    want: Want,
+) -> Case {
+    Case {
+        what,
+        lists,
+        query,
+        ctags: &[],
+        want,
+    }
 }
 
 #[rustfmt::skip]
@@ -190,7 +206,9 @@ const CASES: &[Case] = &[
 fn request<'a>(query: &'a str, ctags: &'a [String]) -> (Request<'a>, Option<String>) {
     let mut words = query.split(' ');
     let name = words.next().unwrap();
-    let qtype = words.next().map_or(RecordType::A, |t| parse_record_type(t).unwrap());
+    let qtype = words
+        .next()
+        .map_or(RecordType::A, |t| parse_record_type(t).unwrap());
     let mut req = Request::new(name, qtype).client_tags(ctags);
     if let Some(ip) = words.next().filter(|w| *w != "-") {
         req = req.client_ip(ip.parse::<IpAddr>().unwrap());
@@ -219,39 +237,73 @@ fn run(c: &Case) -> Result<(), String> {
         v.rewrite.as_ref().map(|rw| (
             rcode_name(rw.rcode),
             rw.cname.clone(),
-            rw.records.iter().map(|r| format!("{} {r}", r.record_type())).collect::<Vec<_>>()
+            rw.records
+                .iter()
+                .map(|r| format!("{} {r}", r.record_type()))
+                .collect::<Vec<_>>()
         ))
     );
     let ok = match c.want {
         NotFound => v.reason == Reason::NotFilteredNotFound && v.rules.is_empty(),
         Allowed(rule) => v.reason == Reason::NotFilteredAllowList && first == Some(rule),
-        Blocked(rule) => v.reason == Reason::FilteredBlockList && first == Some(rule) && ips.is_empty(),
-        Answer(rule, want_ips) => v.reason == Reason::FilteredBlockList && first == Some(rule) && ips == want_ips,
+        Blocked(rule) => {
+            v.reason == Reason::FilteredBlockList && first == Some(rule) && ips.is_empty()
+        }
+        Answer(rule, want_ips) => {
+            v.reason == Reason::FilteredBlockList && first == Some(rule) && ips == want_ips
+        }
         Rewrite(rule, rcode, cname, records) => {
             let rw = v.rewrite.as_ref();
             v.reason == Reason::RewrittenRule
                 && first == Some(rule)
                 && rw.map(|r| rcode_name(r.rcode)).as_deref() == Some(rcode)
                 && rw.and_then(|r| r.cname.as_deref()) == cname
-                && rw.map(|r| r.records.iter().map(|r| format!("{} {r}", r.record_type())).collect::<Vec<_>>())
-                    == Some(records.iter().map(|s| (*s).to_owned()).collect())
+                && rw.map(|r| {
+                    r.records
+                        .iter()
+                        .map(|r| format!("{} {r}", r.record_type()))
+                        .collect::<Vec<_>>()
+                }) == Some(records.iter().map(|s| (*s).to_owned()).collect())
         }
     };
-    if ok { Ok(()) } else { Err(format!("{}: {:?} -> want {:?}, got {got}", c.what, c.query, c.want)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {:?} -> want {:?}, got {got}",
+            c.what, c.query, c.want
+        ))
+    }
 }
 
 #[test]
 fn adguard_home_behaviour() {
     let failures: Vec<String> = CASES.iter().filter_map(|c| run(c).err()).collect();
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn ctag_rules() {
-    let rules = RuleSet::from_rules("tags", "||x.example^$ctag=device_phone|user_child\n||y.example^$ctag=~user_admin\n");
+    let rules = RuleSet::from_rules(
+        "tags",
+        "||x.example^$ctag=device_phone|user_child\n||y.example^$ctag=~user_admin\n",
+    );
     let child = vec!["user_child".to_owned()];
     let admin = vec!["user_admin".to_owned()];
-    let check = |name, tags: &[String]| rules.check(&Request::new(name, RecordType::A).client_tags(tags), &ListMask::ALL).reason;
+    let check = |name, tags: &[String]| {
+        rules
+            .check(
+                &Request::new(name, RecordType::A).client_tags(tags),
+                &ListMask::ALL,
+            )
+            .reason
+    };
     assert_eq!(check("x.example", &child), Reason::FilteredBlockList);
     assert_eq!(check("x.example", &admin), Reason::NotFilteredNotFound);
     assert_eq!(check("x.example", &[]), Reason::NotFilteredNotFound);
@@ -267,7 +319,13 @@ fn skipped_lines_are_counted_by_reason() {
     let rules = RuleSet::from_rules("mixed", text);
     let (_, _, s) = rules.lists().next().unwrap();
     assert_eq!((s.lines, s.rules, s.comments, s.blank), (11, 3, 2, 1));
-    for (reason, n) in [(Cosmetic, 1), (UnsupportedModifier, 1), (InvalidModifier, 1), (TooWide, 1), (InvalidRegex, 1)] {
+    for (reason, n) in [
+        (Cosmetic, 1),
+        (UnsupportedModifier, 1),
+        (InvalidModifier, 1),
+        (TooWide, 1),
+        (InvalidRegex, 1),
+    ] {
         assert_eq!(s.skipped(reason), n, "{reason}");
     }
     assert_eq!(s.skipped_total(), 5);
@@ -281,25 +339,42 @@ fn invalid_utf8_lines_are_skipped_not_fatal() {
     b.add_list("bytes", text).unwrap();
     let rules = b.build();
     let (_, _, s) = rules.lists().next().unwrap();
-    assert_eq!((s.rules, s.skipped(ward_rules::SkipReason::InvalidUtf8)), (2, 1));
-    assert_eq!(rules.check(&Request::new("b.example", RecordType::A), &ListMask::ALL).reason, Reason::FilteredBlockList);
+    assert_eq!(
+        (s.rules, s.skipped(ward_rules::SkipReason::InvalidUtf8)),
+        (2, 1)
+    );
+    assert_eq!(
+        rules
+            .check(&Request::new("b.example", RecordType::A), &ListMask::ALL)
+            .reason,
+        Reason::FilteredBlockList
+    );
 }
 
 #[test]
 fn list_masks_select_lists() {
     let mut b = RuleSet::builder();
     let ads = b.add_list("ads", "||ads.example^\n").unwrap();
-    let social = b.add_list("social", "||social.example^\n||ads.example^$badfilter\n").unwrap();
+    let social = b
+        .add_list("social", "||social.example^\n||ads.example^$badfilter\n")
+        .unwrap();
     let rules = b.build();
     let only_ads: ListMask = [ads].into_iter().collect();
     let both: ListMask = [ads, social].into_iter().collect();
-    let check = |name, mask: &ListMask| rules.check(&Request::new(name, RecordType::A), mask).reason;
+    let check =
+        |name, mask: &ListMask| rules.check(&Request::new(name, RecordType::A), mask).reason;
     assert_eq!(check("ads.example", &only_ads), Reason::FilteredBlockList);
-    assert_eq!(check("social.example", &only_ads), Reason::NotFilteredNotFound);
+    assert_eq!(
+        check("social.example", &only_ads),
+        Reason::NotFilteredNotFound
+    );
     // The $badfilter lives in the social list: it applies only where that list does.
     assert_eq!(check("ads.example", &both), Reason::NotFilteredNotFound);
     assert_eq!(check("social.example", &both), Reason::FilteredBlockList);
-    assert_eq!(check("ads.example", &ListMask::none()), Reason::NotFilteredNotFound);
+    assert_eq!(
+        check("ads.example", &ListMask::none()),
+        Reason::NotFilteredNotFound
+    );
 }
 
 #[test]
@@ -307,8 +382,14 @@ fn custom_rules_layer_decides_with_the_lists() {
     let lists = RuleSet::from_rules("big", "||ads.example^\n||tracker.example^\n");
     let custom = RuleSet::from_rules("custom", "@@||ads.example^\n||kids-only.example^\n");
     let layers = [
-        ward_rules::Layer { rules: &lists, mask: &ListMask::ALL },
-        ward_rules::Layer { rules: &custom, mask: &ListMask::ALL },
+        ward_rules::Layer {
+            rules: &lists,
+            mask: &ListMask::ALL,
+        },
+        ward_rules::Layer {
+            rules: &custom,
+            mask: &ListMask::ALL,
+        },
     ];
     let v = ward_rules::check(&layers, &Request::new("ads.example", RecordType::A));
     assert_eq!(v.reason, Reason::NotFilteredAllowList);
@@ -324,9 +405,13 @@ fn custom_rules_layer_decides_with_the_lists() {
 fn verdicts_cite_list_and_line() {
     let mut b = RuleSet::builder();
     b.add_list("first.txt", "||a.example^\n").unwrap();
-    b.add_list("easylist.txt", "! header\n\n! more\n||ads.example^\n").unwrap();
+    b.add_list("easylist.txt", "! header\n\n! more\n||ads.example^\n")
+        .unwrap();
     let rules = b.build();
-    let v = rules.check(&Request::new("x.ads.example", RecordType::A), &ListMask::ALL);
+    let v = rules.check(
+        &Request::new("x.ads.example", RecordType::A),
+        &ListMask::ALL,
+    );
     let m = v.rules[0];
     assert_eq!(rules.list_name(m.rule.list), "easylist.txt");
     assert_eq!(rules.rule_line(m.rule), 4);
@@ -341,7 +426,11 @@ fn rule_sets_are_send_sync_and_shared() {
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let rules = rules.clone();
-            std::thread::spawn(move || rules.check(&Request::new("ads.example", RecordType::A), &ListMask::ALL).reason)
+            std::thread::spawn(move || {
+                rules
+                    .check(&Request::new("ads.example", RecordType::A), &ListMask::ALL)
+                    .reason
+            })
         })
         .collect();
     for t in threads {
