@@ -180,14 +180,18 @@ impl Compiler {
         }
     }
 
+    /// The index key of a hosts or domain-line name; `None` when it cannot be a DNS name
+    /// (longer than 253 characters, also after conversion to punycode).
     fn host_key<'a>(&self, name: &'a str) -> Option<KeyBytes<'a>> {
-        if name.len() > 253 {
-            return None;
-        }
-        Some(match normalize_ascii_or_idn(name)? {
+        let key = match normalize_ascii_or_idn(name)? {
             std::borrow::Cow::Borrowed(s) => KeyBytes::Text(s),
             std::borrow::Cow::Owned(s) => KeyBytes::Owned(s),
-        })
+        };
+        let len = match &key {
+            KeyBytes::Text(s) => s.len(),
+            KeyBytes::Owned(s) => s.len(),
+        };
+        (len <= crate::name::MAX_NAME_LEN).then_some(key)
     }
 
     fn compile_network(
@@ -430,4 +434,28 @@ fn idn_shape(p: &str) -> OwnedShape<'_> {
         }
     }
     OwnedShape::Borrowed(Shape::General)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idn_names_too_long_as_punycode_are_skipped() {
+        // Widely spaced CJK characters: 3 bytes of UTF-8 each, about 4 of punycode.
+        let labels: Vec<String> = (0..8)
+            .map(|l| {
+                (0..10)
+                    .filter_map(|i| char::from_u32(0x4e00 + (l * 10 + i) * 251))
+                    .collect()
+            })
+            .collect();
+        let name = labels.join(".");
+        assert!(name.len() <= 253);
+        let puny = idna::domain_to_ascii(&name).unwrap();
+        assert!(puny.len() > 253, "{}", puny.len());
+        let rules = RuleSet::from_rules("idn", &format!("0.0.0.0 {name}\n"));
+        let (_, _, s) = rules.lists().next().unwrap();
+        assert_eq!((s.rules, s.skipped(SkipReason::InvalidPattern)), (0, 1));
+    }
 }

@@ -438,3 +438,21 @@ fn rule_sets_are_send_sync_and_shared() {
     }
     assert!(rules.memory_usage() > rules.text_bytes());
 }
+
+#[test]
+fn overlong_names_are_skipped_not_truncated() {
+    // 254 characters in labels of 63: one more than a DNS name can have.
+    let long = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(58));
+    assert_eq!(long.len(), 254);
+    let text = format!("0.0.0.0 {long}\n||{long}^\n||ok.example^\n");
+    let rules = RuleSet::from_rules("long", &text);
+    let (_, _, s) = rules.lists().next().unwrap();
+    assert_eq!(s.rules, 1, "{s:?}");
+    assert_eq!(
+        s.skipped(ward_rules::SkipReason::InvalidPattern),
+        2,
+        "{s:?}"
+    );
+    let v = rules.check(&Request::new(&long[4..], RecordType::A), &ListMask::ALL);
+    assert_eq!(v.reason, Reason::NotFilteredNotFound);
+}
