@@ -74,7 +74,8 @@ fn prefix_contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
 
 /// What a query brings for the modifiers to test.
 pub(crate) struct Subject<'a> {
-    pub name: &'a str,
+    /// The normalised query name (ASCII).
+    pub name: &'a [u8],
     pub qtype: RecordType,
     pub client_ip: Option<IpAddr>,
     pub client_name: Option<&'a str>,
@@ -102,13 +103,13 @@ impl Modifiers {
         if !self.denyallow.is_empty() {
             // An IP "name" only reaches the filter from CNAME / answer filtering, and a
             // $denyallow rule never applies to it (AdGuard Home issue 3175).
-            if s.name.parse::<IpAddr>().is_ok() {
+            if std::str::from_utf8(s.name).is_ok_and(|n| n.parse::<IpAddr>().is_ok()) {
                 return false;
             }
             if self
                 .denyallow
                 .iter()
-                .any(|d| is_same_or_subdomain(s.name, d))
+                .any(|d| is_same_or_subdomain(s.name, d.as_bytes()))
             {
                 return false;
             }
@@ -136,8 +137,9 @@ impl Modifiers {
     }
 
     /// A hash of everything but `$badfilter`: a `$badfilter` rule disables the rules
-    /// whose identity equals its own.
-    pub fn identity(&self, allow: bool, pattern: &str) -> u64 {
+    /// whose identity equals its own. `pattern` identifies the pattern: a hash of its
+    /// text, or of its shape and name for an indexed rule.
+    pub fn identity(&self, allow: bool, pattern: u64) -> u64 {
         let mut h = foldhash::fast::FixedState::with_seed(0x5741_5244).build_hasher();
         allow.hash(&mut h);
         pattern.hash(&mut h);
@@ -151,11 +153,11 @@ impl Modifiers {
 }
 
 /// Whether `name` is `domain` or one of its subdomains.
-pub(crate) fn is_same_or_subdomain(name: &str, domain: &str) -> bool {
+pub(crate) fn is_same_or_subdomain(name: &[u8], domain: &[u8]) -> bool {
     name == domain
         || (name.len() > domain.len()
             && name.ends_with(domain)
-            && name.as_bytes()[name.len() - domain.len() - 1] == b'.')
+            && name[name.len() - domain.len() - 1] == b'.')
 }
 
 /// Parses the options text of a rule (after `$`).
@@ -327,6 +329,16 @@ fn parse_client_id(client: &str) -> ClientId {
         if let (Ok(addr), Ok(bits)) = (addr.parse::<IpAddr>(), bits.parse::<u8>()) {
             let max = if addr.is_ipv4() { 32 } else { 128 };
             if bits <= max {
+                // `::ffff:10.0.0.0/104` is the IPv4 subnet 10.0.0.0/8: clients are
+                // compared in canonical form.
+                if let IpAddr::V6(v6) = addr {
+                    if let (Some(v4), true) = (v6.to_ipv4_mapped(), bits >= 96) {
+                        return ClientId::Net {
+                            addr: IpAddr::V4(v4),
+                            bits: bits - 96,
+                        };
+                    }
+                }
                 return ClientId::Net { addr, bits };
             }
         }
@@ -340,7 +352,7 @@ mod tests {
 
     fn subject<'a>(ip: Option<&str>, name: Option<&'a str>, tags: &'a [String]) -> Subject<'a> {
         Subject {
-            name: "x.example.org",
+            name: b"x.example.org",
             qtype: RecordType::A,
             client_ip: ip.map(|s| s.parse().unwrap()),
             client_name: name,
@@ -357,6 +369,9 @@ mod tests {
         assert!(!m.allows(&subject(Some("192.168.0.7"), None, &[])));
         assert!(!m.allows(&subject(Some("10.0.0.1"), None, &[])));
         assert!(!m.allows(&subject(None, None, &[])));
+        let mapped = parse_modifiers("client=::ffff:10.0.0.0/104").unwrap();
+        assert!(mapped.allows(&subject(Some("10.1.2.3"), None, &[])));
+        assert!(!mapped.allows(&subject(Some("11.1.2.3"), None, &[])));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aho_corasick::AhoCorasick;
 
 pub use crate::compile::RuleSetBuilder;
-use crate::index::{Entry, NameIndex, SIDE};
+use crate::index::NameIndex;
 use crate::line::SkipReason;
 use crate::modifiers::Modifiers;
 use crate::pattern::{Glob, RegexPattern};
@@ -162,11 +162,34 @@ pub(crate) struct General {
     pub rules: Vec<u32>,
     /// Rules with no usable literal: checked on every lookup.
     pub always: Vec<u32>,
+    /// One bit per byte pair that starts a literal: a name with none of those pairs
+    /// cannot contain a literal, and skips the automaton. 8 KiB, cache-resident.
+    pub first_pairs: Vec<u64>,
+}
+
+impl General {
+    /// Sets the bit of the pair `(a, b)`.
+    pub(crate) fn add_pair(&mut self, a: u8, b: u8) {
+        if self.first_pairs.is_empty() {
+            self.first_pairs = vec![0; 65536 / 64];
+        }
+        let i = usize::from(a) << 8 | usize::from(b);
+        self.first_pairs[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Whether the name may contain one of the literals.
+    pub(crate) fn may_contain_literal(&self, name: &[u8]) -> bool {
+        name.windows(2).any(|w| {
+            let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+            self.first_pairs
+                .get(i / 64)
+                .is_some_and(|bits| bits & (1 << (i % 64)) != 0)
+        })
+    }
 }
 
 pub(crate) struct Inner {
     pub lists: Vec<List>,
-    pub side: Vec<u8>,
     pub index: NameIndex,
     pub complex: Vec<ComplexRule>,
     pub general: General,
@@ -270,7 +293,6 @@ impl RuleSet {
             .sum();
         self.text_bytes()
             + i.lists.capacity() * size_of::<List>()
-            + i.side.capacity()
             + i.index.memory_usage()
             + i.complex.capacity() * size_of::<ComplexRule>()
             + complex_heap
@@ -282,19 +304,11 @@ impl RuleSet {
                 + i.general.rules.capacity()
                 + i.general.always.capacity())
                 * size_of::<u32>()
+            + i.general.first_pairs.capacity() * size_of::<u64>()
     }
 
     /// Bytes of list text kept to print the rule that decided a verdict.
     pub fn text_bytes(&self) -> usize {
         self.inner.lists.iter().map(|l| l.text.len()).sum()
-    }
-
-    pub(crate) fn key(&self, e: &Entry) -> &[u8] {
-        let (off, len) = (e.key_off as usize, usize::from(e.key_len));
-        if e.flags & SIDE != 0 {
-            &self.inner.side[off..off + len]
-        } else {
-            &self.inner.lists[usize::from(e.list)].text[off..off + len]
-        }
     }
 }

@@ -14,11 +14,12 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use smallvec::SmallVec;
 
+use crate::compile::indexed_pattern;
 use crate::index::{ALLOW, BADFILTER, COMPLEX, EXACT, HOST, IMPORTANT, V6, hash_key};
 use crate::modifiers::{Modifiers, Subject};
 use crate::name::normalize_query_name;
 use crate::rewrite::{DnsRewrite, RewriteRecord};
-use crate::ruleset::{ComplexKind, ComplexRule, ListMask, NetworkRule, RuleRef, RuleSet};
+use crate::ruleset::{ComplexKind, ComplexRule, ListId, ListMask, NetworkRule, RuleRef, RuleSet};
 
 /// A DNS question and who asked it.
 #[derive(Clone, Copy, Debug)]
@@ -117,8 +118,9 @@ pub struct Rewrite {
 pub struct Verdict {
     /// Why.
     pub reason: Reason,
-    /// The rules that decided, the deciding one first.
-    pub rules: Vec<RuleMatch>,
+    /// The rules that decided, the deciding one first (inline up to two: a verdict
+    /// allocates nothing in the common case).
+    pub rules: SmallVec<[RuleMatch; 2]>,
     /// For a hosts-file match with real addresses: the addresses of the query's family.
     /// Empty when the match blocks (0.0.0.0, 127.0.0.1, ::, ::1).
     pub ip_addrs: Vec<IpAddr>,
@@ -127,7 +129,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(reason: Reason, rules: Vec<RuleMatch>) -> Verdict {
+    fn new(reason: Reason, rules: SmallVec<[RuleMatch; 2]>) -> Verdict {
         Verdict {
             reason,
             rules,
@@ -138,7 +140,7 @@ impl Verdict {
 
     /// No rule matched.
     pub fn not_found() -> Verdict {
-        Verdict::new(Reason::NotFilteredNotFound, Vec::new())
+        Verdict::new(Reason::NotFilteredNotFound, SmallVec::new())
     }
 
     /// Whether the query is answered by the filter rather than resolved.
@@ -177,22 +179,23 @@ pub fn check(layers: &[Layer<'_>], request: &Request<'_>) -> Verdict {
             None => return Verdict::not_found(),
         },
     };
-    let name_str = std::str::from_utf8(&name).unwrap_or("");
     let subject = Subject {
-        name: name_str,
+        name: &name,
         qtype: request.qtype,
         client_ip: request.client_ip.map(|ip| ip.to_canonical()),
         client_name: request.client_name,
         client_tags: request.client_tags,
     };
+    let mut all = Suffixes::new();
+    suffixes(&name, &mut all);
     let mut found = Candidates::new();
     for (i, layer) in layers.iter().enumerate() {
-        collect(i, layer, &name, &subject, &mut found);
+        collect(i, layer, &name, &all, &subject, &mut found);
     }
     if found.is_empty() {
         return Verdict::not_found();
     }
-    decide(found, name_str, request.qtype)
+    decide(&mut found, &name, request.qtype)
 }
 
 /// The fast path of normalisation: an ASCII name lowercased into a stack buffer.
@@ -217,8 +220,8 @@ struct Candidate<'s> {
     layer: usize,
     rule: RuleRef,
     flags: u8,
-    /// The index key (for the identity of a plain rule), empty for general rules.
-    key: &'s [u8],
+    /// The name's hash, for the identity of an indexed rule; 0 for general rules.
+    key: u64,
     complex: Option<&'s ComplexRule>,
 }
 
@@ -249,17 +252,11 @@ impl<'s> Candidate<'s> {
         if let Some(n) = self.network() {
             return n.identity;
         }
-        let key = String::from_utf8_lossy(self.key);
-        let pattern = if self.is(EXACT) {
-            format!("|{key}^")
-        } else {
-            format!("||{key}^")
-        };
         let mods = Modifiers {
             important: self.is(IMPORTANT),
             ..Modifiers::default()
         };
-        mods.identity(self.is(ALLOW), &pattern)
+        mods.identity(self.is(ALLOW), indexed_pattern(self.flags, self.key))
     }
 
     fn modifier_count(&self) -> u32 {
@@ -271,11 +268,21 @@ impl<'s> Candidate<'s> {
 }
 
 fn push_unique<'s>(found: &mut Candidates<'s>, c: Candidate<'s>) {
-    if !found
-        .iter()
-        .any(|f| f.layer == c.layer && f.rule == c.rule && f.key == c.key)
-    {
+    if !found.iter().any(|f| f.layer == c.layer && f.rule == c.rule) {
         found.push(c);
+    }
+}
+
+/// The label suffixes of a name (the name, then each parent) and their hashes.
+type Suffixes = SmallVec<[(usize, u64); 8]>;
+
+fn suffixes(name: &[u8], out: &mut Suffixes) {
+    out.push((0, hash_key(name)));
+    // Names are short: a plain loop beats a vectorised search here.
+    for (i, &b) in name.iter().enumerate() {
+        if b == b'.' {
+            out.push((i + 1, hash_key(&name[i + 1..])));
+        }
     }
 }
 
@@ -284,21 +291,39 @@ fn collect<'s>(
     layer: usize,
     l: &Layer<'s>,
     name: &[u8],
+    suffixes: &Suffixes,
     subject: &Subject<'_>,
     found: &mut Candidates<'s>,
 ) {
-    let rs = l.rules;
-    let inner = &*rs.inner;
-    // Index: the whole name, then each parent suffix (subdomain rules only).
-    let mut start = 0usize;
-    loop {
-        let key = &name[start..];
-        for e in inner.index.bucket(hash_key(key)) {
-            let list = crate::ruleset::ListId(e.list);
-            if !l.mask.contains(list) || (e.flags & EXACT != 0 && start != 0) || rs.key(e) != key {
-                continue;
+    let inner = &*l.rules.inner;
+    // Ask for the bucket of every suffix the filter lets through before reading any, so
+    // the cache misses overlap.
+    // A 253-character name has at most 127 labels, so 128 bits mark every suffix.
+    let mut probe = 0u128;
+    let mut touched = 0;
+    for (i, &(_, h)) in suffixes.iter().enumerate() {
+        if inner.index.may_contain(h) {
+            probe |= 1 << i;
+            touched ^= inner.index.touch(h);
+        }
+    }
+    std::hint::black_box(touched);
+    for (i, &(start, hash)) in suffixes.iter().enumerate() {
+        if probe & (1 << i) == 0 {
+            continue;
+        }
+        inner.index.for_each(hash, |e| {
+            let list = ListId(e.list);
+            // Exact-name rules only match the whole name.
+            if !l.mask.contains(list) || (e.flags & EXACT != 0 && start != 0) {
+                return;
             }
             let complex = (e.flags & COMPLEX != 0).then(|| &inner.complex[e.payload as usize]);
+            if let Some(ComplexKind::Network(n)) = complex.map(|c| &c.kind) {
+                if !n.mods.allows(subject) {
+                    return;
+                }
+            }
             let rule = complex.map_or(
                 RuleRef {
                     list,
@@ -306,26 +331,18 @@ fn collect<'s>(
                 },
                 |c| c.rule,
             );
-            if let Some(ComplexKind::Network(n)) = complex.map(|c| &c.kind) {
-                if !n.mods.allows(subject) {
-                    continue;
-                }
-            }
+            let flags = e.flags & !COMPLEX;
             push_unique(
                 found,
                 Candidate {
                     layer,
                     rule,
-                    flags: e.flags & !COMPLEX,
-                    key: rs.key(e),
+                    flags,
+                    key: hash,
                     complex,
                 },
             );
-        }
-        match memchr::memchr(b'.', key) {
-            Some(dot) => start += dot + 1,
-            None => break,
-        }
+        });
     }
     // General rules: the literal prefilter, then the matcher.
     let general = &inner.general;
@@ -335,19 +352,24 @@ fn collect<'s>(
             return;
         };
         if l.mask.contains(c.rule.list) && n.matcher.is_match(name) && n.mods.allows(subject) {
+            let flags = c.flags;
             push_unique(
                 found,
                 Candidate {
                     layer,
                     rule: c.rule,
-                    flags: c.flags,
-                    key: &[],
+                    flags,
+                    key: 0,
                     complex: Some(c),
                 },
             );
         }
     };
-    if let Some(ac) = &general.prefilter {
+    if let Some(ac) = general
+        .prefilter
+        .as_ref()
+        .filter(|_| general.may_contain_literal(name))
+    {
         for m in ac.find_overlapping_iter(name) {
             let lit = m.pattern().as_usize();
             let (lo, hi) = (
@@ -364,7 +386,7 @@ fn collect<'s>(
     }
 }
 
-fn decide(mut found: Candidates<'_>, name: &str, qtype: RecordType) -> Verdict {
+fn decide(found: &mut Candidates<'_>, name: &[u8], qtype: RecordType) -> Verdict {
     // 1. $badfilter.
     if found.iter().any(|c| c.is(BADFILTER)) {
         let disabled: SmallVec<[u64; 4]> = found
@@ -374,10 +396,12 @@ fn decide(mut found: Candidates<'_>, name: &str, qtype: RecordType) -> Verdict {
             .collect();
         found.retain(|c| !c.is(BADFILTER) && (c.is(HOST) || !disabled.contains(&c.identity())));
     }
-    found.sort_by_key(Candidate::order);
+    if found.len() > 1 {
+        found.sort_by_key(Candidate::order);
+    }
 
     // 2. $dnsrewrite.
-    if let Some(v) = rewrite_verdict(&found, name) {
+    if let Some(v) = rewrite_verdict(found, name) {
         return v;
     }
 
@@ -400,7 +424,7 @@ fn decide(mut found: Candidates<'_>, name: &str, qtype: RecordType) -> Verdict {
         };
         return Verdict::new(
             reason,
-            vec![RuleMatch {
+            smallvec::smallvec![RuleMatch {
                 layer: best.layer,
                 rule: best.rule,
             }],
@@ -446,7 +470,7 @@ fn decide(mut found: Candidates<'_>, name: &str, qtype: RecordType) -> Verdict {
     let first = hosts.iter().find(|c| !c.is(V6)).unwrap_or(&hosts[0]);
     Verdict::new(
         Reason::FilteredBlockList,
-        vec![RuleMatch {
+        smallvec::smallvec![RuleMatch {
             layer: first.layer,
             rule: first.rule,
         }],
@@ -465,7 +489,7 @@ fn priority(c: &Candidate<'_>) -> u8 {
 
 /// Applies `$dnsrewrite` exceptions, then the rewrites (urlfilter `DNSRewrites`, AdGuard
 /// Home `processDNSRewrites`).
-fn rewrite_verdict(found: &[Candidate<'_>], name: &str) -> Option<Verdict> {
+fn rewrite_verdict(found: &[Candidate<'_>], name: &[u8]) -> Option<Verdict> {
     if !found.iter().any(|c| c.rewrite().is_some()) {
         return None;
     }
@@ -497,11 +521,11 @@ fn rewrite_verdict(found: &[Candidate<'_>], name: &str) -> Option<Verdict> {
         let Some(DnsRewrite::Cname(target)) = c.rewrite() else {
             return None;
         };
-        if target == name {
+        if target.as_bytes() == name {
             // A rewrite of a name to itself: ignore the rewrites, go on filtering.
             return None;
         }
-        let mut v = Verdict::new(Reason::RewrittenRule, vec![matched(c)]);
+        let mut v = Verdict::new(Reason::RewrittenRule, smallvec::smallvec![matched(c)]);
         v.rewrite = Some(Rewrite {
             rcode: ResponseCode::NoError,
             cname: Some(target.clone()),
@@ -515,7 +539,7 @@ fn rewrite_verdict(found: &[Candidate<'_>], name: &str) -> Option<Verdict> {
         let Some(DnsRewrite::Rcode(rcode)) = c.rewrite() else {
             return None;
         };
-        let mut v = Verdict::new(Reason::RewrittenRule, vec![matched(c)]);
+        let mut v = Verdict::new(Reason::RewrittenRule, smallvec::smallvec![matched(c)]);
         v.rewrite = Some(Rewrite {
             rcode: *rcode,
             cname: None,

@@ -456,3 +456,25 @@ fn overlong_names_are_skipped_not_truncated() {
     let v = rules.check(&Request::new(&long[4..], RecordType::A), &ListMask::ALL);
     assert_eq!(v.reason, Reason::NotFilteredNotFound);
 }
+
+#[test]
+fn deep_names_reach_every_suffix() {
+    let rules = RuleSet::from_rules("deep", "||example.com^\n");
+    // 120 labels: the rule's name is the 120th suffix.
+    let name = format!("{}example.com", "a.".repeat(120));
+    assert!(name.len() <= 253);
+    let v = rules.check(&Request::new(&name, RecordType::A), &ListMask::ALL);
+    assert_eq!(v.reason, Reason::FilteredBlockList);
+}
+
+#[test]
+fn a_byte_order_mark_does_not_hide_the_first_rule() {
+    let rules = RuleSet::from_rules("bom", "\u{feff}||first.example^\n||second.example^\n");
+    let v = rules.check(
+        &Request::new("first.example", RecordType::A),
+        &ListMask::ALL,
+    );
+    assert_eq!(v.reason, Reason::FilteredBlockList);
+    assert_eq!(rules.rule_text(v.rules[0].rule), "||first.example^");
+    assert_eq!(rules.rule_line(v.rules[0].rule), 1);
+}
