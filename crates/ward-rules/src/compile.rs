@@ -4,6 +4,7 @@
 //! so the entry vector is allocated once at its final size and sorted in place: the peak
 //! memory of a compile is the final rule set plus nothing of size.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -198,22 +199,12 @@ impl Compiler {
         if pattern.len() > 1 && pattern.starts_with('/') && pattern.ends_with('/') {
             let regex = RegexPattern::new(&pattern[1..pattern.len() - 1])
                 .ok_or(SkipReason::InvalidRegex)?;
-            let identity = mods.identity(allow, hash_key(pattern.as_bytes()));
-            let at = self.push_complex(ComplexRule {
-                rule,
-                flags,
-                kind: ComplexKind::Network(Box::new(NetworkRule {
-                    mods,
-                    matcher: Matcher::Regex(regex),
-                    identity,
-                })),
-            });
-            self.general.push(at);
+            self.push_general(rule, flags, allow, pattern, mods, Matcher::Regex(regex));
             return Ok(());
         }
 
         // `example.org/*` means `example.org^`; names are compared lowercased.
-        let mut lowered = std::borrow::Cow::Borrowed(pattern);
+        let mut lowered = Cow::Borrowed(pattern);
         if let Some(stem) = pattern.strip_suffix("/*") {
             lowered = format!("{stem}^").into();
         }
@@ -228,29 +219,9 @@ impl Compiler {
             return Err(SkipReason::TooWide);
         }
 
-        let shape = match shape(p) {
-            Shape::General if !p.is_ascii() => idn_shape(p),
-            s => s.into(),
-        };
-        let (exact, domain) = match &shape {
-            OwnedShape::Suffix(d) => (false, d.as_str()),
-            OwnedShape::Exact(d) => (true, d.as_str()),
-            OwnedShape::Borrowed(Shape::Suffix(d)) => (false, *d),
-            OwnedShape::Borrowed(Shape::Exact(d)) => (true, *d),
-            OwnedShape::Borrowed(Shape::General) => {
-                let identity = mods.identity(allow, hash_key(p.as_bytes()));
-                let at = self.push_complex(ComplexRule {
-                    rule,
-                    flags,
-                    kind: ComplexKind::Network(Box::new(NetworkRule {
-                        mods,
-                        matcher: Matcher::Glob(Glob::new(p)),
-                        identity,
-                    })),
-                });
-                self.general.push(at);
-                return Ok(());
-            }
+        let Some((exact, domain)) = indexed_name(p) else {
+            self.push_general(rule, flags, allow, p, mods, Matcher::Glob(Glob::new(p)));
+            return Ok(());
         };
         if domain.len() > 253 {
             return Err(SkipReason::InvalidPattern);
@@ -276,6 +247,27 @@ impl Compiler {
             self.push_entry(key, rule, flags | COMPLEX, at);
         }
         Ok(())
+    }
+
+    /// Adds a rule that the index cannot find: the prefilter will.
+    fn push_general(
+        &mut self,
+        rule: RuleRef,
+        flags: u8,
+        allow: bool,
+        pattern: &str,
+        mods: Modifiers,
+        matcher: Matcher,
+    ) {
+        let identity = mods.identity(allow, hash_key(pattern.as_bytes()));
+        let network = NetworkRule {
+            mods,
+            matcher,
+            identity,
+        };
+        let kind = ComplexKind::Network(Box::new(network));
+        let at = self.push_complex(ComplexRule { rule, flags, kind });
+        self.general.push(at);
     }
 
     fn push_complex(&mut self, rule: ComplexRule) -> u32 {
@@ -367,41 +359,33 @@ pub(crate) fn indexed_pattern(flags: u8, key: u64) -> u64 {
     }
 }
 
-/// A shape whose domain may have been converted from an IDN.
-enum OwnedShape<'a> {
-    Borrowed(Shape<'a>),
-    Suffix(String),
-    Exact(String),
-}
-
-impl<'a> From<Shape<'a>> for OwnedShape<'a> {
-    fn from(s: Shape<'a>) -> Self {
-        OwnedShape::Borrowed(s)
+/// The name an index-shaped pattern (`||x^`, `|x^`) is filed under, and whether it is
+/// exact; `None` for the patterns the prefilter must find.
+fn indexed_name(p: &str) -> Option<(bool, Cow<'_, str>)> {
+    match shape(p) {
+        Shape::Suffix(d) => Some((false, Cow::Borrowed(d))),
+        Shape::Exact(d) => Some((true, Cow::Borrowed(d))),
+        Shape::General if !p.is_ascii() => idn_name(p),
+        Shape::General => None,
     }
 }
 
 /// `||пример.рф^` is `||xn--e1afmkfd.xn--p1ai^`: internationalised names in index-shaped
 /// patterns are converted to punycode, the form queries arrive in.
-fn idn_shape(p: &str) -> OwnedShape<'_> {
-    let convert = |prefix: &str| -> Option<String> {
-        let rest = p.strip_prefix(prefix)?;
-        let (domain, term) = ["^|", "^", "|"]
-            .iter()
-            .find_map(|t| rest.strip_suffix(t).map(|d| (d, *t)))?;
-        let ascii = idna::domain_to_ascii(domain).ok()?;
-        let converted = format!("{prefix}{ascii}{term}");
-        Some(converted)
+fn idn_name(p: &str) -> Option<(bool, Cow<'_, str>)> {
+    let (prefix, rest) = match p.strip_prefix("||") {
+        Some(rest) => ("||", rest),
+        None => ("|", p.strip_prefix('|')?),
     };
-    if let Some(c) = convert("||") {
-        if let Shape::Suffix(d) = shape(&c) {
-            return OwnedShape::Suffix(d.to_owned());
-        }
-    } else if let Some(c) = convert("|") {
-        if let Shape::Exact(d) = shape(&c) {
-            return OwnedShape::Exact(d.to_owned());
-        }
+    let (domain, term) = ["^|", "^", "|"]
+        .iter()
+        .find_map(|t| rest.strip_suffix(t).map(|d| (d, *t)))?;
+    let converted = format!("{prefix}{}{term}", idna::domain_to_ascii(domain).ok()?);
+    match shape(&converted) {
+        Shape::Suffix(d) => Some((false, Cow::Owned(d.to_owned()))),
+        Shape::Exact(d) => Some((true, Cow::Owned(d.to_owned()))),
+        Shape::General => None,
     }
-    OwnedShape::Borrowed(Shape::General)
 }
 
 #[cfg(test)]
