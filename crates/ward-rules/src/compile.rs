@@ -317,11 +317,20 @@ impl Compiler {
             }
         }
         starts.push(i as u32);
-        let prefilter = build_prefilter(&literals);
+        let rules: Vec<u32> = pairs.into_iter().map(|(_, r)| r).collect();
+        let Some(prefilter) = build_prefilter(&literals) else {
+            // No automaton (it would need more states than it can count): every general
+            // rule is then checked on every lookup, slow but never wrong.
+            always.extend(rules);
+            return General {
+                always,
+                ..General::default()
+            };
+        };
         let mut general = General {
-            prefilter,
+            prefilter: Some(prefilter),
             starts,
-            rules: pairs.into_iter().map(|(_, r)| r).collect(),
+            rules,
             always,
             first_pairs: Vec::new(),
         };

@@ -72,9 +72,11 @@ type Suffixes = SmallVec<[(usize, u64); 8]>;
 
 fn suffixes(name: &[u8], out: &mut Suffixes) {
     out.push((0, hash_key(name)));
-    // Names are short: a plain loop beats a vectorised search here.
+    // Names are short: a plain loop beats a vectorised search here. A parent is one only
+    // below a non-empty label: AdGuard's `||` needs a character before the dot, so
+    // `.example.org` is not below `example.org`.
     for (i, &b) in name.iter().enumerate() {
-        if b == b'.' {
+        if b == b'.' && i > 0 {
             out.push((i + 1, hash_key(&name[i + 1..])));
         }
     }

@@ -182,7 +182,8 @@ impl Glob {
                     if !crate::name::is_host_byte(s[at - 1]) {
                         return false;
                     }
-                    if s[at - 1] == b'.' && self.matches_at(&s[at..]) {
+                    // `[a-z0-9-_.]+\.`: at least one character before the dot.
+                    if at >= 2 && s[at - 1] == b'.' && self.matches_at(&s[at..]) {
                         return true;
                     }
                 }
@@ -334,6 +335,8 @@ mod tests {
             ("||example.org", "example.org", true),
             ("||example.org", "a.example.organic.net", true),
             ("||example.org", "notexample.org", false),
+            ("||example.org", ".example.org", false),
+            ("||example.org", "a..example.org", true),
             ("||ads*.example^", "ads1.cdn.example", true),
             ("||ads*.example^", "x.ads1.cdn.example", true),
             ("||ads*.example^", "xads1.cdn.example", false),

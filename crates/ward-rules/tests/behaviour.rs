@@ -501,3 +501,18 @@ fn names_with_more_than_128_suffixes_do_not_panic() {
     );
     assert_eq!(v.reason, Reason::NotFilteredNotFound);
 }
+
+#[test]
+fn a_leading_empty_label_is_not_a_subdomain() {
+    // AdGuard's `||` is `^([a-z0-9-_.]+\.)?`: a dot with nothing before it is no label.
+    let rules = RuleSet::from_rules("l", "||example.com^\n||glob*.example^\n");
+    let check = |name| {
+        rules
+            .check(&Request::new(name, RecordType::A), &ListMask::ALL)
+            .reason
+    };
+    assert_eq!(check(".example.com"), Reason::NotFilteredNotFound);
+    assert_eq!(check("a..example.com"), Reason::FilteredBlockList);
+    assert_eq!(check(".glob1.example"), Reason::NotFilteredNotFound);
+    assert_eq!(check("a.glob1.example"), Reason::FilteredBlockList);
+}
