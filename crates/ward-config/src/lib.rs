@@ -1,0 +1,1 @@
+//! Ward configuration (being written).

@@ -1,0 +1,1 @@
+//! Ward query path (being written).

@@ -1,0 +1,1 @@
+//! Ward live state (being written).
