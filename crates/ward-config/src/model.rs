@@ -1,0 +1,374 @@
+//! The typed configuration: the YAML shape of `docs/configuration.md`, one struct per section.
+//!
+//! Every struct denies unknown fields, so a misspelt key is an error instead of a silently
+//! ignored setting, and every default is a named function, so the documentation and the code
+//! name the same thing.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnetwork::IpNetwork;
+use serde::{Deserialize, Serialize};
+
+use crate::{duration, name, upstream::UpstreamServer};
+
+/// A whole Ward configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The DNS listeners and how blocked names are answered.
+    #[serde(default)]
+    pub dns: DnsConfig,
+    /// The admin API and web UI listener.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Named groups of upstream resolvers; a policy or a forward rule names one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, UpstreamGroupConfig>,
+    /// Conditional forwarding: zones answered by a given upstream group (most specific wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<ForwardRule>,
+    /// Local answers; a wildcard name is the fallback, specific names override it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<LocalRecord>,
+    /// Filter lists, each from a file or a URL; policies name them by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListSource>,
+    /// Named filtering policies.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Which subnet gets which policy; the longest matching prefix wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientRule>,
+    /// The policy of clients that no `clients` rule matches; must name a policy.
+    pub default_policy: String,
+    /// The cache of upstream answers.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// Where downloaded lists and state are kept; unset means `/var/lib/ward` if writable,
+    /// else `./data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The DNS listeners and how blocked names are answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Addresses to serve DNS on; each serves both UDP and TCP.
+    #[serde(default = "default_dns_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// How a blocked name is answered, unless the client's policy says otherwise.
+    #[serde(default = "default_blocking_mode")]
+    pub blocking_mode: BlockingMode,
+    /// The A answer of a blocked name in `custom_ip` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_ipv4: Option<Ipv4Addr>,
+    /// The AAAA answer of a blocked name in `custom_ip` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_ipv6: Option<Ipv6Addr>,
+    /// TTL, in seconds, of blocking answers.
+    #[serde(default = "default_blocked_ttl")]
+    pub blocked_ttl: u32,
+    /// How long to wait for an upstream answer before the group's strategy gives up on it.
+    #[serde(default = "default_upstream_timeout", with = "duration")]
+    pub upstream_timeout: Duration,
+}
+
+/// How a blocked name is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockingMode {
+    /// `0.0.0.0` for A, `::` for AAAA, no data for other types (the default).
+    NullIp,
+    /// NXDOMAIN with an SOA record.
+    Nxdomain,
+    /// REFUSED.
+    Refused,
+    /// `dns.blocking_ipv4` for A, `dns.blocking_ipv6` for AAAA.
+    CustomIp,
+}
+
+/// The admin API and web UI listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin HTTP server (API, UI, `/livez`, `/readyz`, `/metrics`).
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
+/// A named group of upstream resolvers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamGroupConfig {
+    /// The resolvers, as strings: `8.8.8.8`, `tcp://1.1.1.1`, `tls://dns.quad9.net`,
+    /// `https://dns.quad9.net/dns-query`.
+    pub servers: Vec<UpstreamServer>,
+    /// How queries are spread over the servers.
+    #[serde(default = "default_strategy")]
+    pub strategy: Strategy,
+}
+
+/// How an upstream group spreads a query over its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Ask every server at once; the first good answer wins (the default).
+    Parallel,
+    /// Ask one server per query, taking turns.
+    RoundRobin,
+    /// Ask the first server; move down the list only when it fails.
+    Failover,
+}
+
+/// Conditional forwarding: names in these zones go to this upstream group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRule {
+    /// Zones, normalised to lowercase ASCII (punycode) without the trailing dot.
+    #[serde(deserialize_with = "name::deserialize_names")]
+    pub zones: Vec<String>,
+    /// The upstream group that answers them.
+    pub upstream: String,
+}
+
+/// A local answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalRecord {
+    /// The owner name, normalised like zones; `*.example.com` is a fallback for every name
+    /// below `example.com` that has no record of its own.
+    #[serde(deserialize_with = "name::deserialize_name")]
+    pub name: String,
+    /// The record type (YAML key `type`).
+    #[serde(rename = "type")]
+    pub rtype: RecordKind,
+    /// The answer: an IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR) or
+    /// any text (TXT).
+    pub value: String,
+    /// TTL of the answer, in seconds.
+    #[serde(default = "default_record_ttl")]
+    pub ttl: u32,
+}
+
+/// The types of local records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// IPv4 address.
+    #[serde(alias = "a")]
+    A,
+    /// IPv6 address.
+    #[serde(rename = "AAAA", alias = "aaaa")]
+    Aaaa,
+    /// Alias to another name.
+    #[serde(rename = "CNAME", alias = "cname")]
+    Cname,
+    /// Text.
+    #[serde(rename = "TXT", alias = "txt")]
+    Txt,
+    /// Reverse pointer.
+    #[serde(rename = "PTR", alias = "ptr")]
+    Ptr,
+}
+
+/// A filter list: exactly one of `path` and `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSource {
+    /// The name policies use for the list.
+    pub id: String,
+    /// A local file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// An `http://` or `https://` URL to download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// How often to download or re-read the list (`24h`, `30m`); unset means never.
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh: Option<Duration>,
+    /// A disabled list is kept in the config but not loaded.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+}
+
+/// A named filtering policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A policy whose lists, rules, upstream and blocking mode this one inherits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Ids of lists, added to the inherited ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<String>,
+    /// Custom rules in AdGuard syntax, after the inherited ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// The upstream group; unset means the parent's, else the group named `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// Overrides `dns.blocking_mode` (and the parent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_mode: Option<BlockingMode>,
+}
+
+/// Clients in a subnet get a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRule {
+    /// An IPv4 or IPv6 subnet (`192.168.20.0/24`, `fd00:20::/64`); a bare address is a /32
+    /// or /128.
+    pub subnet: IpNetwork,
+    /// The policy of clients in it.
+    pub policy: String,
+}
+
+/// The cache of upstream answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Maximum number of cached answers; 0 disables the cache.
+    #[serde(default = "default_cache_size")]
+    pub size: u64,
+    /// TTLs below this (seconds) are raised to it.
+    #[serde(default = "default_min_ttl")]
+    pub min_ttl: u32,
+    /// TTLs above this (seconds) are lowered to it.
+    #[serde(default = "default_max_ttl")]
+    pub max_ttl: u32,
+    /// How long (seconds) NXDOMAIN and no-data answers are cached when they carry no SOA.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl: u32,
+}
+
+/// `dns.listen` when unset: `127.0.0.1:5353`.
+pub fn default_dns_listen() -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([127, 0, 0, 1], 5353))]
+}
+
+/// `dns.blocking_mode` when unset: `null_ip`.
+pub fn default_blocking_mode() -> BlockingMode {
+    BlockingMode::NullIp
+}
+
+/// `dns.blocked_ttl` when unset: 10 seconds.
+pub fn default_blocked_ttl() -> u32 {
+    10
+}
+
+/// `dns.upstream_timeout` when unset: 2 seconds.
+pub fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// `admin.listen` when unset: `127.0.0.1:8080`.
+pub fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// An upstream group's `strategy` when unset: `parallel`.
+pub fn default_strategy() -> Strategy {
+    Strategy::Parallel
+}
+
+/// A record's `ttl` when unset: 300 seconds.
+pub fn default_record_ttl() -> u32 {
+    300
+}
+
+/// A list's `enabled` when unset: true.
+pub fn default_enabled() -> bool {
+    true
+}
+
+/// `cache.size` when unset: 100000 answers.
+pub fn default_cache_size() -> u64 {
+    100_000
+}
+
+/// `cache.min_ttl` when unset: 0.
+pub fn default_min_ttl() -> u32 {
+    0
+}
+
+/// `cache.max_ttl` when unset: 86400 seconds (one day).
+pub fn default_max_ttl() -> u32 {
+    86_400
+}
+
+/// `cache.negative_ttl` when unset: 300 seconds.
+pub fn default_negative_ttl() -> u32 {
+    300
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            listen: default_dns_listen(),
+            blocking_mode: default_blocking_mode(),
+            blocking_ipv4: None,
+            blocking_ipv6: None,
+            blocked_ttl: default_blocked_ttl(),
+            upstream_timeout: default_upstream_timeout(),
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: default_admin_listen(),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            size: default_cache_size(),
+            min_ttl: default_min_ttl(),
+            max_ttl: default_max_ttl(),
+            negative_ttl: default_negative_ttl(),
+        }
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecordKind::A => "A",
+            RecordKind::Aaaa => "AAAA",
+            RecordKind::Cname => "CNAME",
+            RecordKind::Txt => "TXT",
+            RecordKind::Ptr => "PTR",
+        })
+    }
+}
+
+impl std::fmt::Display for BlockingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BlockingMode::NullIp => "null_ip",
+            BlockingMode::Nxdomain => "nxdomain",
+            BlockingMode::Refused => "refused",
+            BlockingMode::CustomIp => "custom_ip",
+        })
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strategy::Parallel => "parallel",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::Failover => "failover",
+        })
+    }
+}
