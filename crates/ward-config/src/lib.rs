@@ -16,10 +16,13 @@
 
 mod duration;
 mod error;
+mod load;
 mod model;
 mod name;
 mod policy;
+mod spans;
 mod upstream;
+mod validate;
 
 pub use error::{ConfigError, ErrorKind, FieldError, FieldPath, Location, PathSegment, Target};
 pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
@@ -39,16 +42,46 @@ impl Config {
 
     /// Parse and validate a YAML config; the error lists every problem with its path and line.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
-        let de = serde_norway::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::new(vec![FieldError::new(
-                FieldPath::root().key(path),
-                ErrorKind::InvalidValue {
-                    message: e.into_inner().to_string(),
-                },
-            )])
-        })
+        let mut errors = Vec::new();
+        let parsed = load::parse(text, &mut errors);
+        if let Some(config) = &parsed.config {
+            validate::validate(config, &parsed.origin, &parsed.incomplete, &mut errors);
+        }
+        match parsed.config {
+            Some(config) if errors.is_empty() => Ok(config),
+            _ => {
+                let spans = spans::Spans::of(text);
+                let errors = errors
+                    .into_iter()
+                    .map(|e| {
+                        if e.line().is_some() {
+                            e
+                        } else {
+                            let at = spans.locate(e.path());
+                            e.at(at)
+                        }
+                    })
+                    .collect();
+                Err(ConfigError::new(errors))
+            }
+        }
+    }
+
+    /// Check a config built or changed in code (the admin API, a replica push); the errors
+    /// have paths but no lines.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        validate::validate(
+            self,
+            &load::Origin::default(),
+            &load::Incomplete::default(),
+            &mut errors,
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(errors))
+        }
     }
 
     /// The config as YAML; [`Config::from_yaml`] reads it back to an equal config.

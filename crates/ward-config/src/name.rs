@@ -65,14 +65,6 @@ pub(crate) fn check_record_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Whether `name` is `zone` or below it (both normalised).
-pub(crate) fn in_zone(name: &str, zone: &str) -> bool {
-    name == zone
-        || (name.len() > zone.len()
-            && name.ends_with(zone)
-            && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
-}
-
 pub(crate) fn deserialize_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     String::deserialize(d).map(|s| normalise(&s))
 }
@@ -104,12 +96,5 @@ mod tests {
         assert!(check_record_name("*.home.example.com").is_ok());
         assert!(check_record_name("a.*.example.com").is_err());
         assert!(check_record_name("*").is_err());
-    }
-
-    #[test]
-    fn zones() {
-        assert!(in_zone("a.home.example.com", "home.example.com"));
-        assert!(in_zone("home.example.com", "home.example.com"));
-        assert!(!in_zone("xhome.example.com", "home.example.com"));
     }
 }

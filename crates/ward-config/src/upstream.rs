@@ -93,7 +93,10 @@ impl FromStr for UpstreamServer {
             "tls" => {
                 let (host, port) = host_port(rest, DOT_PORT)
                     .map_err(|reason| UpstreamParseError::new(input, reason))?;
-                let addr = host.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port));
+                let addr = host
+                    .parse::<IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, port));
                 Ok(UpstreamServer::Tls { addr, host, port })
             }
             "https" => {

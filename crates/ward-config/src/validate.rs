@@ -1,0 +1,601 @@
+//! Checks that need more than one field: references, duplicates, per-type values, ranges.
+//!
+//! Every check pushes an error and carries on, so a file's problems are all reported at
+//! once. Errors carry paths only; the caller adds lines.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::error::{ErrorKind, FieldError, FieldPath, Target};
+use crate::load::{Incomplete, Origin};
+use crate::model::{BlockingMode, Config, RecordKind};
+use crate::name;
+use crate::policy::DEFAULT_UPSTREAM;
+
+/// The largest TTL DNS allows (RFC 2181 section 8).
+const MAX_TTL: u32 = i32::MAX as u32;
+/// Lists are re-downloaded at most this often, out of courtesy to their hosts.
+const MIN_REFRESH: Duration = Duration::from_secs(60);
+/// An upstream that has not answered in a minute never will.
+const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) fn validate(
+    config: &Config,
+    origin: &Origin,
+    incomplete: &Incomplete,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut v = Validator {
+        config,
+        origin,
+        incomplete,
+        errors,
+    };
+    v.dns();
+    v.upstreams();
+    v.forward();
+    v.records();
+    v.lists();
+    v.policies();
+    v.clients();
+    v.cache();
+}
+
+struct Validator<'a> {
+    config: &'a Config,
+    origin: &'a Origin,
+    incomplete: &'a Incomplete,
+    errors: &'a mut Vec<FieldError>,
+}
+
+fn root() -> FieldPath {
+    FieldPath::root()
+}
+
+impl Validator<'_> {
+    fn push(&mut self, path: FieldPath, kind: ErrorKind) {
+        self.errors.push(FieldError::new(path, kind));
+    }
+
+    fn ttl(&mut self, path: FieldPath, ttl: u32) {
+        if ttl > MAX_TTL {
+            self.push(
+                path,
+                ErrorKind::OutOfRange {
+                    message: format!("TTL {ttl} is above the DNS maximum {MAX_TTL}"),
+                },
+            );
+        }
+    }
+
+    /// Report `name` at `path` unless it names an entry of `target`.
+    fn reference(&mut self, path: FieldPath, target: Target, name: &str) {
+        let (known, left_out): (Vec<&str>, _) = match target {
+            Target::List => (
+                self.config.lists.iter().map(|l| l.id.as_str()).collect(),
+                &self.incomplete.lists,
+            ),
+            Target::Policy => (
+                self.config.policies.keys().map(String::as_str).collect(),
+                &self.incomplete.policies,
+            ),
+            Target::UpstreamGroup => (
+                self.config.upstreams.keys().map(String::as_str).collect(),
+                &self.incomplete.upstreams,
+            ),
+        };
+        if known.contains(&name) || left_out.covers(name) {
+            return;
+        }
+        let mut known = known;
+        known.extend(left_out.names.iter().map(String::as_str));
+        known.sort_unstable();
+        known.dedup();
+        self.push(
+            path,
+            ErrorKind::UnknownReference {
+                target,
+                name: name.to_owned(),
+                hint: hint(name, &known),
+            },
+        );
+    }
+
+    fn id(&mut self, path: FieldPath, id: &str) {
+        if let Err(reason) = check_id(id) {
+            self.push(
+                path,
+                ErrorKind::InvalidName {
+                    name: id.to_owned(),
+                    reason,
+                },
+            );
+        }
+    }
+
+    fn dns(&mut self) {
+        let dns = &self.config.dns;
+        let at = root().key("dns");
+        if dns.listen.is_empty() {
+            self.push(at.key("listen"), ErrorKind::Empty { what: "dns.listen" });
+        }
+        let mut seen = HashMap::new();
+        for (i, addr) in dns.listen.iter().enumerate() {
+            if let Some(first) = seen.insert(*addr, i) {
+                self.push(
+                    at.key("listen").index(i),
+                    ErrorKind::Duplicate {
+                        what: "listen address",
+                        name: addr.to_string(),
+                        first: format!("dns.listen[{first}]"),
+                    },
+                );
+            }
+        }
+        if let Some(i) = dns
+            .listen
+            .iter()
+            .position(|a| *a == self.config.admin.listen)
+        {
+            self.push(
+                root().key("admin").key("listen"),
+                ErrorKind::Duplicate {
+                    what: "listen address",
+                    name: self.config.admin.listen.to_string(),
+                    first: format!("dns.listen[{i}]"),
+                },
+            );
+        }
+        if dns.blocking_mode == BlockingMode::CustomIp {
+            self.blocking_ips(at.key("blocking_mode"));
+        }
+        self.ttl(at.key("blocked_ttl"), dns.blocked_ttl);
+        if dns.upstream_timeout.is_zero() || dns.upstream_timeout > MAX_UPSTREAM_TIMEOUT {
+            self.push(
+                at.key("upstream_timeout"),
+                ErrorKind::OutOfRange {
+                    message: format!(
+                        "upstream_timeout {} must be above 0 and at most 60s",
+                        humantime::format_duration(dns.upstream_timeout)
+                    ),
+                },
+            );
+        }
+    }
+
+    /// `custom_ip` set at `path` needs both blocking addresses.
+    fn blocking_ips(&mut self, path: FieldPath) {
+        if self.config.dns.blocking_ipv4.is_none() {
+            self.push(
+                path.clone(),
+                ErrorKind::MissingBlockingIp {
+                    field: "blocking_ipv4",
+                },
+            );
+        }
+        if self.config.dns.blocking_ipv6.is_none() {
+            self.push(
+                path,
+                ErrorKind::MissingBlockingIp {
+                    field: "blocking_ipv6",
+                },
+            );
+        }
+    }
+
+    fn upstreams(&mut self) {
+        for (name, group) in &self.config.upstreams {
+            let at = root().key("upstreams").key(name);
+            self.id(at.clone(), name);
+            if group.servers.is_empty() {
+                self.push(
+                    at.key("servers"),
+                    ErrorKind::Empty {
+                        what: "an upstream group's servers",
+                    },
+                );
+            }
+            for (i, s) in group.servers.iter().enumerate() {
+                if let Some(first) = group.servers[..i].iter().position(|o| o == s) {
+                    self.push(
+                        at.key("servers").index(i),
+                        ErrorKind::Duplicate {
+                            what: "server",
+                            name: s.to_string(),
+                            first: at.key("servers").index(first).to_string(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self) {
+        let mut zones: HashMap<&str, FieldPath> = HashMap::new();
+        for (i, rule) in self.config.forward.iter().enumerate() {
+            let at = root()
+                .key("forward")
+                .index(Origin::of(&self.origin.forward, i));
+            if rule.zones.is_empty() {
+                self.push(at.key("zones"), ErrorKind::Empty { what: "zones" });
+            }
+            for (j, zone) in rule.zones.iter().enumerate() {
+                let zat = at.key("zones").index(j);
+                if let Err(reason) = name::check_host_name(zone) {
+                    self.push(
+                        zat.clone(),
+                        ErrorKind::InvalidName {
+                            name: zone.clone(),
+                            reason,
+                        },
+                    );
+                }
+                if let Some(first) = zones.get(zone.as_str()) {
+                    let first = first.to_string();
+                    self.push(
+                        zat,
+                        ErrorKind::Duplicate {
+                            what: "forward zone",
+                            name: zone.clone(),
+                            first,
+                        },
+                    );
+                } else {
+                    zones.insert(zone, zat);
+                }
+            }
+            self.reference(at.key("upstream"), Target::UpstreamGroup, &rule.upstream);
+        }
+    }
+
+    fn records(&mut self) {
+        // name -> (has a CNAME, has another type, path of the first record)
+        let mut by_name: BTreeMap<&str, (bool, bool, FieldPath)> = BTreeMap::new();
+        let mut seen: HashMap<(&str, RecordKind, &str), FieldPath> = HashMap::new();
+        for (i, r) in self.config.records.iter().enumerate() {
+            let at = root()
+                .key("records")
+                .index(Origin::of(&self.origin.records, i));
+            if let Err(reason) = name::check_record_name(&r.name) {
+                self.push(
+                    at.key("name"),
+                    ErrorKind::InvalidName {
+                        name: r.name.clone(),
+                        reason,
+                    },
+                );
+            }
+            if let Err(reason) = check_record_value(r.rtype, &r.value) {
+                self.push(
+                    at.key("value"),
+                    ErrorKind::InvalidRecordValue {
+                        rtype: r.rtype,
+                        value: r.value.clone(),
+                        reason,
+                    },
+                );
+            }
+            self.ttl(at.key("ttl"), r.ttl);
+            let key = (r.name.as_str(), r.rtype, r.value.as_str());
+            if let Some(first) = seen.get(&key) {
+                let first = first.to_string();
+                self.push(
+                    at.clone(),
+                    ErrorKind::Duplicate {
+                        what: "record",
+                        name: format!("{} {} {}", r.name, r.rtype, r.value),
+                        first,
+                    },
+                );
+            } else {
+                seen.insert(key, at.clone());
+            }
+            let entry = by_name
+                .entry(r.name.as_str())
+                .or_insert((false, false, at.clone()));
+            if r.rtype == RecordKind::Cname {
+                // Two CNAMEs for one name are as wrong as a CNAME and an A.
+                entry.1 |= entry.0;
+                entry.0 = true;
+            } else {
+                entry.1 = true;
+            }
+            if entry.0 && entry.1 {
+                entry.0 = false; // report each name once
+                self.push(
+                    at.key("name"),
+                    ErrorKind::CnameConflict {
+                        name: r.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn lists(&mut self) {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, list) in self.config.lists.iter().enumerate() {
+            let file_index = Origin::of(&self.origin.lists, i);
+            let at = root().key("lists").index(file_index);
+            self.id(at.key("id"), &list.id);
+            if let Some(first) = ids.insert(&list.id, file_index) {
+                self.push(
+                    at.key("id"),
+                    ErrorKind::Duplicate {
+                        what: "list id",
+                        name: list.id.clone(),
+                        first: format!("lists[{first}]"),
+                    },
+                );
+            }
+            match (&list.path, &list.url) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => self.push(at.clone(), ErrorKind::ListSource),
+            }
+            if let Some(path) = &list.path {
+                if path.as_os_str().is_empty() {
+                    self.push(at.key("path"), ErrorKind::Empty { what: "path" });
+                }
+            }
+            if let Some(url) = &list.url {
+                if let Err(message) = check_list_url(url) {
+                    self.push(at.key("url"), ErrorKind::InvalidValue { message });
+                }
+            }
+            if let Some(refresh) = list.refresh {
+                if refresh < MIN_REFRESH {
+                    self.push(
+                        at.key("refresh"),
+                        ErrorKind::OutOfRange {
+                            message: format!(
+                                "refresh {} is shorter than the minimum, 1m",
+                                humantime::format_duration(refresh)
+                            ),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn policies(&mut self) {
+        let policies = &self.config.policies;
+        for (name, p) in policies {
+            let at = root().key("policies").key(name);
+            self.id(at.clone(), name);
+            if let Some(parent) = &p.extends {
+                self.reference(at.key("extends"), Target::Policy, parent);
+            }
+            for (j, list) in p.lists.iter().enumerate() {
+                self.reference(at.key("lists").index(j), Target::List, list);
+            }
+            if let Some(group) = &p.upstream {
+                self.reference(at.key("upstream"), Target::UpstreamGroup, group);
+            }
+            if p.blocking_mode == Some(BlockingMode::CustomIp)
+                && self.config.dns.blocking_mode != BlockingMode::CustomIp
+            {
+                self.blocking_ips(at.key("blocking_mode"));
+            }
+        }
+
+        // Cycles: follow `extends` from each policy; a walk that comes back to a policy it
+        // passed is a cycle, reported once, at its alphabetically first member.
+        let mut reported: Vec<String> = Vec::new();
+        for start in policies.keys() {
+            let mut chain: Vec<&str> = vec![start];
+            let mut cycle = None;
+            while let Some(next) = policies
+                .get(*chain.last().unwrap_or(&""))
+                .and_then(|p| p.extends.as_deref())
+            {
+                if let Some(pos) = chain.iter().position(|n| *n == next) {
+                    cycle = Some(chain[pos..].to_vec());
+                    break;
+                }
+                chain.push(next);
+            }
+            let Some(members) = cycle else {
+                // No cycle: the chain ends at a policy without `extends` or at an unknown one.
+                let ends_known = chain
+                    .last()
+                    .and_then(|n| policies.get(*n))
+                    .is_some_and(|p| p.extends.is_none());
+                let names_upstream = chain
+                    .iter()
+                    .any(|n| policies.get(*n).is_some_and(|p| p.upstream.is_some()));
+                if ends_known
+                    && !names_upstream
+                    && !self.incomplete.upstreams.covers(DEFAULT_UPSTREAM)
+                    && !self.config.upstreams.contains_key(DEFAULT_UPSTREAM)
+                {
+                    self.push(root().key("policies").key(start), ErrorKind::NoUpstream);
+                }
+                continue;
+            };
+            let first = members.iter().min().copied().unwrap_or_default();
+            if first != start || reported.iter().any(|r| r == first) {
+                continue;
+            }
+            reported.push(first.to_owned());
+            let pos = members.iter().position(|n| *n == first).unwrap_or(0);
+            let mut cycle: Vec<String> = members[pos..]
+                .iter()
+                .chain(&members[..pos])
+                .map(|s| (*s).to_owned())
+                .collect();
+            cycle.push(first.to_owned());
+            self.push(
+                root().key("policies").key(first).key("extends"),
+                ErrorKind::ExtendsCycle { cycle },
+            );
+        }
+
+        if !self.incomplete.default_policy {
+            let name = self.config.default_policy.clone();
+            self.reference(root().key("default_policy"), Target::Policy, &name);
+        }
+    }
+
+    fn clients(&mut self) {
+        let mut seen = HashMap::new();
+        for (i, c) in self.config.clients.iter().enumerate() {
+            let file_index = Origin::of(&self.origin.clients, i);
+            let at = root().key("clients").index(file_index);
+            if c.subnet.ip() != c.subnet.network() {
+                self.push(
+                    at.key("subnet"),
+                    ErrorKind::SubnetHostBits {
+                        subnet: c.subnet.to_string(),
+                        network: format!("{}/{}", c.subnet.network(), c.subnet.prefix()),
+                    },
+                );
+            }
+            let key = (c.subnet.network(), c.subnet.prefix());
+            if let Some(first) = seen.insert(key, file_index) {
+                self.push(
+                    at.key("subnet"),
+                    ErrorKind::Duplicate {
+                        what: "subnet",
+                        name: format!("{}/{}", key.0, key.1),
+                        first: format!("clients[{first}]"),
+                    },
+                );
+            }
+            self.reference(at.key("policy"), Target::Policy, &c.policy);
+        }
+    }
+
+    fn cache(&mut self) {
+        let c = &self.config.cache;
+        let at = root().key("cache");
+        if c.min_ttl > c.max_ttl {
+            self.push(
+                at.key("min_ttl"),
+                ErrorKind::OutOfRange {
+                    message: format!("min_ttl {} is above max_ttl {}", c.min_ttl, c.max_ttl),
+                },
+            );
+        }
+        self.ttl(at.key("max_ttl"), c.max_ttl);
+        self.ttl(at.key("negative_ttl"), c.negative_ttl);
+    }
+}
+
+/// Names of lists, policies and upstream groups: they appear in API paths, metrics labels
+/// and file names, so keep them to `[A-Za-z0-9._-]`.
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("empty".to_owned());
+    }
+    if id.len() > 64 {
+        return Err("longer than 64 characters".to_owned());
+    }
+    match id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        Some(c) => Err(format!(
+            "{c:?} is not allowed; use letters, digits, '-', '_' and '.'"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_record_value(rtype: RecordKind, value: &str) -> Result<(), String> {
+    match rtype {
+        RecordKind::A => value
+            .parse::<Ipv4Addr>()
+            .map(drop)
+            .map_err(|_| "an A record needs an IPv4 address".to_owned()),
+        RecordKind::Aaaa => match value.parse::<IpAddr>() {
+            Ok(IpAddr::V6(_)) => Ok(()),
+            Ok(IpAddr::V4(_)) => {
+                Err("an AAAA record needs an IPv6 address; this is IPv4 (use type A)".to_owned())
+            }
+            Err(_) => value
+                .parse::<Ipv6Addr>()
+                .map(drop)
+                .map_err(|_| "an AAAA record needs an IPv6 address".to_owned()),
+        },
+        RecordKind::Cname | RecordKind::Ptr => name::check_host_name(value),
+        RecordKind::Txt => Ok(()),
+    }
+}
+
+fn check_list_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("list URL {url:?} must start with https:// or http://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(format!("list URL {url:?} has no host"));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(format!("list URL {url:?} contains a space"));
+    }
+    Ok(())
+}
+
+/// `; did you mean "main"?` for a near miss, else the known names when there are few.
+fn hint(name: &str, known: &[&str]) -> String {
+    let best = known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min();
+    if let Some((_, k)) = best {
+        return format!("; did you mean {k:?}?");
+    }
+    match known.len() {
+        0 => String::new(),
+        1..=8 => format!(
+            "; known: {}",
+            known
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints() {
+        assert_eq!(hint("mian", &["main", "kids"]), "; did you mean \"main\"?");
+        assert_eq!(
+            hint("zzzz", &["kids", "main"]),
+            "; known: \"kids\", \"main\""
+        );
+        assert_eq!(hint("x", &[]), "");
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_id("adguard-dns").is_ok());
+        assert!(check_id("hagezi.pro_plus").is_ok());
+        assert!(check_id("a b").is_err());
+        assert!(check_id("").is_err());
+    }
+}
