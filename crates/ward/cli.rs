@@ -1,4 +1,5 @@
-//! Commands: `check` (why is this name blocked?) and `compile` (what do these lists cost?).
+//! Commands: `check` (why is this name blocked?), `compile` (what do these lists cost?) and
+//! `validate` (is this config file right?).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -30,6 +31,8 @@ enum Command {
     Check(CheckArgs),
     /// Compile lists and report rule counts, skipped lines, compile time and memory.
     Compile(CompileArgs),
+    /// Check a config file: print every error with its field and line, or a summary.
+    Validate(crate::config::ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Check(a) => check(a),
         Command::Compile(a) => compile(a),
+        Command::Validate(a) => crate::config::validate(a),
     }
 }
 

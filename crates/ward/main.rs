@@ -4,6 +4,7 @@
 //! message and an exit code.
 
 mod cli;
+mod config;
 mod mem;
 
 use std::process::ExitCode;
