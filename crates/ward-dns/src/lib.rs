@@ -1,1 +1,2 @@
 //! Ward query path (being written).
+pub mod upstream;

@@ -1,0 +1,422 @@
+//! Forwarding queries to upstream resolvers: plain DNS (UDP with TCP retry, or TCP), DNS
+//! over TLS and DNS over HTTPS, grouped under a strategy.
+//!
+//! Why not hickory-resolver: it opens a socket per query and topped out near 25k queries/s
+//! here, while a forwarded miss may cost at most 20 µs of server CPU. This forwarder keeps
+//! sockets open and multiplexes queries on them, matched by random 16-bit ids:
+//!
+//! - UDP: a small pool of connected sockets per server, one reader task each, replaced after
+//!   a few thousand queries so the source port keeps changing ([`udp`]);
+//! - TCP and DoT: one pipelined connection per server, reconnected when it closes
+//!   ([`stream`]);
+//! - DoH: reqwest's pooled HTTP/2 connection, one stream per query ([`https`]).
+//!
+//! The query is encoded once per call and answers are matched on their raw bytes (id, QR
+//! bit, question): a datagram that answers nothing in flight is dropped unparsed, which is
+//! the forwarder's defence against spoofed answers. Only the chosen answer is parsed.
+
+mod addr;
+mod error;
+mod https;
+mod pending;
+mod stream;
+mod udp;
+mod wire;
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use rustls::pki_types::ServerName;
+
+pub use addr::UpstreamAddr;
+pub use error::{UpstreamError, UpstreamErrorKind};
+
+use https::HttpsUpstream;
+use stream::StreamUpstream;
+use udp::UdpUpstream;
+use wire::Request;
+
+/// How a group picks the servers a query goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Every server at once; the first good answer wins. Fastest answers, most upstream
+    /// traffic.
+    Parallel,
+    /// One server per query, the next one for the next query; on failure the query moves on
+    /// to the following servers.
+    RoundRobin,
+    /// The first server, then the second when the first fails or times out, and so on.
+    Failover,
+}
+
+impl FromStr for Strategy {
+    type Err = UpstreamError;
+
+    /// `parallel`, `round_robin` or `failover`.
+    fn from_str(s: &str) -> Result<Strategy, UpstreamError> {
+        match s {
+            "parallel" => Ok(Strategy::Parallel),
+            "round_robin" => Ok(Strategy::RoundRobin),
+            "failover" => Ok(Strategy::Failover),
+            _ => Err(
+                UpstreamError::new(UpstreamErrorKind::InvalidGroup).with_detail(format!(
+                    "strategy {s:?}: use parallel, round_robin or failover"
+                )),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Parallel => "parallel",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::Failover => "failover",
+        })
+    }
+}
+
+/// A named set of upstream servers with a strategy and a per-exchange timeout: what a policy
+/// or a conditional-forwarding zone forwards to.
+///
+/// Cheap to clone (one `Arc`); clones share sockets and connections. Sockets open on first
+/// use, so a group can be built outside the runtime but must be used inside a tokio one.
+#[derive(Clone)]
+pub struct UpstreamGroup {
+    inner: Arc<Group>,
+}
+
+struct Group {
+    name: Box<str>,
+    servers: Box<[Server]>,
+    strategy: Strategy,
+    timeout: Duration,
+    /// Round-robin position.
+    next: AtomicUsize,
+}
+
+struct Server {
+    /// The address text, for errors and logs.
+    label: Box<str>,
+    transport: Transport,
+}
+
+enum Transport {
+    Udp(UdpUpstream),
+    Stream(StreamUpstream),
+    Https(HttpsUpstream),
+}
+
+impl UpstreamGroup {
+    /// Builds a group. `timeout` bounds each exchange with one server (a failover group may
+    /// take one timeout per server). `tls` is the client configuration for DoT and DoH
+    /// servers; `None` means the Mozilla roots (webpki-roots) on the ring provider.
+    pub fn new(
+        name: &str,
+        servers: Vec<UpstreamAddr>,
+        strategy: Strategy,
+        timeout: Duration,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<UpstreamGroup, UpstreamError> {
+        let invalid = |detail: String| {
+            UpstreamError::new(UpstreamErrorKind::InvalidGroup)
+                .with_detail(format!("group {name:?}: {detail}"))
+        };
+        if servers.is_empty() {
+            return Err(invalid("no servers".into()));
+        }
+        if timeout.is_zero() {
+            return Err(invalid("zero timeout".into()));
+        }
+        let mut tls = tls;
+        let mut tls_config = || -> Result<Arc<rustls::ClientConfig>, UpstreamError> {
+            match &tls {
+                Some(config) => Ok(Arc::clone(config)),
+                None => Ok(Arc::clone(tls.insert(https::default_tls_config()?))),
+            }
+        };
+        let mut built = Vec::with_capacity(servers.len());
+        for server in servers {
+            let label = server.to_string().into_boxed_str();
+            let transport = match server {
+                UpstreamAddr::Udp(addr) => Transport::Udp(UdpUpstream::new(addr)),
+                UpstreamAddr::Tcp(addr) => Transport::Stream(StreamUpstream::tcp(addr)),
+                UpstreamAddr::Tls { addr, server_name } => {
+                    let name = ServerName::try_from(server_name)
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                    let mut config = tls_config()?;
+                    if !config.alpn_protocols.is_empty() {
+                        // DoT needs no ALPN, and must not offer a DoH config's "h2".
+                        let mut dot = (*config).clone();
+                        dot.alpn_protocols.clear();
+                        config = Arc::new(dot);
+                    }
+                    Transport::Stream(StreamUpstream::tls(addr, config, name))
+                }
+                UpstreamAddr::Https { url, addr } => {
+                    let config = tls_config()?;
+                    let https = HttpsUpstream::new(&url, addr, &config, timeout)
+                        .map_err(|e| invalid(format!("{label}: {e}")))?;
+                    Transport::Https(https)
+                }
+            };
+            built.push(Server { label, transport });
+        }
+        Ok(UpstreamGroup {
+            inner: Arc::new(Group {
+                name: name.into(),
+                servers: built.into_boxed_slice(),
+                strategy,
+                timeout,
+                next: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Sends the question of `query` (its id is replaced by a fresh one per upstream exchange;
+    /// the returned message carries the caller's id back) and returns the upstream's response.
+    ///
+    /// The upstream query keeps the client's RD, CD and AD bits and DO bit, and advertises a
+    /// 1232-byte EDNS payload; the response has an OPT record only if `query` had one. A
+    /// SERVFAIL or REFUSED answer counts as a failure of that server: the next one is tried
+    /// (or, in parallel, another may win), and when every server fails the last such answer
+    /// is returned, or else an error.
+    pub async fn resolve(&self, query: &Message) -> Result<Message, UpstreamError> {
+        let request = Request::new(query)?;
+        let group = &*self.inner;
+        match group.strategy {
+            Strategy::Parallel if group.servers.len() > 1 => group.race(&request).await,
+            Strategy::RoundRobin => {
+                let start = group.next.fetch_add(1, Ordering::Relaxed) % group.servers.len();
+                group.in_turn(&request, start).await
+            }
+            Strategy::Parallel | Strategy::Failover => group.in_turn(&request, 0).await,
+        }
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The group's strategy.
+    pub fn strategy(&self) -> Strategy {
+        self.inner.strategy
+    }
+}
+
+impl fmt::Debug for UpstreamGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = &*self.inner;
+        f.debug_struct("UpstreamGroup")
+            .field("name", &group.name)
+            .field(
+                "servers",
+                &group.servers.iter().map(|s| &*s.label).collect::<Vec<_>>(),
+            )
+            .field("strategy", &group.strategy)
+            .field("timeout", &group.timeout)
+            .finish()
+    }
+}
+
+impl Group {
+    /// Servers one after the other from `start`, until one answers well.
+    async fn in_turn(&self, request: &Request, start: usize) -> Result<Message, UpstreamError> {
+        let mut failures = Failures::default();
+        let n = self.servers.len();
+        for server in self.servers.iter().cycle().skip(start).take(n) {
+            let outcome = server.exchange(request, self.timeout).await;
+            if let Some(answer) = failures.add(outcome) {
+                return Ok(answer);
+            }
+        }
+        failures.finish(self)
+    }
+
+    /// All servers at once; the first good answer wins and the other exchanges are dropped
+    /// (their late answers match nothing in flight and are discarded).
+    async fn race(&self, request: &Request) -> Result<Message, UpstreamError> {
+        let mut racing: Vec<_> = self
+            .servers
+            .iter()
+            .map(|server| Some(Box::pin(server.exchange(request, self.timeout))))
+            .collect();
+        let mut failures = Failures::default();
+        let winner = poll_fn(|cx| {
+            for slot in racing.iter_mut() {
+                let Some(exchange) = slot else { continue };
+                if let Poll::Ready(outcome) = exchange.as_mut().poll(cx) {
+                    *slot = None;
+                    if let Some(answer) = failures.add(outcome) {
+                        return Poll::Ready(Some(answer));
+                    }
+                }
+            }
+            if racing.iter().all(Option::is_none) {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        match winner {
+            Some(answer) => Ok(answer),
+            None => failures.finish(self),
+        }
+    }
+}
+
+impl Server {
+    /// One exchange, bounded by `timeout`, parsed into the caller's terms.
+    async fn exchange(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Message, UpstreamError> {
+        let answer = match tokio::time::timeout(timeout, self.transport.exchange(request)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(e.at(&self.label)),
+            Err(_) => {
+                return Err(UpstreamError::new(UpstreamErrorKind::Timeout)
+                    .with_detail(format!("no answer within {timeout:?}"))
+                    .at(&self.label));
+            }
+        };
+        request.finish(&answer).map_err(|e| e.at(&self.label))
+    }
+}
+
+impl Transport {
+    async fn exchange(&self, request: &Request) -> Result<Vec<u8>, UpstreamError> {
+        match self {
+            Transport::Udp(udp) => udp.exchange(request).await,
+            Transport::Stream(stream) => stream.exchange(request).await,
+            Transport::Https(https) => https.exchange(request).await,
+        }
+    }
+}
+
+/// What the servers tried so far said, short of a good answer.
+#[derive(Default)]
+struct Failures {
+    last_answer: Option<Message>,
+    last_error: Option<UpstreamError>,
+}
+
+impl Failures {
+    /// Records one exchange's outcome; returns the answer when it is a good one.
+    fn add(&mut self, outcome: Result<Message, UpstreamError>) -> Option<Message> {
+        match outcome {
+            Ok(answer) if !wire::is_server_failure(&answer) => return Some(answer),
+            Ok(answer) => self.last_answer = Some(answer),
+            Err(e) => {
+                tracing::debug!(error = %e, "upstream exchange failed");
+                self.last_error = Some(e);
+            }
+        }
+        None
+    }
+
+    /// The outcome when no server answered well: the last SERVFAIL/REFUSED answer if any,
+    /// else the error (a single server's own, or [`UpstreamErrorKind::AllFailed`]).
+    fn finish(self, group: &Group) -> Result<Message, UpstreamError> {
+        if let Some(answer) = self.last_answer {
+            return Ok(answer);
+        }
+        let error = self
+            .last_error
+            .unwrap_or_else(|| UpstreamError::new(UpstreamErrorKind::AllFailed));
+        if group.servers.len() == 1 {
+            return Err(error);
+        }
+        Err(UpstreamError::new(UpstreamErrorKind::AllFailed)
+            .with_detail(format!(
+                "{} servers of group {:?}, last",
+                group.servers.len(),
+                group.name
+            ))
+            .with_source(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+
+    #[test]
+    fn group_is_send_sync_and_resolve_is_send() {
+        let group = UpstreamGroup::new(
+            "g",
+            vec!["127.0.0.1".parse().unwrap()],
+            Strategy::Failover,
+            Duration::from_secs(1),
+            None,
+        )
+        .unwrap();
+        assert_send_sync(&group);
+        let query = Message::query();
+        assert_send(group.resolve(&query));
+    }
+
+    #[test]
+    fn builds_every_transport_outside_a_runtime() {
+        let servers = [
+            "8.8.8.8",
+            "tcp://8.8.8.8",
+            "tls://1.1.1.1#one.one.one.one",
+            "https://dns.quad9.net/dns-query#9.9.9.9",
+        ];
+        let servers = servers.iter().map(|s| s.parse().unwrap()).collect();
+        let group = UpstreamGroup::new(
+            "default",
+            servers,
+            Strategy::Parallel,
+            Duration::from_secs(2),
+            None,
+        )
+        .unwrap();
+        assert_eq!(group.name(), "default");
+        assert!(format!("{group:?}").contains("tls://1.1.1.1#one.one.one.one"));
+    }
+
+    #[test]
+    fn rejects_empty_groups_and_zero_timeouts() {
+        let err = UpstreamGroup::new(
+            "g",
+            vec![],
+            Strategy::Parallel,
+            Duration::from_secs(1),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), UpstreamErrorKind::InvalidGroup);
+        let err = UpstreamGroup::new(
+            "g",
+            vec!["127.0.0.1".parse().unwrap()],
+            Strategy::Parallel,
+            Duration::ZERO,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), UpstreamErrorKind::InvalidGroup);
+    }
+
+    #[test]
+    fn strategy_text_round_trips() {
+        for s in [Strategy::Parallel, Strategy::RoundRobin, Strategy::Failover] {
+            assert_eq!(s.to_string().parse::<Strategy>().unwrap(), s);
+        }
+        assert!("random".parse::<Strategy>().is_err());
+    }
+}

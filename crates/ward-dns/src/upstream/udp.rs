@@ -1,0 +1,155 @@
+//! Plain DNS over UDP: a few connected sockets per upstream, queries multiplexed on them.
+//!
+//! Each socket has one reader task that hands answers to the waiting queries through the
+//! socket's [`Pending`] table. A socket is replaced after [`ROTATE_AFTER`] queries so that
+//! its source port does not stay fixed for long (a spoofer must guess port and id), and when
+//! it fails. A connected socket only accepts datagrams from the upstream's address, and the
+//! kernel reports the upstream's ICMP "port unreachable" on it, which fails the queries in
+//! flight at once instead of letting them time out.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use arc_swap::ArcSwapOption;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::task::AbortHandle;
+
+use super::error::UpstreamError;
+use super::pending::Pending;
+use super::stream::StreamUpstream;
+use super::wire::{self, Request};
+
+/// Sockets per upstream: enough to spread the reader work over the runtime's threads.
+const POOL_SIZE: usize = 4;
+/// Queries one socket carries before it is replaced by one on a fresh source port.
+const ROTATE_AFTER: u32 = 8192;
+/// The largest datagram the reader accepts (more than the advertised EDNS size, which some
+/// servers ignore).
+const MAX_DATAGRAM: usize = 65_535;
+/// The receive buffer asked for (the kernel caps it at `net.core.rmem_max`): a burst of a
+/// few hundred answers must not overflow the default 208 KiB.
+const RECV_BUFFER: usize = 1 << 20;
+
+pub(crate) struct UdpUpstream {
+    addr: SocketAddr,
+    sockets: [ArcSwapOption<PooledSocket>; POOL_SIZE],
+    next: AtomicUsize,
+    /// Truncated answers are asked again here.
+    tcp: StreamUpstream,
+}
+
+struct PooledSocket {
+    socket: Arc<UdpSocket>,
+    pending: Arc<Pending>,
+    uses: AtomicU32,
+    reader: AbortHandle,
+}
+
+impl Drop for PooledSocket {
+    fn drop(&mut self) {
+        // The last query using a replaced socket is gone: nothing more to read.
+        self.reader.abort();
+    }
+}
+
+impl UdpUpstream {
+    pub(crate) fn new(addr: SocketAddr) -> UdpUpstream {
+        UdpUpstream {
+            addr,
+            sockets: Default::default(),
+            next: AtomicUsize::new(0),
+            tcp: StreamUpstream::tcp(addr),
+        }
+    }
+
+    /// Sends the query and waits for its answer; a truncated answer is asked again over TCP.
+    /// The caller bounds the time.
+    pub(crate) async fn exchange(&self, request: &Request) -> Result<Vec<u8>, UpstreamError> {
+        let answer = {
+            let socket = self.socket()?;
+            let mut registration = socket.pending.register(request.question())?;
+            let datagram = request.with_id(registration.id());
+            socket.socket.send(&datagram).await.map_err(|e| {
+                socket.pending.close();
+                UpstreamError::io(e)
+            })?;
+            registration.answer().await?
+        };
+        if wire::is_truncated(&answer) {
+            return self.tcp.exchange(request).await;
+        }
+        Ok(answer)
+    }
+
+    /// A socket of the pool, opened or replaced as needed.
+    fn socket(&self) -> Result<Arc<PooledSocket>, UpstreamError> {
+        let slot = &self.sockets[self.next.fetch_add(1, Ordering::Relaxed) % POOL_SIZE];
+        if let Some(socket) = slot.load_full() {
+            if socket.uses.fetch_add(1, Ordering::Relaxed) < ROTATE_AFTER
+                && !socket.pending.is_closed()
+            {
+                return Ok(socket);
+            }
+        }
+        // Two queries may both open a replacement; the one stored last stays, the other
+        // serves its one query and closes when that ends.
+        let socket = Arc::new(PooledSocket::open(self.addr).map_err(UpstreamError::io)?);
+        slot.store(Some(Arc::clone(&socket)));
+        Ok(socket)
+    }
+}
+
+impl PooledSocket {
+    fn open(upstream: SocketAddr) -> io::Result<PooledSocket> {
+        let local: SocketAddr = match upstream {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = Socket::new(
+            Domain::for_address(upstream),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
+        if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER) {
+            tracing::debug!(error = %e, "could not enlarge an upstream socket's receive buffer");
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&local.into())?;
+        socket.connect(&upstream.into())?;
+        let socket = Arc::new(UdpSocket::from_std(socket.into())?);
+        let pending = Arc::new(Pending::default());
+        let reader = tokio::spawn(read_answers(Arc::clone(&socket), Arc::clone(&pending)));
+        Ok(PooledSocket {
+            socket,
+            pending,
+            uses: AtomicU32::new(1),
+            reader: reader.abort_handle(),
+        })
+    }
+}
+
+async fn read_answers(socket: Arc<UdpSocket>, pending: Arc<Pending>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok(len) => {
+                if !pending.complete(&buf[..len]) {
+                    tracing::debug!(
+                        upstream = ?socket.peer_addr().ok(),
+                        "dropped a UDP answer that matches no query in flight"
+                    );
+                }
+            }
+            Err(e) => {
+                // Port unreachable (ECONNREFUSED) or a dead socket: fail the queries now so
+                // the group can try another server, and let the next query open a new socket.
+                tracing::debug!(error = %e, "upstream UDP socket failed");
+                pending.close();
+                return;
+            }
+        }
+    }
+}
