@@ -42,6 +42,7 @@ impl Config {
 
     /// Parse and validate a YAML config; the error lists every problem with its path and line.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let spans = spans::Spans::of(text).map_err(|e| ConfigError::new(vec![e]))?;
         let mut errors = Vec::new();
         let parsed = load::parse(text, &mut errors);
         if let Some(config) = &parsed.config {
@@ -50,7 +51,6 @@ impl Config {
         match parsed.config {
             Some(config) if errors.is_empty() => Ok(config),
             _ => {
-                let spans = spans::Spans::of(text);
                 let errors = errors
                     .into_iter()
                     .map(|e| {

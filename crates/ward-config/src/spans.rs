@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use crate::error::{FieldPath, Location, PathSegment};
+use crate::error::{ErrorKind, FieldError, FieldPath, Location, PathSegment};
+
+/// Far deeper than any config (the deepest field is about 5 levels down).
+const MAX_DEPTH: usize = 64;
 
 /// Path -> position of every node of a YAML document.
 #[derive(Debug, Default)]
@@ -20,14 +23,33 @@ pub(crate) struct Spans {
 }
 
 impl Spans {
-    /// Positions of `text`'s first document; empty if it does not parse.
-    pub(crate) fn of(text: &str) -> Spans {
+    /// Positions of `text`'s first document, or its syntax error.
+    ///
+    /// This runs before serde_norway and also guards it: libyaml takes time quadratic in
+    /// the nesting depth (30 s for 100k `[`), yaml-rust2 is linear, so a document nested
+    /// deeper than any config is rejected here.
+    pub(crate) fn of(text: &str) -> Result<Spans, FieldError> {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut builder, false).is_err() {
-            // serde_norway reports the syntax error; keep what was read before it.
+        if let Err(e) = parser.load(&mut builder, false) {
+            return Err(FieldError::new(
+                FieldPath::root(),
+                ErrorKind::Syntax {
+                    message: e.info().to_owned(),
+                },
+            )
+            .at(Some(location(e.marker()))));
         }
-        Spans { at: builder.at }
+        if let Some(at) = builder.too_deep {
+            return Err(FieldError::new(
+                FieldPath::root(),
+                ErrorKind::Syntax {
+                    message: format!("nested deeper than {MAX_DEPTH} levels"),
+                },
+            )
+            .at(Some(at)));
+        }
+        Ok(Spans { at: builder.at })
     }
 
     /// The position of `path`, or of its nearest ancestor in the file (a missing field is
@@ -63,6 +85,10 @@ struct Builder {
     stack: Vec<Frame>,
     /// Depth inside a complex key, whose contents have no path.
     skip: usize,
+    /// Mappings and sequences open, complex keys included.
+    depth: usize,
+    /// Where the document first got deeper than [`MAX_DEPTH`].
+    too_deep: Option<Location>,
 }
 
 fn location(m: &Marker) -> Location {
@@ -123,6 +149,19 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, m: Marker) {
+        match ev {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH && self.too_deep.is_none() {
+                    self.too_deep = Some(location(&m));
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        if self.too_deep.is_some() {
+            return;
+        }
         if self.skip > 0 {
             match ev {
                 Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
@@ -186,7 +225,7 @@ policies:
   kids:
     extends: main
 ";
-        let s = Spans::of(text);
+        let s = Spans::of(text).unwrap();
         assert_eq!(at(&s, "dns"), Some((1, 1)));
         assert_eq!(at(&s, "dns.listen"), Some((2, 3)));
         assert_eq!(at(&s, "dns.listen[0]"), Some((2, 12)));
@@ -201,9 +240,17 @@ policies:
     #[test]
     fn complex_keys_and_aliases_do_not_confuse_paths() {
         let text = "a: &x {b: 1}\n? [k]\n: v\nc: *x\nd: 2\n";
-        let s = Spans::of(text);
+        let s = Spans::of(text).unwrap();
         assert_eq!(at(&s, "a.b"), Some((1, 8)));
         assert_eq!(at(&s, "c"), Some((4, 1)));
         assert_eq!(at(&s, "d"), Some((5, 1)));
+    }
+
+    #[test]
+    fn deep_nesting_is_a_syntax_error() {
+        let e = Spans::of(&format!("a:\n  b: {}{}", "[".repeat(100), "]".repeat(100))).unwrap_err();
+        assert_eq!(e.line(), Some(2));
+        assert!(e.to_string().contains("nested deeper than 64"), "{e}");
+        assert!(Spans::of(&format!("a: {}{}", "[".repeat(60), "]".repeat(60))).is_ok());
     }
 }
