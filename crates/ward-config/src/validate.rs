@@ -121,7 +121,8 @@ impl Validator<'_> {
             self.push(at.key("listen"), ErrorKind::Empty { what: "dns.listen" });
         }
         let mut seen = HashMap::new();
-        for (i, addr) in dns.listen.iter().enumerate() {
+        // Port 0 asks the system for a free port: two of them never collide.
+        for (i, addr) in dns.listen.iter().enumerate().filter(|(_, a)| a.port() != 0) {
             if let Some(first) = seen.insert(*addr, i) {
                 self.push(
                     at.key("listen").index(i),
@@ -136,7 +137,7 @@ impl Validator<'_> {
         if let Some(i) = dns
             .listen
             .iter()
-            .position(|a| *a == self.config.admin.listen)
+            .position(|a| *a == self.config.admin.listen && a.port() != 0)
         {
             self.push(
                 root().key("admin").key("listen"),
