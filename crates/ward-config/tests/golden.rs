@@ -125,3 +125,52 @@ cache: { size: 100000, min_ttl: 0, max_ttl: 86400 }
     );
     assert_eq!(c.cache.negative_ttl, 300);
 }
+
+/// docs/configuration.md shows the home example as it is shipped, and each of its YAML
+/// snippets is a valid piece of a config.
+#[test]
+fn configuration_docs_match_the_code() {
+    let docs = include_str!("../../../docs/configuration.md");
+    assert!(
+        docs.contains(HOME),
+        "docs/configuration.md must end with deploy/examples/home.yaml verbatim"
+    );
+    let base = "upstreams: { default: { servers: [9.9.9.9] } }\n\
+                policies: { main: {} }\n\
+                default_policy: main\n";
+    let mut snippets = 0;
+    for block in docs.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if block.contains("default_policy:") && block.contains("policies:") {
+            valid(block);
+        } else {
+            // A section alone: it must parse on top of the smallest config, with the names
+            // it refers to declared.
+            let declared = "upstreams:\n  default: { servers: [9.9.9.9] }\n  router: { servers: [9.9.9.9] }\n  unfiltered: { servers: [9.9.9.9] }\n";
+            let top: Vec<&str> = block
+                .lines()
+                .filter(|l| !l.starts_with(' ') && !l.is_empty())
+                .filter_map(|l| l.split(':').next())
+                .collect();
+            let text = match top.as_slice() {
+                ["upstreams"] => {
+                    format!("{block}policies: {{ main: {{}} }}\ndefault_policy: main\n")
+                }
+                ["policies"] => format!(
+                    "{declared}{block}lists:\n  - {{ id: adguard-dns, path: /a }}\n  - {{ id: oisd-big, path: /b }}\n  - {{ id: oisd-nsfw, path: /c }}\ndefault_policy: main\n"
+                ),
+                ["clients"] => {
+                    format!("{declared}{block}policies: {{ kids: {{}} }}\ndefault_policy: kids\n")
+                }
+                ["forward"] => {
+                    format!("{declared}{block}policies: {{ main: {{}} }}\ndefault_policy: main\n")
+                }
+                ["default_policy"] => continue,
+                _ => format!("{base}{block}"),
+            };
+            valid(&text);
+        }
+        snippets += 1;
+    }
+    assert!(snippets >= 10, "only {snippets} YAML snippets found");
+}
