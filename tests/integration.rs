@@ -1,4 +1,5 @@
 //! End-to-end tests of the `ward` binary, one module per area.
 
 mod config_cli;
+mod dns_e2e;
 mod rules_cli;

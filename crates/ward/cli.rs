@@ -33,6 +33,8 @@ enum Command {
     Compile(CompileArgs),
     /// Check a config file: print every error with its field and line, or a summary.
     Validate(crate::config::ValidateArgs),
+    /// Run the DNS server (on the embedded default config without --config).
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Check(a) => check(a),
         Command::Compile(a) => compile(a),
         Command::Validate(a) => crate::config::validate(a),
+        Command::Serve(a) => crate::serve::serve(a),
     }
 }
 

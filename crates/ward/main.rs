@@ -6,6 +6,7 @@
 mod cli;
 mod config;
 mod mem;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,224 @@
+//! Answers Ward writes itself: blocked names, hosts-file addresses, `$dnsrewrite`
+//! results, local records, and error responses.
+//!
+//! Blocked answers follow AdGuard Home (`genDNSFilterMessage`): A, AAAA and HTTPS queries
+//! get the blocking mode's answer; other types get an empty NOERROR in `null_ip` mode
+//! and NODATA (with an SOA) otherwise.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use ward_config::{BlockingMode, LocalRecord, RecordKind};
+use ward_rules::{Rewrite, RewriteRecord};
+use ward_state::Blocking;
+
+/// The EDNS payload size Ward advertises and answers within (the DNS Flag Day 2020 value).
+pub const EDNS_PAYLOAD: u16 = 1232;
+
+/// A response to `req` with its id, opcode, RD bit and question, recursion available, and
+/// EDNS when the request had it.
+pub fn response_to(req: &Message, rcode: ResponseCode) -> Message {
+    let mut resp = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
+    resp.metadata.recursion_desired = req.metadata.recursion_desired;
+    resp.metadata.recursion_available = true;
+    resp.metadata.checking_disabled = req.metadata.checking_disabled;
+    resp.metadata.response_code = rcode;
+    resp.queries = req.queries.clone();
+    if let Some(edns) = &req.edns {
+        let mut out = Edns::new();
+        out.set_max_payload(EDNS_PAYLOAD);
+        out.set_dnssec_ok(edns.flags().dnssec_ok);
+        resp.set_edns(out);
+    }
+    resp
+}
+
+/// The SOA that makes a negative answer cacheable for `ttl` seconds.
+fn negative_soa(zone: &Name, ttl: u32) -> Record {
+    let soa = SOA::new(
+        Name::from_ascii("fake-for-negative-caching.ward.invalid.")
+            .unwrap_or_else(|_| Name::root()),
+        Name::from_ascii("hostmaster.ward.invalid.").unwrap_or_else(|_| Name::root()),
+        1,
+        1800,
+        900,
+        604_800,
+        ttl,
+    );
+    Record::from_rdata(zone.clone(), ttl, RData::SOA(soa))
+}
+
+/// NOERROR with no answer and an SOA: "the name exists, not with this type".
+pub fn nodata(req: &Message, q: &Query, ttl: u32) -> Message {
+    let mut resp = response_to(req, ResponseCode::NoError);
+    resp.add_authority(negative_soa(q.name(), ttl));
+    resp
+}
+
+/// NXDOMAIN with an SOA: "this name does not exist".
+pub fn nxdomain(req: &Message, q: &Query, ttl: u32) -> Message {
+    let mut resp = response_to(req, ResponseCode::NXDomain);
+    resp.add_authority(negative_soa(q.name(), ttl));
+    resp
+}
+
+/// The answer for a blocked name in this policy's blocking mode.
+pub fn blocked(req: &Message, q: &Query, b: &Blocking) -> Message {
+    let qtype = q.query_type();
+    if !matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::HTTPS) {
+        return match b.mode {
+            BlockingMode::NullIp => response_to(req, ResponseCode::NoError),
+            _ => nodata(req, q, b.ttl),
+        };
+    }
+    match b.mode {
+        BlockingMode::Nxdomain => nxdomain(req, q, b.ttl),
+        BlockingMode::Refused => response_to(req, ResponseCode::Refused),
+        BlockingMode::NullIp | BlockingMode::CustomIp => {
+            let (v4, v6) = match b.mode {
+                BlockingMode::CustomIp => (b.ipv4, b.ipv6),
+                _ => (
+                    std::net::Ipv4Addr::UNSPECIFIED,
+                    std::net::Ipv6Addr::UNSPECIFIED,
+                ),
+            };
+            let mut resp = response_to(req, ResponseCode::NoError);
+            match qtype {
+                RecordType::A => {
+                    resp.add_answer(Record::from_rdata(q.name().clone(), b.ttl, RData::A(A(v4))));
+                }
+                RecordType::AAAA => {
+                    resp.add_answer(Record::from_rdata(
+                        q.name().clone(),
+                        b.ttl,
+                        RData::AAAA(AAAA(v6)),
+                    ));
+                }
+                _ => {}
+            }
+            resp
+        }
+    }
+}
+
+/// The addresses of hosts-file rules, those of the query's family.
+pub fn addresses(req: &Message, q: &Query, ips: &[IpAddr], ttl: u32) -> Message {
+    let mut resp = response_to(req, ResponseCode::NoError);
+    for ip in ips {
+        let rdata = match (ip, q.query_type()) {
+            (IpAddr::V4(v4), RecordType::A) => RData::A(A(*v4)),
+            (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(*v6)),
+            _ => continue,
+        };
+        resp.add_answer(Record::from_rdata(q.name().clone(), ttl, rdata));
+    }
+    resp
+}
+
+/// A `$dnsrewrite` answer without a CNAME: its response code and the records of the
+/// query's type (none of that type is NODATA).
+pub fn rewritten(req: &Message, q: &Query, rw: &Rewrite, ttl: u32) -> Message {
+    let mut resp = response_to(req, rw.rcode);
+    for r in rw
+        .records
+        .iter()
+        .filter(|r| r.record_type() == q.query_type())
+    {
+        if let Some(rdata) = rewrite_rdata(r) {
+            resp.add_answer(Record::from_rdata(q.name().clone(), ttl, rdata));
+        }
+    }
+    resp
+}
+
+/// A CNAME record from the question's name to `target`.
+pub fn cname_record(q: &Query, target: &str, ttl: u32) -> Option<Record> {
+    let target = fqdn(target)?;
+    Some(Record::from_rdata(
+        q.name().clone(),
+        ttl,
+        RData::CNAME(CNAME(target)),
+    ))
+}
+
+fn fqdn(name: &str) -> Option<Name> {
+    let mut n = Name::from_ascii(name).ok()?;
+    n.set_fqdn(true);
+    Some(n)
+}
+
+fn rewrite_rdata(r: &RewriteRecord) -> Option<RData> {
+    Some(match r {
+        RewriteRecord::A(ip) => RData::A(A(*ip)),
+        RewriteRecord::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
+        RewriteRecord::Mx {
+            preference,
+            exchange,
+        } => RData::MX(MX::new(*preference, fqdn(exchange)?)),
+        RewriteRecord::Txt(text) => RData::TXT(TXT::new(vec![text.clone()])),
+        RewriteRecord::Ptr(name) => RData::PTR(PTR(fqdn(name)?)),
+        RewriteRecord::Ns(name) => RData::NS(NS(fqdn(name)?)),
+        RewriteRecord::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => RData::SRV(SRV::new(*priority, *weight, *port, fqdn(target)?)),
+        // Zone-file syntax is the rule's own syntax, with the target made absolute.
+        RewriteRecord::Svcb {
+            rtype,
+            priority,
+            target,
+            params,
+        } => {
+            let target = if target == "." {
+                ".".to_owned()
+            } else {
+                format!("{target}.")
+            };
+            let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let text = format!("{priority} {target} {}", params.join(" "));
+            RData::try_from_str(*rtype, text.trim()).ok()?
+        }
+        RewriteRecord::Empty(_) => return None,
+    })
+}
+
+/// Local records for the question: those of its type, or a CNAME for any type. A name
+/// with records but none of this type gets NODATA.
+pub fn local(req: &Message, q: &Query, records: &[LocalRecord]) -> Message {
+    let mut resp = response_to(req, ResponseCode::NoError);
+    resp.metadata.authoritative = true;
+    let qtype = q.query_type();
+    for r in records {
+        let matches = match r.rtype {
+            RecordKind::A => qtype == RecordType::A,
+            RecordKind::Aaaa => qtype == RecordType::AAAA,
+            RecordKind::Txt => qtype == RecordType::TXT,
+            RecordKind::Ptr => qtype == RecordType::PTR,
+            RecordKind::Cname => true,
+        };
+        if !matches {
+            continue;
+        }
+        let rdata = match r.rtype {
+            RecordKind::A => r.value.parse().ok().map(|ip| RData::A(A(ip))),
+            RecordKind::Aaaa => r.value.parse().ok().map(|ip| RData::AAAA(AAAA(ip))),
+            RecordKind::Txt => Some(RData::TXT(TXT::new(vec![r.value.clone()]))),
+            RecordKind::Ptr => fqdn(&r.value).map(|n| RData::PTR(PTR(n))),
+            RecordKind::Cname => fqdn(&r.value).map(|n| RData::CNAME(CNAME(n))),
+        };
+        if let Some(rdata) = rdata {
+            resp.add_answer(Record::from_rdata(q.name().clone(), r.ttl, rdata));
+        }
+    }
+    if resp.answers.is_empty() {
+        resp.add_authority(negative_soa(
+            q.name(),
+            records.first().map_or(300, |r| r.ttl),
+        ));
+    }
+    resp
+}

@@ -1,0 +1,319 @@
+//! The query path (DESIGN.md section 2): client -> policy -> local records -> filter ->
+//! answer | cache -> upstream -> filter the answer too -> respond.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{RData, RecordType};
+use ward_config::UpstreamServer;
+use ward_rules::{Layer, ListMask, Reason, Request, Verdict};
+use ward_state::{Policy, Snapshot};
+
+use crate::answer;
+use crate::cache::{AnswerCache, CacheKey, CacheLimits};
+use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup};
+
+/// A snapshot and the upstream groups of its config: what one query uses.
+pub struct Runtime {
+    /// The compiled config and lists.
+    pub snapshot: Arc<Snapshot>,
+    upstreams: HashMap<String, UpstreamGroup>,
+}
+
+impl Runtime {
+    /// Builds the upstream groups of the snapshot's config. Groups whose servers cannot be
+    /// used are left out, with the reason in the returned list.
+    pub fn new(snapshot: Arc<Snapshot>) -> (Runtime, Vec<String>) {
+        let mut upstreams = HashMap::new();
+        let mut errors = Vec::new();
+        let config = &snapshot.config;
+        for (name, group) in &config.upstreams {
+            let servers: Vec<UpstreamAddr> = group.servers.iter().filter_map(|s| match s {
+                UpstreamServer::Udp(a) => Some(UpstreamAddr::Udp(*a)),
+                UpstreamServer::Tcp(a) => Some(UpstreamAddr::Tcp(*a)),
+                UpstreamServer::Tls { addr: Some(a), host, .. } => {
+                    Some(UpstreamAddr::Tls { addr: *a, server_name: host.clone() })
+                }
+                UpstreamServer::Tls { addr: None, host, .. } => {
+                    errors.push(format!("upstream {name}: tls://{host} needs an IP address (bootstrap lookups are not supported yet)"));
+                    None
+                }
+                UpstreamServer::Https { url } => Some(UpstreamAddr::Https { url: url.clone(), addr: None }),
+            }).collect();
+            let strategy = match group.strategy {
+                ward_config::Strategy::Parallel => Strategy::Parallel,
+                ward_config::Strategy::RoundRobin => Strategy::RoundRobin,
+                ward_config::Strategy::Failover => Strategy::Failover,
+            };
+            match UpstreamGroup::new(name, servers, strategy, config.dns.upstream_timeout, None) {
+                Ok(g) => {
+                    upstreams.insert(name.clone(), g);
+                }
+                Err(e) => errors.push(format!("upstream {name}: {e}")),
+            }
+        }
+        (
+            Runtime {
+                snapshot,
+                upstreams,
+            },
+            errors,
+        )
+    }
+}
+
+/// Answers DNS queries from the current [`Runtime`].
+pub struct Handler {
+    runtime: ArcSwap<Runtime>,
+    cache: AnswerCache,
+}
+
+impl Handler {
+    /// A handler serving `runtime`, with a cache sized by its config.
+    pub fn new(runtime: Runtime) -> Handler {
+        let c = &runtime.snapshot.config.cache;
+        let limits = CacheLimits {
+            size: c.size,
+            min_ttl: c.min_ttl,
+            max_ttl: c.max_ttl,
+            negative_ttl: c.negative_ttl,
+        };
+        Handler {
+            runtime: ArcSwap::from_pointee(runtime),
+            cache: AnswerCache::new(limits),
+        }
+    }
+
+    /// The snapshot queries are answered from.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.runtime.load().snapshot.clone()
+    }
+
+    /// Answers one DNS message from `src`. `udp` sets the size limit (the client's EDNS
+    /// payload, else 512 bytes; larger answers are truncated with the TC bit). Returns
+    /// `None` for input that deserves no answer (not a query, or not even a header).
+    pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
+        let req = match Message::from_vec(bytes) {
+            Ok(req) => req,
+            Err(_) => return formerr(bytes),
+        };
+        if req.metadata.message_type != MessageType::Query {
+            return None;
+        }
+        let resp = if req.metadata.op_code != OpCode::Query {
+            answer::response_to(&req, ResponseCode::NotImp)
+        } else if req.queries.len() != 1 {
+            answer::response_to(&req, ResponseCode::FormErr)
+        } else {
+            self.answer(&req, src.ip()).await
+        };
+        encode(&req, resp, udp)
+    }
+
+    async fn answer(&self, req: &Message, client: IpAddr) -> Message {
+        let q = &req.queries[0];
+        let name = q
+            .name()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let rt = self.runtime.load_full();
+        let snap = &rt.snapshot;
+        let policy = snap.policy_for(client);
+
+        if let Some(records) = snap.records.lookup(&name) {
+            return answer::local(req, q, records);
+        }
+        let verdict = filter(snap, policy, &name, q.query_type(), client);
+        match verdict.reason {
+            Reason::FilteredBlockList if !verdict.ip_addrs.is_empty() => {
+                answer::addresses(req, q, &verdict.ip_addrs, policy.blocking.ttl)
+            }
+            Reason::FilteredBlockList => answer::blocked(req, q, &policy.blocking),
+            Reason::RewrittenRule => self.rewritten(&rt, policy, req, q, &verdict, client).await,
+            Reason::NotFilteredAllowList | Reason::NotFilteredNotFound => {
+                self.forward(&rt, policy, req, q, &name, client).await
+            }
+        }
+    }
+
+    async fn rewritten(
+        &self,
+        rt: &Runtime,
+        policy: &Policy,
+        req: &Message,
+        q: &Query,
+        v: &Verdict,
+        client: IpAddr,
+    ) -> Message {
+        let Some(rw) = &v.rewrite else {
+            return answer::response_to(req, ResponseCode::ServFail);
+        };
+        let ttl = policy.blocking.ttl;
+        let Some(target) = &rw.cname else {
+            return answer::rewritten(req, q, rw, ttl);
+        };
+        // A CNAME rewrite: the CNAME, then the target's answer as this client would get it.
+        let mut resp = answer::response_to(req, ResponseCode::NoError);
+        let Some(cname) = answer::cname_record(q, target, ttl) else {
+            return resp;
+        };
+        let target_name = match &cname.data {
+            RData::CNAME(c) => c.0.clone(),
+            _ => return resp,
+        };
+        resp.add_answer(cname);
+        let mut sub = req.clone();
+        sub.queries = vec![Query::query(target_name, q.query_type())];
+        let target_resp =
+            Box::pin(self.forward(rt, policy, &sub, &sub.queries[0], target, client)).await;
+        resp.metadata.response_code = target_resp.metadata.response_code;
+        resp.answers.extend(target_resp.answers);
+        resp
+    }
+
+    async fn forward(
+        &self,
+        rt: &Runtime,
+        policy: &Policy,
+        req: &Message,
+        q: &Query,
+        name: &str,
+        client: IpAddr,
+    ) -> Message {
+        let snap = &rt.snapshot;
+        let group_name = match snap.forward_zone(name) {
+            Some(zone_group) => zone_group,
+            // Private reverse zones never leave the network: without a forward zone for
+            // them, they do not exist (RFC 6303).
+            None if is_private_reverse(name) => {
+                return answer::nxdomain(req, q, snap.config.cache.negative_ttl);
+            }
+            None => policy.upstream.as_str(),
+        };
+        let Some(group) = rt.upstreams.get(group_name) else {
+            return answer::response_to(req, ResponseCode::ServFail);
+        };
+        let key = CacheKey {
+            group: Arc::from(group_name),
+            name: name.into(),
+            qtype: q.query_type(),
+            dnssec_ok: req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+        };
+        let upstream = match self.cache.get(&key) {
+            Some(m) => m,
+            None => match group.resolve(req).await {
+                Ok(m) => {
+                    self.cache.insert(key, &m);
+                    m
+                }
+                Err(err) => {
+                    tracing::debug!(%name, group = group_name, %err, "upstream failed");
+                    return answer::response_to(req, ResponseCode::ServFail);
+                }
+            },
+        };
+        // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
+        for r in &upstream.answers {
+            let (target, qtype) = match &r.data {
+                RData::CNAME(c) => (
+                    c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
+                    q.query_type(),
+                ),
+                RData::A(a) => (a.0.to_string(), RecordType::A),
+                RData::AAAA(a) => (a.0.to_string(), RecordType::AAAA),
+                _ => continue,
+            };
+            let v = filter(snap, policy, &target, qtype, client);
+            if v.reason == Reason::FilteredBlockList {
+                return answer::blocked(req, q, &policy.blocking);
+            }
+        }
+        let mut resp = upstream;
+        resp.metadata.id = req.metadata.id;
+        resp.metadata.recursion_available = true;
+        resp.queries = req.queries.clone();
+        // EDNS is hop by hop: the client gets Ward's, or none if it sent none.
+        resp.edns = answer::response_to(req, ResponseCode::NoError).edns;
+        resp
+    }
+}
+
+/// The policy's verdict: its lists and its own rules, decided together.
+fn filter(
+    snap: &Snapshot,
+    policy: &Policy,
+    name: &str,
+    qtype: RecordType,
+    client: IpAddr,
+) -> Verdict {
+    let layers = [
+        Layer {
+            rules: &snap.rules,
+            mask: &policy.mask,
+        },
+        Layer {
+            rules: &policy.custom,
+            mask: &ListMask::ALL,
+        },
+    ];
+    ward_rules::check(&layers, &Request::new(name, qtype).client_ip(client))
+}
+
+/// Reverse zones of private and local addresses (RFC 1918, 6761, 6303, 4193).
+fn is_private_reverse(name: &str) -> bool {
+    const ZONES: &[&str] = &[
+        "10.in-addr.arpa",
+        "127.in-addr.arpa",
+        "168.192.in-addr.arpa",
+        "254.169.in-addr.arpa",
+        "d.f.ip6.arpa",
+        "c.f.ip6.arpa",
+        "8.e.f.ip6.arpa",
+        "9.e.f.ip6.arpa",
+        "a.e.f.ip6.arpa",
+        "b.e.f.ip6.arpa",
+    ];
+    if ZONES
+        .iter()
+        .any(|z| ward_state::is_same_or_subdomain(name, z))
+    {
+        return true;
+    }
+    // 172.16.0.0/12: 16 to 31.172.in-addr.arpa.
+    (16..=31).any(|n| ward_state::is_same_or_subdomain(name, &format!("{n}.172.in-addr.arpa")))
+}
+
+/// A FORMERR for a message whose header is readable; nothing for anything shorter.
+fn formerr(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+        return None;
+    }
+    let mut out = bytes[..12].to_vec();
+    // QR=1, keep opcode and RD; RA=1, RCODE=1 (FORMERR); no records.
+    out[2] = (bytes[2] & 0x79) | 0x80;
+    out[3] = 0x80 | 0x01;
+    out[4..12].fill(0);
+    Some(out)
+}
+
+/// Encodes the response, truncated to the client's UDP payload size when needed.
+fn encode(req: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
+    let bytes = resp.to_vec().ok()?;
+    if !udp {
+        return Some(bytes);
+    }
+    let limit = req.edns.as_ref().map_or(512, |e| {
+        usize::from(e.max_payload().clamp(512, answer::EDNS_PAYLOAD))
+    });
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    let mut truncated = resp.truncate();
+    truncated.metadata.truncation = true;
+    truncated.edns = resp.edns.clone();
+    truncated.to_vec().ok()
+}

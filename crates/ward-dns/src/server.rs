@@ -1,0 +1,160 @@
+//! Sockets in, answers out: the UDP and TCP serving loops.
+//!
+//! The binary binds the sockets and hands them over (so tests bind port 0 and read the
+//! port back). Every query runs in its own task, tracked so that a shutdown stops
+//! reading new queries and waits, up to a grace period, for those in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::handler::Handler;
+
+/// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The serving loops of one handler.
+pub struct DnsServer {
+    handler: Arc<Handler>,
+    loops: TaskTracker,
+    queries: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl DnsServer {
+    /// A server with no sockets yet.
+    pub fn new(handler: Arc<Handler>) -> DnsServer {
+        DnsServer {
+            handler,
+            loops: TaskTracker::new(),
+            queries: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Serves queries arriving on a bound UDP socket.
+    pub fn register_udp(&self, socket: UdpSocket) {
+        let socket = Arc::new(socket);
+        let (handler, queries, stop) = (
+            self.handler.clone(),
+            self.queries.clone(),
+            self.stop.clone(),
+        );
+        self.loops.spawn(async move {
+            let mut buf = vec![0u8; 65_535];
+            loop {
+                let (len, src) = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    r = socket.recv_from(&mut buf) => match r {
+                        Ok(r) => r,
+                        // ICMP errors of earlier sends surface here on some systems.
+                        Err(err) => {
+                            tracing::debug!(%err, "udp receive");
+                            continue;
+                        }
+                    },
+                };
+                let packet = buf[..len].to_vec();
+                let (handler, socket) = (handler.clone(), socket.clone());
+                queries.spawn(async move {
+                    if let Some(resp) = handler.handle(&packet, src, true).await {
+                        if let Err(err) = socket.send_to(&resp, src).await {
+                            tracing::debug!(%err, %src, "udp send");
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Serves queries arriving on a bound TCP listener (RFC 7766: several queries per
+    /// connection, answered as they are ready).
+    pub fn register_tcp(&self, listener: TcpListener) {
+        let (handler, queries, stop) = (
+            self.handler.clone(),
+            self.queries.clone(),
+            self.stop.clone(),
+        );
+        self.loops.spawn(async move {
+            loop {
+                let (stream, src) = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    r = listener.accept() => match r {
+                        Ok(r) => r,
+                        Err(err) => {
+                            tracing::debug!(%err, "tcp accept");
+                            continue;
+                        }
+                    },
+                };
+                let (handler, queries2, stop) = (handler.clone(), queries.clone(), stop.clone());
+                queries.spawn(async move {
+                    serve_connection(stream, src, handler, queries2, stop).await;
+                });
+            }
+        });
+    }
+
+    /// Stops reading queries and waits up to `grace` for the ones in flight.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        self.loops.close();
+        self.loops.wait().await;
+        self.queries.close();
+        if tokio::time::timeout(grace, self.queries.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?grace, "queries still in flight at the end of the grace period");
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    src: std::net::SocketAddr,
+    handler: Arc<Handler>,
+    queries: TaskTracker,
+    stop: CancellationToken,
+) {
+    let (mut reader, writer) = stream.into_split();
+    let writer = Arc::new(Mutex::new(writer));
+    loop {
+        let mut len = [0u8; 2];
+        let read = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut len)) => r,
+        };
+        if !matches!(read, Ok(Ok(_))) {
+            return;
+        }
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if !matches!(
+            tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut msg)).await,
+            Ok(Ok(_))
+        ) {
+            return;
+        }
+        let (handler, writer) = (handler.clone(), writer.clone());
+        queries.spawn(async move {
+            let Some(resp) = handler.handle(&msg, src, false).await else {
+                return;
+            };
+            let Ok(len) = u16::try_from(resp.len()) else {
+                return;
+            };
+            let mut w = writer.lock().await;
+            let mut framed = Vec::with_capacity(resp.len() + 2);
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(&resp);
+            if let Err(err) = w.write_all(&framed).await {
+                tracing::debug!(%err, %src, "tcp write");
+            }
+        });
+    }
+}
