@@ -115,6 +115,13 @@ fn valid_configs() {
             ]),
         ),
         (
+            "port 0 (a free port, as tests use) never collides",
+            base_and(&[
+                "dns: { listen: [\"127.0.0.1:0\", \"127.0.0.1:0\"] }",
+                "admin: { listen: \"127.0.0.1:0\" }",
+            ]),
+        ),
+        (
             "data_dir and cache",
             base_and(&[
                 "data_dir: /srv/ward",
