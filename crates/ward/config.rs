@@ -1,4 +1,4 @@
-//! `ward validate`, and reading the config file for every command that needs one.
+//! `ward validate`: check a config file without starting anything.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,24 +11,6 @@ pub struct ValidateArgs {
     /// The YAML config file to check.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-}
-
-/// The config at `path`, or the embedded default when there is none.
-///
-/// A file that does not parse or validate is an error whose message lists every problem,
-/// one per line, with its line in the file.
-#[allow(dead_code)] // for `ward serve`
-pub fn load(path: Option<&Path>) -> Result<Config> {
-    let Some(path) = path else {
-        return Ok(Config::default_config());
-    };
-    match read(path)? {
-        Ok(config) => Ok(config),
-        Err(errors) => Err(anyhow::anyhow!(
-            "{} is not a valid config:\n{errors}",
-            path.display()
-        )),
-    }
 }
 
 fn read(path: &Path) -> Result<Result<Config, ConfigError>> {
