@@ -23,6 +23,7 @@ mod policy;
 mod spans;
 mod upstream;
 mod validate;
+mod values;
 
 pub use error::{ConfigError, ErrorKind, FieldError, FieldPath, Location, PathSegment, Target};
 pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
