@@ -788,6 +788,23 @@ async fn tcp_reconnects_after_the_server_closes_the_connection() {
 }
 
 #[tokio::test]
+async fn a_silent_tcp_connection_is_replaced() {
+    let upstream = TestUpstream::start(Mode::Answer).await;
+    let group = group(vec![upstream.tcp()], Strategy::Failover, 600);
+    group.resolve(&query("one.example.", 1)).await.unwrap();
+    // The connection stays open but nothing comes back (a half-open connection).
+    upstream.set_mode(Mode::Drop);
+    for i in 0..3 {
+        let err = group.resolve(&query("lost.example.", i)).await.unwrap_err();
+        assert_eq!(err.kind(), UpstreamErrorKind::Timeout);
+    }
+    upstream.set_mode(Mode::Answer);
+    let answer = group.resolve(&query("two.example.", 2)).await.unwrap();
+    assert_eq!(a_records(&answer), vec![ip(1)]);
+    assert_eq!(upstream.stats().tcp_connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn tcp_to_a_closed_port_fails_fast() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -949,30 +966,40 @@ async fn doh_times_out() {
 // --nocapture)
 // ---------------------------------------------------------------------------------------
 
-/// CPU time of the whole process (user + system), from /proc/self/stat.
+/// CPU time of the whole process: the sum over its threads of
+/// /proc/self/task/*/schedstat (nanoseconds on the CPU).
 fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
-    // utime and stime are fields 14 and 15 (1-based), 12 and 13 after the name.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("schedstat");
+        if let Ok(stat) = std::fs::read_to_string(path) {
+            total += Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap());
+        }
+    }
+    total
 }
 
-/// CPU time of the calling thread, from /proc/thread-self/schedstat (nanoseconds).
+/// CPU time of the calling thread, from /proc/thread-self/schedstat.
 fn thread_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
     Duration::from_nanos(stat.split(' ').next().unwrap().parse().unwrap())
 }
 
-#[test]
-#[ignore = "measurement: run by hand with --release --ignored --nocapture"]
-fn throughput_of_one_group_against_the_test_upstream() {
-    const QUERIES: usize = 100_000;
-    const IN_FLIGHT: usize = 256;
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+    Https,
+}
 
-    // The responder on its own thread and single-threaded runtime, so its CPU time can be
-    // told apart from the forwarder's.
+/// Forwards `queries` queries with `in_flight` at a time through one group with one server
+/// on `transport`, and prints queries/s and CPU per query: the whole process, the responder
+/// (its own thread), and the rest (the forwarder, plus the load generator's query building,
+/// which is small).
+fn measure(transport: Transport, queries: usize, in_flight: usize) {
+    // The responder runs on its own thread and single-threaded runtime, so that its CPU time
+    // can be told apart from the forwarder's.
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let responder = std::thread::spawn(move || {
@@ -982,51 +1009,78 @@ fn throughput_of_one_group_against_the_test_upstream() {
             .unwrap();
         rt.block_on(async move {
             let upstream = TestUpstream::start(Mode::Answer).await;
-            addr_tx.send(upstream.udp()).unwrap();
+            let pki = TestPki::new();
+            let (server, tls, _servers) = match transport {
+                Transport::Udp => (upstream.udp(), None, None),
+                Transport::Tcp => (upstream.tcp(), None, None),
+                Transport::Tls => {
+                    let (addr, tasks) = start_dot(&pki, Arc::clone(&upstream.behaviour)).await;
+                    let server = format!("tls://{addr}#localhost").parse().unwrap();
+                    (server, Some(pki.client_config()), Some(tasks))
+                }
+                Transport::Https => {
+                    let (addr, tasks) = start_doh(&pki, Arc::clone(&upstream.behaviour)).await;
+                    let server = format!("https://{addr}/dns-query").parse().unwrap();
+                    (server, Some(pki.client_config()), Some(tasks))
+                }
+            };
+            addr_tx.send((server, tls)).unwrap();
             let before = thread_cpu();
             let _ = stop_rx.await;
             thread_cpu() - before
         })
     });
-    let upstream = addr_rx.recv().unwrap();
+    let (server, tls) = addr_rx.recv().unwrap();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let group = group(vec![upstream], Strategy::Failover, 2000);
-    let queries: Vec<Message> = (0..1000)
-        .map(|i| query(&format!("host{i}.bench.example."), i as u16))
-        .collect();
-    let queries = Arc::new(queries);
+    let group = UpstreamGroup::new(
+        "bench",
+        vec![server],
+        Strategy::Failover,
+        Duration::from_secs(2),
+        tls,
+    )
+    .unwrap();
+    let names: Arc<Vec<Message>> = Arc::new(
+        (0..1000)
+            .map(|i| query(&format!("host{i}.bench.example."), i as u16))
+            .collect(),
+    );
     let (wall, cpu, failed) = rt.block_on(async {
-        // Warm up the sockets.
-        group.resolve(&queries[0]).await.unwrap();
+        // Open the sockets and connections first.
+        group.resolve(&names[0]).await.unwrap();
         let next = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(AtomicUsize::new(0));
         let cpu_before = process_cpu();
         let started = Instant::now();
         let mut workers = JoinSet::new();
-        for _ in 0..IN_FLIGHT {
-            let (group, queries, next, failed) = (
+        for _ in 0..in_flight {
+            let (group, names, next, failed) = (
                 group.clone(),
-                Arc::clone(&queries),
+                Arc::clone(&names),
                 Arc::clone(&next),
                 Arc::clone(&failed),
             );
             workers.spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < QUERIES {
-                    let i = next.load(Ordering::Relaxed) % queries.len();
-                    if group.resolve(&queries[i]).await.is_err() {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= queries {
+                        break;
+                    }
+                    if group.resolve(&names[i % names.len()]).await.is_err() {
                         failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
         }
         while workers.join_next().await.is_some() {}
+        let wall = started.elapsed();
         (
-            started.elapsed(),
+            wall,
             process_cpu() - cpu_before,
             failed.load(Ordering::Relaxed),
         )
@@ -1034,14 +1088,24 @@ fn throughput_of_one_group_against_the_test_upstream() {
     stop_tx.send(()).unwrap();
     let responder_cpu = responder.join().unwrap();
     let forwarder_cpu = cpu.saturating_sub(responder_cpu);
-    let per_query = |d: Duration| d.as_secs_f64() * 1e6 / QUERIES as f64;
+    let per_query = |d: Duration| d.as_secs_f64() * 1e6 / queries as f64;
     println!(
-        "{QUERIES} queries, {IN_FLIGHT} in flight, 1 worker thread: {:.0} queries/s, {failed} failed; \
-         CPU per query: process {:.2} µs, responder {:.2} µs, forwarder (incl. load generator) {:.2} µs",
-        QUERIES as f64 / wall.as_secs_f64(),
+        "{transport:?}: {queries} queries, {in_flight} in flight, 1 worker thread: \
+         {:.0} queries/s, {failed} failed; CPU per query: process {:.2} µs, \
+         responder {:.2} µs, forwarder (with load generator) {:.2} µs",
+        queries as f64 / wall.as_secs_f64(),
         per_query(cpu),
         per_query(responder_cpu),
         per_query(forwarder_cpu),
     );
     assert_eq!(failed, 0);
+}
+
+#[test]
+#[ignore = "measurement: run by hand with --release --ignored --nocapture"]
+fn throughput_of_one_group_against_the_test_upstream() {
+    measure(Transport::Udp, 100_000, 256);
+    measure(Transport::Tcp, 100_000, 256);
+    measure(Transport::Tls, 100_000, 256);
+    measure(Transport::Https, 20_000, 256);
 }

@@ -6,10 +6,17 @@
 //! task and the socket's reader task, every critical section is one hash-map operation, and
 //! no lock is held across an `await`. A channel to a socket-owning task would cost one more
 //! task wake-up per query.
+//!
+//! The table also notices a socket that went silent (a half-open TCP connection, a source
+//! port a middlebox stopped forwarding): when [`STALL_LIMIT`] queries in a row waited at
+//! least [`STALL_WAIT`] and gave up without the socket receiving anything meanwhile, it
+//! closes itself, and the next query opens a new socket or connection. Waits cut short by a
+//! faster server (the parallel strategy) are too short to count.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -18,6 +25,10 @@ use super::wire;
 
 /// Most queries in flight on one socket: the id space is 16 bits, and random ids need room.
 const MAX_IN_FLIGHT: usize = 32 * 1024;
+/// Unanswered waits in a row, with nothing received, that mark a socket as dead.
+const STALL_LIMIT: u32 = 3;
+/// How long an unanswered wait must have been to count towards [`STALL_LIMIT`].
+const STALL_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 pub(crate) struct Pending {
@@ -34,6 +45,10 @@ struct Table {
     next_serial: u64,
     /// Set when the socket or connection is gone: nothing can be answered any more.
     closed: bool,
+    /// When the socket last received a message, answer to a query in flight or not.
+    last_heard: Option<Instant>,
+    /// Queries in a row that gave up after [`STALL_WAIT`] while nothing was received.
+    silent_waits: u32,
 }
 
 struct Waiter {
@@ -48,6 +63,7 @@ pub(crate) struct Registration<'a> {
     pending: &'a Pending,
     id: u16,
     serial: u64,
+    sent: Instant,
     answer: oneshot::Receiver<Vec<u8>>,
 }
 
@@ -60,6 +76,7 @@ impl Pending {
     /// Reserves a fresh random id for a query whose answer must repeat `question`.
     pub(crate) fn register(&self, question: &Arc<[u8]>) -> Result<Registration<'_>, UpstreamError> {
         let (tx, rx) = oneshot::channel();
+        let sent = Instant::now();
         let mut table = self.lock();
         if table.closed {
             return Err(UpstreamError::closed());
@@ -88,6 +105,7 @@ impl Pending {
             pending: self,
             id,
             serial,
+            sent,
             answer: rx,
         })
     }
@@ -98,8 +116,11 @@ impl Pending {
         let Some(id) = wire::message_id(message) else {
             return false;
         };
+        let heard = Instant::now();
         let waiter = {
             let mut table = self.lock();
+            table.last_heard = Some(heard);
+            table.silent_waits = 0;
             match table.waiters.get(&id) {
                 Some(w) if wire::answers(message, &w.question) => table.waiters.remove(&id),
                 _ => None,
@@ -114,14 +135,15 @@ impl Pending {
 
     /// Fails every query in flight and refuses new ones: the socket or connection is gone.
     pub(crate) fn close(&self) {
-        let waiters = {
-            let mut table = self.lock();
-            table.closed = true;
-            self.closed.store(true, Ordering::Release);
-            std::mem::take(&mut table.waiters)
-        };
-        // Dropping the senders wakes the waiting tasks with "closed".
+        let waiters = self.close_locked(&mut self.lock());
+        // Dropping the senders (outside the lock) wakes the waiting tasks with "closed".
         drop(waiters);
+    }
+
+    fn close_locked(&self, table: &mut Table) -> HashMap<u16, Waiter> {
+        table.closed = true;
+        self.closed.store(true, Ordering::Release);
+        std::mem::take(&mut table.waiters)
     }
 
     /// Whether [`Pending::close`] was called.
@@ -152,12 +174,23 @@ impl Registration<'_> {
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         let mut table = self.pending.lock();
-        if table
+        let unanswered = table
             .waiters
             .get(&self.id)
-            .is_some_and(|w| w.serial == self.serial)
-        {
-            table.waiters.remove(&self.id);
+            .is_some_and(|w| w.serial == self.serial);
+        if !unanswered {
+            return;
+        }
+        table.waiters.remove(&self.id);
+        let silent = table.last_heard.is_none_or(|heard| heard < self.sent);
+        if silent && self.sent.elapsed() >= STALL_WAIT {
+            table.silent_waits += 1;
+            if table.silent_waits >= STALL_LIMIT {
+                tracing::debug!("upstream socket silent for {STALL_LIMIT} queries: closing it");
+                let waiters = self.pending.close_locked(&mut table);
+                drop(table);
+                drop(waiters);
+            }
         }
     }
 }
@@ -209,6 +242,36 @@ mod tests {
         pending.close();
         assert!(reg.answer().await.unwrap_err().is_closed());
         assert!(pending.register(&q).err().is_some_and(|e| e.is_closed()));
+    }
+
+    #[test]
+    fn a_silent_socket_closes_itself_after_long_unanswered_waits() {
+        let pending = Pending::default();
+        let q: Arc<[u8]> = Arc::from(&b"\x00\x00\x01\x00\x01"[..]);
+        // Short waits (a parallel race lost) do not count.
+        for _ in 0..10 {
+            drop(pending.register(&q).unwrap());
+        }
+        assert!(!pending.is_closed());
+        let long_wait = || {
+            let mut r = pending.register(&q).unwrap();
+            r.sent -= STALL_WAIT;
+            r
+        };
+        drop(long_wait());
+        drop(long_wait());
+        // Anything received in between proves the socket alive.
+        let heard = long_wait();
+        assert!(!pending.complete(b"\x00\x00\x80\x00\x00\x00"));
+        drop(heard);
+        // (Back-date that message, since the waits below are back-dated too.)
+        pending.lock().last_heard = Some(Instant::now() - 2 * STALL_WAIT);
+        for _ in 0..STALL_LIMIT - 1 {
+            drop(long_wait());
+        }
+        assert!(!pending.is_closed());
+        drop(long_wait());
+        assert!(pending.is_closed());
     }
 
     #[test]
