@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// Log as JSON lines (for log shippers).
     #[arg(long)]
     log_json: bool,
+    /// Worker threads answering queries (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
