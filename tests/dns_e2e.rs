@@ -12,20 +12,26 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-/// The address every upstream answer carries, so forwarded answers are recognisable.
+/// The address the default upstream answers with, so forwarded answers are recognisable.
 const UPSTREAM_A: Ipv4Addr = Ipv4Addr::new(127, 1, 0, 1);
+/// The address the router upstream (conditional forwarding) answers with.
+const ROUTER_A: Ipv4Addr = Ipv4Addr::new(127, 2, 0, 2);
 
 /// A local authoritative stand-in for the internet: answers every A query with
 /// `UPSTREAM_A`, `cloaked.example` with a CNAME to `tracker.blocked.example`,
 /// `big.example` TXT with 40 long strings (more than 512 bytes), over UDP and TCP.
 fn upstream() -> SocketAddr {
+    upstream_answering(UPSTREAM_A)
+}
+
+fn upstream_answering(answer: Ipv4Addr) -> SocketAddr {
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = udp.local_addr().unwrap();
     let tcp = std::net::TcpListener::bind(addr).unwrap();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok((n, src)) = udp.recv_from(&mut buf) {
-            if let Some(resp) = upstream_answer(&buf[..n]) {
+            if let Some(resp) = upstream_answer(&buf[..n], answer) {
                 let _ = udp.send_to(&resp, src);
             }
         }
@@ -44,7 +50,7 @@ fn upstream() -> SocketAddr {
                     if s.read_exact(&mut msg).is_err() {
                         return;
                     }
-                    if let Some(resp) = upstream_answer(&msg) {
+                    if let Some(resp) = upstream_answer(&msg, answer) {
                         let mut out = (resp.len() as u16).to_be_bytes().to_vec();
                         out.extend_from_slice(&resp);
                         let _ = s.write_all(&out);
@@ -56,7 +62,7 @@ fn upstream() -> SocketAddr {
     addr
 }
 
-fn upstream_answer(bytes: &[u8]) -> Option<Vec<u8>> {
+fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
     let req = Message::from_vec(bytes).ok()?;
     let q = req.queries.first()?.clone();
     let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
@@ -74,7 +80,7 @@ fn upstream_answer(bytes: &[u8]) -> Option<Vec<u8>> {
         ("cloaked.example.", _) => {
             let target = Name::from_ascii("tracker.blocked.example.").unwrap();
             resp.add_answer(record(RData::CNAME(CNAME(target.clone()))));
-            resp.add_answer(Record::from_rdata(target, 300, RData::A(A(UPSTREAM_A))));
+            resp.add_answer(Record::from_rdata(target, 300, RData::A(A(answer))));
         }
         ("nxdomain.example.", _) => resp.metadata.response_code = ResponseCode::NXDomain,
         ("big.example.", RecordType::TXT) => {
@@ -86,7 +92,7 @@ fn upstream_answer(bytes: &[u8]) -> Option<Vec<u8>> {
             }
         }
         (_, RecordType::A) => {
-            resp.add_answer(record(RData::A(A(UPSTREAM_A))));
+            resp.add_answer(record(RData::A(A(answer))));
         }
         (_, RecordType::AAAA) => {
             resp.add_answer(record(RData::AAAA(AAAA("2001:db8::1".parse().unwrap()))));
@@ -139,20 +145,37 @@ impl Drop for TempDir {
 }
 
 fn start(tag: &str, upstream: SocketAddr, blocking_mode: &str) -> Ward {
+    start_with(tag, upstream, upstream, blocking_mode)
+}
+
+fn start_with(tag: &str, upstream: SocketAddr, router: SocketAddr, blocking_mode: &str) -> Ward {
+    start_on(tag, "127.0.0.1:0", upstream, router, blocking_mode)
+}
+
+fn start_on(
+    tag: &str,
+    listen: &str,
+    upstream: SocketAddr,
+    router: SocketAddr,
+    blocking_mode: &str,
+) -> Ward {
     let dir = TempDir::new(tag);
     let list = dir.0.join("ads.txt");
     std::fs::write(&list, "||ads.example^\n||blocked.example^\n0.0.0.0 hosts-blocked.example\n192.168.1.99 printer.example\n||rewrite.example^$dnsrewrite=NOERROR;A;192.0.2.7\n").unwrap();
     let config = format!(
         r#"
 dns:
-  listen: ["127.0.0.1:0"]
+  listen: ["{listen}"]
   blocking_mode: {blocking_mode}
+  blocking_ipv4: 192.0.2.1
+  blocking_ipv6: "2001:db8::b"
   blocked_ttl: 10
+  upstream_timeout: 500ms
 admin:
   listen: "127.0.0.1:0"
 upstreams:
   default: {{ servers: ["{upstream}"] }}
-  router: {{ servers: ["{upstream}"] }}
+  router: {{ servers: ["{router}"] }}
 forward:
   - {{ zones: ["home.example.com", "168.192.in-addr.arpa"], upstream: router }}
 records:
@@ -168,6 +191,7 @@ clients:
   - {{ subnet: 127.0.0.0/8, policy: main }}
   - {{ subnet: 127.0.0.3/32, policy: kids }}
   - {{ subnet: 127.0.0.4/32, policy: cameras }}
+  - {{ subnet: "::1/128", policy: kids }}
 default_policy: main
 data_dir: "{data}"
 "#,
@@ -245,10 +269,12 @@ fn udp(server: SocketAddr, client: IpAddr, msg: &Message) -> Message {
     Message::from_vec(&buf[..n]).unwrap()
 }
 
-fn tcp(server: SocketAddr, client: IpAddr, msg: &Message) -> Message {
+/// Sends a query over TCP. std cannot bind a TCP client before connecting, so the source
+/// is the loopback address of the server's family (127.0.0.1 or ::1); dig and kdig cover
+/// TCP from other sources.
+fn tcp(server: SocketAddr, msg: &Message) -> Message {
     use std::io::{Read, Write};
     let sock = std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap();
-    let _ = client;
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let bytes = msg.to_vec().unwrap();
     let mut s = sock;
@@ -402,7 +428,7 @@ fn policies_blocking_records_and_forwarding() {
     assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
     // TCP.
     assert_eq!(
-        ips(&tcp(ward.dns, main, &query("ads.example.", RecordType::A))),
+        ips(&tcp(ward.dns, &query("ads.example.", RecordType::A))),
         ["0.0.0.0"]
     );
     assert_eq!(
@@ -431,7 +457,7 @@ fn truncation_edns_and_malformed_packets() {
     let big = query("big.example.", RecordType::TXT);
     let r = udp(ward.dns, main, &big);
     assert!(r.metadata.truncation, "TC bit");
-    assert_eq!(tcp(ward.dns, main, &big).answers.len(), 40);
+    assert_eq!(tcp(ward.dns, &big).answers.len(), 40);
     // With EDNS and a large buffer it fits in UDP; the answer carries EDNS too.
     let mut with_edns = big.clone();
     let mut e = Edns::new();
@@ -514,4 +540,183 @@ fn dig_from_two_vlans() {
     assert_eq!(dig("127.0.0.3", "www.tiktok.com", false), "0.0.0.0");
     assert_eq!(dig("127.0.0.3", "www.tiktok.com", true), "0.0.0.0");
     assert_eq!(dig("127.0.0.2", "ads.example", true), "0.0.0.0");
+}
+
+#[test]
+fn conditional_forwarding_private_reverse_and_dead_upstreams() {
+    // The router answers differently, so its answers are recognisable.
+    let ward = start_with(
+        "forward",
+        upstream(),
+        upstream_answering(ROUTER_A),
+        "null_ip",
+    );
+    let main = ip("127.0.0.2");
+    // Names under a forward zone (no local record) go to the router; others do not.
+    let r = udp(ward.dns, main, &query("home.example.com.", RecordType::A));
+    assert_eq!(ips(&r), ["127.2.0.2"]);
+    assert_eq!(
+        ips(&udp(ward.dns, main, &query("example.com.", RecordType::A))),
+        ["127.1.0.1"]
+    );
+    // Private reverse zones: 192.168.x goes to the router (a forward zone), 10.x never
+    // leaves: NXDOMAIN.
+    let r = udp(
+        ward.dns,
+        main,
+        &query("5.1.168.192.in-addr.arpa.", RecordType::PTR),
+    );
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    let r = udp(
+        ward.dns,
+        main,
+        &query("5.0.0.10.in-addr.arpa.", RecordType::PTR),
+    );
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    drop(ward);
+
+    // Every upstream dead: SERVFAIL within the timeout, and blocking still works.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    let ward = start_with("dead", dead_addr, dead_addr, "null_ip");
+    let t = Instant::now();
+    let r = udp(ward.dns, main, &query("www.example.org.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::ServFail);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(
+        ips(&udp(ward.dns, main, &query("ads.example.", RecordType::A))),
+        ["0.0.0.0"]
+    );
+}
+
+#[test]
+fn blocking_modes_and_ipv6_clients() {
+    let main = ip("127.0.0.2");
+    let ward = start("refused", upstream(), "refused");
+    let r = udp(ward.dns, main, &query("ads.example.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    drop(ward);
+
+    let ward = start("custom", upstream(), "custom_ip");
+    assert_eq!(
+        ips(&udp(ward.dns, main, &query("ads.example.", RecordType::A))),
+        ["192.0.2.1"]
+    );
+    assert_eq!(
+        ips(&udp(
+            ward.dns,
+            main,
+            &query("ads.example.", RecordType::AAAA)
+        )),
+        ["2001:db8::b"]
+    );
+    // Other types get NODATA (with an SOA), as in AdGuard Home.
+    let r = udp(ward.dns, main, &query("ads.example.", RecordType::MX));
+    assert_eq!(
+        (r.metadata.response_code, r.answers.len()),
+        (ResponseCode::NoError, 0)
+    );
+    assert!(
+        r.authorities
+            .iter()
+            .any(|a| a.record_type() == RecordType::SOA)
+    );
+    drop(ward);
+
+    // An IPv6 client (::1 is mapped to the kids policy) gets its policy, over UDP and TCP.
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("skipped the IPv6 part: no ::1 here");
+        return;
+    }
+    let up = upstream();
+    let ward = start_on("v6", "[::1]:0", up, up, "null_ip");
+    let v6 = ip("::1");
+    assert_eq!(
+        ips(&udp(ward.dns, v6, &query("www.tiktok.com.", RecordType::A))),
+        ["0.0.0.0"]
+    );
+    assert_eq!(
+        ips(&tcp(
+            ward.dns,
+            v6,
+            &query("www.tiktok.com.", RecordType::AAAA)
+        )),
+        ["::"]
+    );
+    assert_eq!(
+        ips(&udp(
+            ward.dns,
+            v6,
+            &query("www.example.org.", RecordType::A)
+        )),
+        ["127.1.0.1"]
+    );
+}
+
+#[test]
+fn cached_answers_never_carry_another_policys_filtering() {
+    let ward = start("cache", upstream(), "null_ip");
+    // The cameras policy (no lists) asks first: the unfiltered answer is cached.
+    let cameras = ip("127.0.0.4");
+    let main = ip("127.0.0.2");
+    assert_eq!(
+        ips(&udp(
+            ward.dns,
+            cameras,
+            &query("cloaked.example.", RecordType::A)
+        )),
+        ["127.1.0.1"]
+    );
+    assert_eq!(
+        ips(&udp(
+            ward.dns,
+            main,
+            &query("cloaked.example.", RecordType::A)
+        )),
+        ["0.0.0.0"]
+    );
+    assert_eq!(
+        ips(&udp(
+            ward.dns,
+            cameras,
+            &query("cloaked.example.", RecordType::A)
+        )),
+        ["127.1.0.1"]
+    );
+    // A cached answer's TTL counts down (never up) and comes from the cache.
+    let first = udp(ward.dns, main, &query("ttl.example.", RecordType::A));
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = udp(ward.dns, main, &query("ttl.example.", RecordType::A));
+    assert!(
+        second.answers[0].ttl < first.answers[0].ttl,
+        "{} then {}",
+        first.answers[0].ttl,
+        second.answers[0].ttl
+    );
+}
+
+/// `kdig`, the other real client, over TCP and with EDNS.
+#[test]
+fn kdig_over_tcp() {
+    if Command::new("kdig").arg("-V").output().is_err() {
+        eprintln!("skipped: kdig is not installed (knot-dnsutils)");
+        return;
+    }
+    let ward = start("kdig", upstream(), "null_ip");
+    let out = Command::new("kdig")
+        .args([
+            "+short",
+            "+tcp",
+            "+edns=0",
+            "+timeout=3",
+            "-b",
+            "127.0.0.3",
+            "-p",
+        ])
+        .arg(ward.dns.port().to_string())
+        .arg("@127.0.0.1")
+        .arg("www.tiktok.com")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0.0.0.0");
 }
