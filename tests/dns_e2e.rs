@@ -432,11 +432,7 @@ fn policies_blocking_records_and_forwarding() {
         ["0.0.0.0"]
     );
     assert_eq!(
-        ips(&tcp(
-            ward.dns,
-            main,
-            &query("www.example.org.", RecordType::A)
-        )),
+        ips(&tcp(ward.dns, &query("www.example.org.", RecordType::A))),
         ["127.1.0.1"]
     );
 }
@@ -636,11 +632,7 @@ fn blocking_modes_and_ipv6_clients() {
         ["0.0.0.0"]
     );
     assert_eq!(
-        ips(&tcp(
-            ward.dns,
-            v6,
-            &query("www.tiktok.com.", RecordType::AAAA)
-        )),
+        ips(&tcp(ward.dns, &query("www.tiktok.com.", RecordType::AAAA))),
         ["::"]
     );
     assert_eq!(
