@@ -51,7 +51,7 @@ pub enum UpstreamAddr {
 }
 
 impl UpstreamAddr {
-    /// The port of this upstream's default for its scheme, e.g. 853 for DoT.
+    /// Whether `port` is the default of this upstream's scheme (853 for DoT, ...).
     fn is_default_port(&self, port: u16) -> bool {
         match self {
             UpstreamAddr::Udp(_) | UpstreamAddr::Tcp(_) => port == DNS_PORT,
