@@ -31,7 +31,17 @@ fn upstream_answering(answer: Ipv4Addr) -> SocketAddr {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok((n, src)) = udp.recv_from(&mut buf) {
-            if let Some(resp) = upstream_answer(&buf[..n], answer) {
+            let Some(resp) = upstream_answer(&buf[..n], answer) else {
+                continue;
+            };
+            if buf[..n].windows(5).any(|w| w == b"\x04slow") {
+                // `slow.*` names are answered after 400 ms, from another thread.
+                let udp = udp.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(400));
+                    let _ = udp.send_to(&resp, src);
+                });
+            } else {
                 let _ = udp.send_to(&resp, src);
             }
         }
@@ -62,9 +72,20 @@ fn upstream_answering(answer: Ipv4Addr) -> SocketAddr {
     addr
 }
 
+/// How many times the upstreams were asked each name (tests use names of their own).
+static ASKED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn asked(name: &str) -> usize {
+    ASKED.lock().unwrap().iter().filter(|n| *n == name).count()
+}
+
 fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
     let req = Message::from_vec(bytes).ok()?;
     let q = req.queries.first()?.clone();
+    ASKED
+        .lock()
+        .unwrap()
+        .push(q.name().to_ascii().to_ascii_lowercase());
     let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
     resp.metadata.recursion_desired = req.metadata.recursion_desired;
     resp.metadata.recursion_available = true;
@@ -82,7 +103,7 @@ fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
             resp.add_answer(record(RData::CNAME(CNAME(target.clone()))));
             resp.add_answer(Record::from_rdata(target, 300, RData::A(A(answer))));
         }
-        ("nxdomain.example.", _) => resp.metadata.response_code = ResponseCode::NXDomain,
+        (n, _) if n.starts_with("nxdomain") => resp.metadata.response_code = ResponseCode::NXDomain,
         ("big.example.", RecordType::TXT) => {
             for i in 0..40 {
                 resp.add_answer(record(RData::TXT(TXT::new(vec![format!(
@@ -675,6 +696,20 @@ fn cached_answers_never_carry_another_policys_filtering() {
         )),
         ["127.1.0.1"]
     );
+    // Positive and negative answers are asked upstream once, then cached.
+    for _ in 0..3 {
+        udp(ward.dns, main, &query("count.example.", RecordType::A));
+        let r = udp(
+            ward.dns,
+            main,
+            &query("nxdomain-count.example.", RecordType::A),
+        );
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    }
+    assert_eq!(
+        (asked("count.example."), asked("nxdomain-count.example.")),
+        (1, 1)
+    );
     // A cached answer's TTL counts down (never up) and comes from the cache.
     let first = udp(ward.dns, main, &query("ttl.example.", RecordType::A));
     std::thread::sleep(Duration::from_millis(1100));
@@ -711,4 +746,30 @@ fn kdig_over_tcp() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0.0.0.0");
+}
+
+#[test]
+fn sigterm_drains_queries_in_flight() {
+    let ward = start("drain", upstream(), "null_ip");
+    let sock = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // The upstream takes 400 ms for slow.example; SIGTERM arrives meanwhile.
+    sock.send_to(
+        &query("slow.example.", RecordType::A).to_vec().unwrap(),
+        ward.dns,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(ward.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut buf = [0u8; 512];
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .expect("the query in flight is answered");
+    let r = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(ips(&r), ["127.1.0.1"]);
 }
