@@ -105,7 +105,7 @@ async fn run(config: Config) -> Result<ExitCode> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "rules compiled"
     );
-    let (rt, errors) = Runtime::new(Arc::new(snapshot));
+    let (rt, errors) = Runtime::build(Arc::new(snapshot)).await;
     for err in errors {
         tracing::warn!("{err}");
     }

@@ -24,25 +24,49 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds the upstream groups of the snapshot's config. Groups whose servers cannot be
-    /// used are left out, with the reason in the returned list.
-    pub fn new(snapshot: Arc<Snapshot>) -> (Runtime, Vec<String>) {
+    /// Builds the upstream groups of the snapshot's config. DoT servers given by name are
+    /// looked up once here with the system resolver (in Kubernetes, the cluster DNS: a
+    /// bootstrap that does not depend on Ward). Groups whose servers cannot be used are left
+    /// out, with the reason in the returned list.
+    pub async fn build(snapshot: Arc<Snapshot>) -> (Runtime, Vec<String>) {
         let mut upstreams = HashMap::new();
         let mut errors = Vec::new();
         let config = &snapshot.config;
         for (name, group) in &config.upstreams {
-            let servers: Vec<UpstreamAddr> = group.servers.iter().filter_map(|s| match s {
-                UpstreamServer::Udp(a) => Some(UpstreamAddr::Udp(*a)),
-                UpstreamServer::Tcp(a) => Some(UpstreamAddr::Tcp(*a)),
-                UpstreamServer::Tls { addr: Some(a), host, .. } => {
-                    Some(UpstreamAddr::Tls { addr: *a, server_name: host.clone() })
-                }
-                UpstreamServer::Tls { addr: None, host, .. } => {
-                    errors.push(format!("upstream {name}: tls://{host} needs an IP address (bootstrap lookups are not supported yet)"));
-                    None
-                }
-                UpstreamServer::Https { url } => Some(UpstreamAddr::Https { url: url.clone(), addr: None }),
-            }).collect();
+            let mut servers = Vec::new();
+            for s in &group.servers {
+                let addr = match s {
+                    UpstreamServer::Udp(a) => UpstreamAddr::Udp(*a),
+                    UpstreamServer::Tcp(a) => UpstreamAddr::Tcp(*a),
+                    UpstreamServer::Tls {
+                        addr: Some(a),
+                        host,
+                        ..
+                    } => UpstreamAddr::Tls {
+                        addr: *a,
+                        server_name: host.clone(),
+                    },
+                    UpstreamServer::Tls {
+                        addr: None,
+                        host,
+                        port,
+                    } => match bootstrap(host, *port).await {
+                        Some(a) => UpstreamAddr::Tls {
+                            addr: a,
+                            server_name: host.clone(),
+                        },
+                        None => {
+                            errors.push(format!("upstream {name}: cannot look up tls://{host}"));
+                            continue;
+                        }
+                    },
+                    UpstreamServer::Https { url } => UpstreamAddr::Https {
+                        url: url.clone(),
+                        addr: None,
+                    },
+                };
+                servers.push(addr);
+            }
             let strategy = match group.strategy {
                 ward_config::Strategy::Parallel => Strategy::Parallel,
                 ward_config::Strategy::RoundRobin => Strategy::RoundRobin,
@@ -240,6 +264,16 @@ impl Handler {
         resp.edns = answer::response_to(req, ResponseCode::NoError).edns;
         resp
     }
+}
+
+/// The first address of `host` from the system resolver, within five seconds.
+async fn bootstrap(host: &str, port: u16) -> Option<SocketAddr> {
+    let lookup = tokio::net::lookup_host((host, port));
+    tokio::time::timeout(std::time::Duration::from_secs(5), lookup)
+        .await
+        .ok()?
+        .ok()?
+        .next()
 }
 
 /// The policy's verdict: its lists and its own rules, decided together.
