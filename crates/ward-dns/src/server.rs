@@ -4,7 +4,10 @@
 //! port back). Every query runs in its own task, tracked so that a shutdown stops
 //! reading new queries and waits, up to a grace period, for those in flight.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,14 +63,25 @@ impl DnsServer {
                     },
                 };
                 let packet = buf[..len].to_vec();
-                let (handler, socket) = (handler.clone(), socket.clone());
-                queries.spawn(async move {
-                    if let Some(resp) = handler.handle(&packet, src, true).await {
-                        if let Err(err) = socket.send_to(&resp, src).await {
-                            tracing::debug!(%err, %src, "udp send");
-                        }
+                let handler = handler.clone();
+                let mut answer = Box::pin(async move { handler.handle(&packet, src, true).await });
+                // Most queries (blocked, local, cached) are answered without waiting: poll
+                // once here and answer inline; only what must wait (an upstream) becomes a
+                // task, which polls the same future again with a real waker.
+                let mut cx = Context::from_waker(Waker::noop());
+                match answer.as_mut().poll(&mut cx) {
+                    Poll::Ready(Some(resp)) => reply_udp(&socket, &queries, resp, src),
+                    Poll::Ready(None) => {}
+                    Poll::Pending => {
+                        let socket = socket.clone();
+                        let tracked = queries.clone();
+                        queries.spawn(async move {
+                            if let Some(resp) = answer.await {
+                                reply_udp(&socket, &tracked, resp, src);
+                            }
+                        });
                     }
-                });
+                }
             }
         });
     }
@@ -115,9 +129,25 @@ impl DnsServer {
     }
 }
 
+/// Sends an answer now if the socket takes it, else from a task when it can.
+fn reply_udp(socket: &Arc<UdpSocket>, queries: &TaskTracker, resp: Vec<u8>, src: SocketAddr) {
+    match socket.try_send_to(&resp, src) {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+            let socket = socket.clone();
+            queries.spawn(async move {
+                if let Err(err) = socket.send_to(&resp, src).await {
+                    tracing::debug!(%err, %src, "udp send");
+                }
+            });
+        }
+        Err(err) => tracing::debug!(%err, %src, "udp send"),
+    }
+}
+
 async fn serve_connection(
     stream: TcpStream,
-    src: std::net::SocketAddr,
+    src: SocketAddr,
     handler: Arc<Handler>,
     queries: TaskTracker,
     stop: CancellationToken,
