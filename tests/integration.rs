@@ -2,4 +2,5 @@
 
 mod config_cli;
 mod dns_e2e;
+mod dns_support;
 mod rules_cli;
