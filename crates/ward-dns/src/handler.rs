@@ -127,17 +127,20 @@ impl Handler {
         if req.metadata.message_type != MessageType::Query {
             return None;
         }
-        let resp = if req.metadata.op_code != OpCode::Query {
-            answer::response_to(&req, ResponseCode::NotImp)
+        let reply = if req.metadata.op_code != OpCode::Query {
+            Reply::Message(answer::response_to(&req, ResponseCode::NotImp))
         } else if req.queries.len() != 1 {
-            answer::response_to(&req, ResponseCode::FormErr)
+            Reply::Message(answer::response_to(&req, ResponseCode::FormErr))
         } else {
-            self.answer(&req, src.ip()).await
+            self.answer(&req, bytes, src.ip()).await
         };
-        encode(&req, resp, udp)
+        match reply {
+            Reply::Message(resp) => encode(&req, resp, udp),
+            Reply::Wire(wire) => fit(&req, wire, udp),
+        }
     }
 
-    async fn answer(&self, req: &Message, client: IpAddr) -> Message {
+    async fn answer(&self, req: &Message, raw: &[u8], client: IpAddr) -> Reply {
         let q = &req.queries[0];
         let name = q
             .name()
@@ -149,17 +152,20 @@ impl Handler {
         let policy = snap.policy_for(client);
 
         if let Some(records) = snap.records.lookup(&name) {
-            return answer::local(req, q, records);
+            return Reply::Message(answer::local(req, q, records));
         }
         let verdict = filter(snap, policy, &name, q.query_type(), client);
+        let ttl = policy.blocking.ttl;
         match verdict.reason {
             Reason::FilteredBlockList if !verdict.ip_addrs.is_empty() => {
-                answer::addresses(req, q, &verdict.ip_addrs, policy.blocking.ttl)
+                Reply::Message(answer::addresses(req, q, &verdict.ip_addrs, ttl))
             }
-            Reason::FilteredBlockList => answer::blocked(req, q, &policy.blocking),
-            Reason::RewrittenRule => self.rewritten(&rt, policy, req, q, &verdict, client).await,
+            Reason::FilteredBlockList => Reply::Message(answer::blocked(req, q, &policy.blocking)),
+            Reason::RewrittenRule => {
+                Reply::Message(self.rewritten(&rt, policy, req, q, &verdict, client).await)
+            }
             Reason::NotFilteredAllowList | Reason::NotFilteredNotFound => {
-                self.forward(&rt, policy, req, q, &name, client).await
+                self.forward(&rt, policy, req, raw, q, &name, client).await
             }
         }
     }
@@ -192,34 +198,40 @@ impl Handler {
         resp.add_answer(cname);
         let mut sub = req.clone();
         sub.queries = vec![Query::query(target_name, q.query_type())];
-        let target_resp =
-            Box::pin(self.forward(rt, policy, &sub, &sub.queries[0], target, client)).await;
+        let raw = sub.to_vec().unwrap_or_default();
+        let reply =
+            Box::pin(self.forward(rt, policy, &sub, &raw, &sub.queries[0], target, client)).await;
+        let Some(target_resp) = reply.into_message() else {
+            return answer::response_to(req, ResponseCode::ServFail);
+        };
         resp.metadata.response_code = target_resp.metadata.response_code;
         resp.answers.extend(target_resp.answers);
         resp
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
         rt: &Runtime,
         policy: &Policy,
         req: &Message,
+        raw: &[u8],
         q: &Query,
         name: &str,
         client: IpAddr,
-    ) -> Message {
+    ) -> Reply {
         let snap = &rt.snapshot;
         let group_name = match snap.forward_zone(name) {
             Some(zone_group) => zone_group,
             // Private reverse zones never leave the network: without a forward zone for
             // them, they do not exist (RFC 6303).
             None if is_private_reverse(name) => {
-                return answer::nxdomain(req, q, snap.config.cache.negative_ttl);
+                return Reply::Message(answer::nxdomain(req, q, snap.config.cache.negative_ttl));
             }
             None => policy.upstream.as_str(),
         };
         let Some(group) = rt.upstreams.get(group_name) else {
-            return answer::response_to(req, ResponseCode::ServFail);
+            return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
         };
         let key = CacheKey {
             group: Arc::from(group_name),
@@ -227,43 +239,81 @@ impl Handler {
             qtype: q.query_type(),
             dnssec_ok: req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
         };
-        let upstream = match self.cache.get(&key) {
-            Some(m) => m,
+        let edns = req.edns.as_ref().map(|e| e.flags().dnssec_ok);
+        let cached = match self.cache.get(&key) {
+            Some(hit) => hit,
             None => match group.resolve(req).await {
-                Ok(m) => {
-                    self.cache.insert(key, &m);
-                    m
-                }
+                Ok(m) => match self.cache.insert(key, &m) {
+                    Some(entry) => entry,
+                    // Not cacheable (SERVFAIL, REFUSED, TTL 0): filtered and sent as it is.
+                    None => return Reply::Message(filtered(snap, policy, req, q, client, m)),
+                },
                 Err(err) => {
                     tracing::debug!(%name, group = group_name, %err, "upstream failed");
-                    return answer::response_to(req, ResponseCode::ServFail);
+                    return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
                 }
             },
         };
         // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
-        for r in &upstream.answers {
-            let (target, qtype) = match &r.data {
-                RData::CNAME(c) => (
-                    c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
-                    q.query_type(),
-                ),
-                RData::A(a) => (a.0.to_string(), RecordType::A),
-                RData::AAAA(a) => (a.0.to_string(), RecordType::AAAA),
-                _ => continue,
-            };
-            let v = filter(snap, policy, &target, qtype, client);
-            if v.reason == Reason::FilteredBlockList {
-                return answer::blocked(req, q, &policy.blocking);
+        for (target, qtype) in cached.targets() {
+            if filter(snap, policy, target, qtype, client).reason == Reason::FilteredBlockList {
+                return Reply::Message(answer::blocked(req, q, &policy.blocking));
             }
         }
-        let mut resp = upstream;
-        resp.metadata.id = req.metadata.id;
-        resp.metadata.recursion_available = true;
-        resp.queries = req.queries.clone();
-        // EDNS is hop by hop: the client gets Ward's, or none if it sent none.
-        resp.edns = answer::response_to(req, ResponseCode::NoError).edns;
-        resp
+        match cached.render(raw, edns) {
+            Some(wire) => Reply::Wire(wire),
+            None => Reply::Message(answer::response_to(req, ResponseCode::ServFail)),
+        }
     }
+}
+
+/// What the query path produced: a message to encode, or an answer already in wire
+/// format (a cache hit, sent without decoding or encoding).
+enum Reply {
+    Message(Message),
+    Wire(Vec<u8>),
+}
+
+impl Reply {
+    fn into_message(self) -> Option<Message> {
+        match self {
+            Reply::Message(m) => Some(m),
+            Reply::Wire(w) => Message::from_vec(&w).ok(),
+        }
+    }
+}
+
+/// An upstream answer that is not cached, filtered for the policy and addressed to the
+/// client (its id, its question, Ward's EDNS or none).
+fn filtered(
+    snap: &Snapshot,
+    policy: &Policy,
+    req: &Message,
+    q: &Query,
+    client: IpAddr,
+    upstream: Message,
+) -> Message {
+    for r in &upstream.answers {
+        let (target, qtype) = match &r.data {
+            RData::CNAME(c) => (
+                c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
+                q.query_type(),
+            ),
+            RData::A(a) => (a.0.to_string(), RecordType::A),
+            RData::AAAA(a) => (a.0.to_string(), RecordType::AAAA),
+            _ => continue,
+        };
+        if filter(snap, policy, &target, qtype, client).reason == Reason::FilteredBlockList {
+            return answer::blocked(req, q, &policy.blocking);
+        }
+    }
+    let mut resp = upstream;
+    resp.metadata.id = req.metadata.id;
+    resp.metadata.recursion_available = true;
+    resp.queries = req.queries.clone();
+    // EDNS is hop by hop: the client gets Ward's, or none if it sent none.
+    resp.edns = answer::response_to(req, ResponseCode::NoError).edns;
+    resp
 }
 
 /// The first address of `host` from the system resolver, within five seconds.
@@ -334,16 +384,32 @@ fn formerr(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The UDP payload a client accepts: its EDNS size (at most Ward's), else 512 bytes.
+fn udp_limit(req: &Message) -> usize {
+    req.edns.as_ref().map_or(512, |e| {
+        usize::from(e.max_payload().clamp(512, answer::EDNS_PAYLOAD))
+    })
+}
+
+/// An answer in wire format, or a truncated one (header, question, TC) if it is too big
+/// for the client's UDP size.
+fn fit(req: &Message, wire: Vec<u8>, udp: bool) -> Option<Vec<u8>> {
+    if !udp || wire.len() <= udp_limit(req) {
+        return Some(wire);
+    }
+    let rcode = ResponseCode::from(0, wire.get(3).map_or(0, |b| b & 0x0f));
+    let mut truncated = answer::response_to(req, rcode);
+    truncated.metadata.truncation = true;
+    truncated.to_vec().ok()
+}
+
 /// Encodes the response, truncated to the client's UDP payload size when needed.
 fn encode(req: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
     let bytes = resp.to_vec().ok()?;
     if !udp {
         return Some(bytes);
     }
-    let limit = req.edns.as_ref().map_or(512, |e| {
-        usize::from(e.max_payload().clamp(512, answer::EDNS_PAYLOAD))
-    });
-    if bytes.len() <= limit {
+    if bytes.len() <= udp_limit(req) {
         return Some(bytes);
     }
     let mut truncated = resp.truncate();
