@@ -15,6 +15,7 @@ use ward_state::{Policy, Snapshot};
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits};
 use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup};
+use crate::wire;
 
 /// A snapshot and the upstream groups of its config: what one query uses.
 pub struct Runtime {
@@ -120,6 +121,17 @@ impl Handler {
     /// payload, else 512 bytes; larger answers are truncated with the TC bit). Returns
     /// `None` for input that deserves no answer (not a query, or not even a header).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
+        let mut name = [0u8; 255];
+        if let Some(q) = wire::parse_query(bytes, &mut name) {
+            if let Some(answer) = self.fast(bytes, &q, src.ip()) {
+                let limit = q.edns.map_or(512, |(size, _)| {
+                    usize::from(size.clamp(512, answer::EDNS_PAYLOAD))
+                });
+                if !udp || answer.len() <= limit {
+                    return Some(answer);
+                }
+            }
+        }
         let req = match Message::from_vec(bytes) {
             Ok(req) => req,
             Err(_) => return formerr(bytes),
@@ -137,6 +149,46 @@ impl Handler {
         match reply {
             Reply::Message(resp) => encode(&req, resp, udp),
             Reply::Wire(wire) => fit(&req, wire, udp),
+        }
+    }
+
+    /// The fast path: a plain query that is blocked or answered from the cache, decided
+    /// and answered on the wire format. `None` sends it down the full path.
+    fn fast(&self, raw: &[u8], q: &wire::Question<'_>, client: IpAddr) -> Option<Vec<u8>> {
+        let rt = self.runtime.load();
+        let snap = &rt.snapshot;
+        if snap.records.lookup(q.name).is_some() {
+            return None;
+        }
+        let policy = snap.policy_for(client);
+        let verdict = filter(snap, policy, q.name, q.qtype, client);
+        match verdict.reason {
+            Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => {
+                Some(wire::blocked(raw, q, &policy.blocking))
+            }
+            Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
+                let group = match snap.forward_zone(q.name) {
+                    Some(group) => group,
+                    None if is_private_reverse(q.name) => return None,
+                    None => policy.upstream.as_str(),
+                };
+                let key = CacheKey {
+                    group: Arc::from(group),
+                    name: q.name.into(),
+                    qtype: q.qtype,
+                    dnssec_ok: q.edns.is_some_and(|(_, d)| d),
+                };
+                let hit = self.cache.get(&key)?;
+                for (target, qtype) in hit.targets() {
+                    if filter(snap, policy, target, qtype, client).reason
+                        == Reason::FilteredBlockList
+                    {
+                        return Some(wire::blocked(raw, q, &policy.blocking));
+                    }
+                }
+                hit.render(raw, q.edns.map(|(_, d)| d))
+            }
+            _ => None,
         }
     }
 

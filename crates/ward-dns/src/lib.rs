@@ -11,3 +11,4 @@ pub mod cache;
 pub mod handler;
 pub mod server;
 pub mod upstream;
+pub mod wire;
