@@ -22,7 +22,8 @@ P99_LIMIT_MS = 0.3
 READY_LIMIT_S = 0.5
 RSS_LIMIT_BYTES = 64 * 1000 * 1000          # "64 MB"; 61.0 MiB
 TARGET_QPS = 10000
-NULL_REF_BASELINE_US = 4.7                  # the null responder in the run the limits come from
+# unbound in the baseline run the limits come from (issue 3)
+UNBOUND_BASELINE_US = {"blocked-exact": 5.8, "blocked-sub": 5.8, "allowed": 6.9, "allowed-miss": 32.0}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -135,26 +136,33 @@ def main(run_dir):
     out.append("Threads after load: " + ", ".join("%s %s" % (w, "?" if t is None else int(t)) for w, t in zip(wards, thr))
                + ". µs/q = server CPU per answered query in the pinned saturating run (server on one core, "
                "dnsperf on the other); RSS = VmRSS.")
-    # The µs/q limits are absolute numbers from the baseline run (null responder 4.7 µs/q there).
-    # Another CPU gives other absolute numbers; scaling by this run's null responder keeps the
-    # limits' meaning (e.g. "no more CPU than unbound needed for a blocked name").
-    nulls = [us_per_q("null_ref", st) for st in SETS] if "null_ref" in labels else []
-    null_us = median(nulls)
-    if null_us:
-        k = null_us / NULL_REF_BASELINE_US
-        out.append("")
-        out.append("Machine factor: the null responder needs %.2f µs/q here against %.1f in the baseline run the "
-                   "µs/q limits come from (×%.2f). Scaled limits and Ward's verdicts against them:" % (
-                       null_us, NULL_REF_BASELINE_US, k))
-        out.append("")
+    # The µs/q limits are absolute numbers from the baseline run, where unbound needed 5.8
+    # (blocked), 6.9 (cached) and 32 (forwarded) µs/q. Another CPU or host gives other
+    # absolute numbers, so also compare Ward with unbound in this same run: the limits say
+    # "blocked no dearer than unbound's blocked, cached at most 0.84x, forwarded 0.63x".
+    if "unbound" in labels:
         sat = [w for w in wards if any(us_per_q(w, st) is not None for st in SETS)]
-        out.append("| query set | limit | scaled limit | " + " | ".join(sat) + " | Ward (scaled) |")
+        out.append("")
+        out.append("The same limits relative to unbound in this run (machine-independent form: limit ÷ unbound's "
+                   "µs/q in the baseline run):")
+        out.append("")
+        out.append("| query set | unbound here (baseline) | limit ÷ unbound | " +
+                   " | ".join("%s ÷ unbound" % w for w in sat) + " | Ward (relative) |")
         out.append("|---|---:|---:|" + "---:|" * len(sat) + "---|")
         for st in SETS:
-            lim = US_LIMIT[st] * k
-            vals = [us_per_q(w, st) for w in sat]
-            out.append("| %s | %.1f | %.1f | %s | %s |" % (st, US_LIMIT[st], lim, " | ".join(cell(v, "%.1f") for v in vals),
-                                                      verdict(vals, lambda v, lim=lim: v <= lim)))
+            ub = us_per_q("unbound", st)
+            rel = US_LIMIT[st] / UNBOUND_BASELINE_US[st]
+            vals = [None if (ub is None or us_per_q(w, st) is None) else us_per_q(w, st) / ub for w in sat]
+            out.append("| %s | %s (%.1f) | %.2f | %s | %s |" % (
+                st, cell(ub, "%.1f"), UNBOUND_BASELINE_US[st], rel, " | ".join(cell(v, "%.2f") for v in vals),
+                verdict(vals, lambda v, rel=rel: v <= rel)))
+    if "null_ref" in labels:
+        worst = max([v for v in (lat("null_ref", st, "p99_ms") for st in SETS) if v is not None] or [0])
+        if worst >= P99_LIMIT_MS:
+            out.append("")
+            out.append("p99 caveat: the null responder (no lookup at all) itself has a p99 of up to %.3f ms at 10k qps "
+                       "in this run, so the load generator and the VM, not the server, set the tail here; a p99 under "
+                       "%.1f ms cannot be shown on this machine today. Compare p50 and the peers." % (worst, P99_LIMIT_MS))
     if rules and rules < 500000:
         out.append("")
         out.append("Note: this run used %s names, not the 600k corpus the targets are set for." % "{:,}".format(int(rules)))
