@@ -29,7 +29,7 @@ pub use error::{ConfigError, ErrorKind, FieldError, FieldPath, Location, PathSeg
 pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 pub use model::*;
 pub use policy::{DEFAULT_UPSTREAM, EffectivePolicy};
-pub use upstream::{DNS_PORT, DOT_PORT, UpstreamParseError, UpstreamServer};
+pub use upstream::{DNS_PORT, DOT_PORT, UpstreamParseError, UpstreamServer, plain_addr};
 
 /// The text of the embedded default configuration.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("default.yaml");

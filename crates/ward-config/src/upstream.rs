@@ -119,8 +119,9 @@ impl FromStr for UpstreamServer {
     }
 }
 
-/// `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:53`.
-fn plain_addr(s: &str, default_port: u16) -> Option<SocketAddr> {
+/// `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:53`: an
+/// address with an optional port, as upstream servers are written.
+pub fn plain_addr(s: &str, default_port: u16) -> Option<SocketAddr> {
     if let Ok(addr) = s.parse::<SocketAddr>() {
         return Some(addr);
     }

@@ -71,15 +71,15 @@ impl FromStr for UpstreamAddr {
         };
         let s = input.trim();
         let Some((scheme, rest)) = s.split_once("://") else {
-            return socket_addr(s, DNS_PORT)
+            return ward_config::plain_addr(s, DNS_PORT)
                 .map(UpstreamAddr::Udp)
                 .ok_or_else(|| invalid("plain DNS needs an IP address, with an optional port"));
         };
         match scheme.to_ascii_lowercase().as_str() {
-            "udp" => socket_addr(rest, DNS_PORT)
+            "udp" => ward_config::plain_addr(rest, DNS_PORT)
                 .map(UpstreamAddr::Udp)
                 .ok_or_else(|| invalid("udp:// needs an IP address, with an optional port")),
-            "tcp" => socket_addr(rest, DNS_PORT)
+            "tcp" => ward_config::plain_addr(rest, DNS_PORT)
                 .map(UpstreamAddr::Tcp)
                 .ok_or_else(|| invalid("tcp:// needs an IP address, with an optional port")),
             "tls" => parse_tls(rest).map_err(invalid),
@@ -97,7 +97,7 @@ fn parse_tls(rest: &str) -> Result<UpstreamAddr, &'static str> {
         Some((a, f)) => (a, Some(f)),
         None => (rest, None),
     };
-    if let Some(addr) = socket_addr(authority, DOT_PORT) {
+    if let Some(addr) = ward_config::plain_addr(authority, DOT_PORT) {
         let server_name = match fragment {
             Some(name) => name.to_owned(),
             None => addr.ip().to_string(),
@@ -132,7 +132,9 @@ fn parse_https(s: &str) -> Result<UpstreamAddr, &'static str> {
     let port = parsed.port().unwrap_or(HTTPS_PORT);
     let addr = match fragment {
         None => None,
-        Some(f) => Some(socket_addr(f, port).ok_or("the part after '#' must be an IP address")?),
+        Some(f) => Some(
+            ward_config::plain_addr(f, port).ok_or("the part after '#' must be an IP address")?,
+        ),
     };
     Ok(UpstreamAddr::Https {
         url: url.to_owned(),
@@ -144,19 +146,6 @@ fn check_server_name(name: &str) -> Result<(), &'static str> {
     ServerName::try_from(name)
         .map(|_| ())
         .map_err(|_| "not a valid TLS server name")
-}
-
-/// `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1`, `[2001:db8::1]`, `[2001:db8::1]:53`.
-fn socket_addr(s: &str, default_port: u16) -> Option<SocketAddr> {
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Some(addr);
-    }
-    let bare = s
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .unwrap_or(s);
-    let ip = bare.parse::<IpAddr>().ok()?;
-    Some(SocketAddr::new(ip, default_port))
 }
 
 /// `name` or `name:port`, for a host name (IP addresses are handled by [`socket_addr`]).
