@@ -7,7 +7,9 @@
 # Needs the corpus of a previous run.sh (OUT/corpus-n$N-s1), perf, dnsperf, dnsmasq.
 # Knobs: N (600000), DURATION (15), OUT (target/dnsperf), WARD_BIN (OUT/bin/ward-* newest),
 # PORT (5498), STUB_PORT (5499), FREQ (499 Hz), CALLGRAPH (dwarf; or fp), THREADS (unset:
-# passed as --threads), QPS (unset = saturate; e.g. 10000 for a fixed rate).
+# passed as --threads), QPS (unset = saturate; e.g. 10000 for a fixed rate), NOPERF=1 (only
+# CPU per query and context switches, no perf). The environment reaches Ward, e.g.
+# TOKIO_WORKER_THREADS=1 for a one-worker runtime.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -85,23 +87,35 @@ fi
 RATE=()
 [[ -n ${QPS:-} ]] && RATE=(-Q "$QPS")
 echo "profiling Ward (pid $WARD_PID, core 0) on $SET for ${DURATION}s; output in $P" >&2
-# perf itself runs on the load generator's core, so that Ward's core only pays for the sampling
-taskset -c 1 perf record -F "$FREQ" --call-graph "$CALLGRAPH" -p "$WARD_PID" -o "$P/perf.data" -- sleep "$((DURATION + 1))" \
-  2>"$P/perf-record.log" &
-PERF_PID=$!
+# context switches of all of Ward's threads so far
+ctxt() { cat /proc/"$WARD_PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
+PERF_PID=
+if [[ ${NOPERF:-} != 1 ]]; then
+  # perf itself runs on the load generator's core, so that Ward's core only pays for the sampling
+  taskset -c 1 perf record -F "$FREQ" --call-graph "$CALLGRAPH" -p "$WARD_PID" -o "$P/perf.data" -- sleep "$((DURATION + 1))" \
+    2>"$P/perf-record.log" &
+  PERF_PID=$!
+fi
+c0=$(ctxt)
 t0=$(awk '{print $14 + $15}' "/proc/$WARD_PID/stat")
 taskset -c 1 dnsperf -s $ADDR -p "$PORT" -d "$QFILE" -c 10 -q 100 -t 5 -l "$DURATION" "${RATE[@]}" >"$P/dnsperf.txt" 2>&1
 t1=$(awk '{print $14 + $15}' "/proc/$WARD_PID/stat")
-wait "$PERF_PID" || true
+c1=$(ctxt)
+threads=$(ls /proc/"$WARD_PID"/task | wc -l)
+[[ -n $PERF_PID ]] && { wait "$PERF_PID" || true; }
 qps=$(awk '/Queries per second/ {print $4}' "$P/dnsperf.txt")
 hz=$(getconf CLK_TCK)
-python3 - "$t0" "$t1" "$hz" "$qps" "$DURATION" <<'EOF' | tee "$P/summary.txt"
+python3 - "$t0" "$t1" "$hz" "$qps" "$DURATION" "$c0" "$c1" "$threads" <<'EOF' | tee "$P/summary.txt"
 import sys
 t0, t1, hz, qps, dur = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4] or 0), float(sys.argv[5])
+sw = int(sys.argv[7]) - int(sys.argv[6])
 cpu = (t1 - t0) / hz
-print("qps %.0f, Ward CPU %.1f s in %.0f s = %.1f µs/q" % (qps, cpu, dur, cpu / (qps * dur) * 1e6 if qps else 0))
+n = qps * dur or 1
+print("qps %.0f, Ward CPU %.1f s in %.0f s = %.1f µs/q; %s threads, %.3f context switches per query"
+      % (qps, cpu, dur, cpu / n * 1e6, sys.argv[8], sw / n))
 EOF
 grep -E "Queries (sent|completed|lost)" "$P/dnsperf.txt"
+[[ -n $PERF_PID ]] || exit 0
 REPORT=(perf report -i "$P/perf.data" --stdio)
 NOISE='inlined|catch_unwind|do_call|call_once|poll_future|poll_inner|with_mut|with_budget|budget<|\{closure|try_with|enter_runtime|clone3|thread_start|start_thread|run_worker|run<|with<|backtrace|Scoped|0xffffffffffffffff'
 "${REPORT[@]}" --no-children --sort symbol -g none --percent-limit 0.4 2>/dev/null | grep -v '^#' | grep -v '^$' \

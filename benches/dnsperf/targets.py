@@ -80,11 +80,17 @@ def main(run_dir):
     def cell(v, fmt):
         return "—" if v is None else fmt % v
 
-    def verdict(vals, ok):
-        vals = [v for v in vals if v is not None]
-        if not vals:
+    def verdict(vals, ok, names=None):
+        names = names or wards
+        got = [(n, v) for n, v in zip(names, vals) if v is not None]
+        if not got:
             return "not measured"
-        return "**met**" if all(ok(v) for v in vals) else "**missed**"
+        met = [n for n, v in got if ok(v)]
+        if len(met) == len(got):
+            return "**met**"
+        if not met:
+            return "**missed**"
+        return "met by %s; **missed** by %s" % (", ".join(met), ", ".join(n for n, _ in got if n not in met))
 
     head = "| target | limit | " + " | ".join(wards) + " | " + " | ".join(peers) + " | Ward |"
     out = [head, "|---|---:|" + "---:|" * (len(wards) + len(peers)) + "---|"]
@@ -117,7 +123,7 @@ def main(run_dir):
         vals = [t[0] for t in wl if t is not None]
         out.append("| %s | 0 | %s | %s | %s |" % (
             name, " | ".join(fmt(t) for t in wl), " | ".join(fmt(t) for t in pl),
-            verdict(vals, lambda v: v == 0) if kind == "latency" else "(no target)"))
+            verdict([t and t[0] for t in wl], lambda v: v == 0) if kind == "latency" else "(no target)"))
     row("start → ready (Ward's log line)", "< %.1f s" % READY_LIMIT_S,
         [ready_s(w) for w in wards], [None for _ in peers], lambda v: v < READY_LIMIT_S, "%.3f s")
     row("start → first blocked answer (harness probe)", "< %.1f s" % READY_LIMIT_S,
@@ -155,7 +161,7 @@ def main(run_dir):
             vals = [None if (ub is None or us_per_q(w, st) is None) else us_per_q(w, st) / ub for w in sat]
             out.append("| %s | %s (%.1f) | %.2f | %s | %s |" % (
                 st, cell(ub, "%.1f"), UNBOUND_BASELINE_US[st], rel, " | ".join(cell(v, "%.2f") for v in vals),
-                verdict(vals, lambda v, rel=rel: v <= rel)))
+                verdict(vals, lambda v, rel=rel: v <= rel, sat)))
     if "null_ref" in labels:
         worst = max([v for v in (lat("null_ref", st, "p99_ms") for st in SETS) if v is not None] or [0])
         if worst >= P99_LIMIT_MS:
