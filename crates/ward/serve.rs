@@ -42,9 +42,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         }
         None => Config::default_config(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder.enable_all().build()?;
     runtime.block_on(run(config))
 }
 
