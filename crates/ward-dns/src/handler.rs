@@ -401,6 +401,10 @@ fn filter(
 
 /// Reverse zones of private and local addresses (RFC 1918, 6761, 6303, 4193).
 fn is_private_reverse(name: &str) -> bool {
+    // Every query that is not blocked asks this: names outside .arpa answer at once.
+    if !name.ends_with(".arpa") {
+        return false;
+    }
     const ZONES: &[&str] = &[
         "10.in-addr.arpa",
         "127.in-addr.arpa",
@@ -419,8 +423,14 @@ fn is_private_reverse(name: &str) -> bool {
     {
         return true;
     }
-    // 172.16.0.0/12: 16 to 31.172.in-addr.arpa.
-    (16..=31).any(|n| ward_state::is_same_or_subdomain(name, &format!("{n}.172.in-addr.arpa")))
+    // 172.16.0.0/12: 16 to 31.172.in-addr.arpa, found without building the 16 zones.
+    let Some(rest) = name.strip_suffix(".172.in-addr.arpa") else {
+        return false;
+    };
+    let octet = rest.rsplit('.').next().unwrap_or(rest);
+    octet
+        .parse::<u8>()
+        .is_ok_and(|n| (16..=31).contains(&n) && !octet.starts_with('0'))
 }
 
 /// A FORMERR for a message whose header is readable; nothing for anything shorter.
@@ -468,4 +478,34 @@ fn encode(req: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
     truncated.metadata.truncation = true;
     truncated.edns = resp.edns.clone();
     truncated.to_vec().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_private_reverse;
+
+    #[test]
+    fn private_reverse_zones() {
+        for name in [
+            "5.0.0.10.in-addr.arpa",
+            "10.in-addr.arpa",
+            "1.1.168.192.in-addr.arpa",
+            "1.0.16.172.in-addr.arpa",
+            "31.172.in-addr.arpa",
+            "1.2.3.d.f.ip6.arpa",
+        ] {
+            assert!(is_private_reverse(name), "{name}");
+        }
+        for name in [
+            "example.com",
+            "1.0.15.172.in-addr.arpa",
+            "1.0.32.172.in-addr.arpa",
+            "1.0.016.172.in-addr.arpa",
+            "172.in-addr.arpa",
+            "8.8.8.8.in-addr.arpa",
+            "x172.in-addr.arpa",
+        ] {
+            assert!(!is_private_reverse(name), "{name}");
+        }
+    }
 }
