@@ -13,41 +13,86 @@
 //! decoding or encoding. A few hundred bytes an entry instead of a decoded message's
 //! kilobytes.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
 use moka::Expiry;
 
-/// What identifies a cached answer.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+/// The longest key: group name (length-prefixed), type, DO bit, question name.
+const KEY_MAX: usize = 1 + 255 + 2 + 1 + 255;
+
+/// What identifies a cached answer: the upstream group that answered, the question's name
+/// (lowercase, without the trailing dot), its type and the DO bit. Built on the stack, so
+/// a lookup allocates nothing; only an insert copies it to the heap.
 pub struct CacheKey {
-    /// The upstream group that answered.
-    pub group: Arc<str>,
-    /// The question's name, lowercase, without the trailing dot.
-    pub name: Box<str>,
-    /// The question's type.
-    pub qtype: RecordType,
-    /// Whether the client asked for DNSSEC records.
-    pub dnssec_ok: bool,
+    bytes: [u8; KEY_MAX],
+    len: usize,
+}
+
+impl CacheKey {
+    /// The key of a question; `None` for a group name longer than 255 bytes (never cached).
+    pub fn new(group: &str, name: &str, qtype: RecordType, dnssec_ok: bool) -> Option<CacheKey> {
+        let group_len = u8::try_from(group.len()).ok()?;
+        let len = 1 + group.len() + 3 + name.len();
+        if len > KEY_MAX {
+            return None;
+        }
+        let mut bytes = [0u8; KEY_MAX];
+        bytes[0] = group_len;
+        let mut at = 1 + group.len();
+        bytes[1..at].copy_from_slice(group.as_bytes());
+        bytes[at..at + 2].copy_from_slice(&u16::from(qtype).to_be_bytes());
+        bytes[at + 2] = u8::from(dnssec_ok);
+        at += 3;
+        bytes[at..len].copy_from_slice(name.as_bytes());
+        Some(CacheKey { bytes, len })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// One cached answer, ready to be sent again.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CachedAnswer {
-    /// The answer as the upstream sent it, without its OPT record.
-    wire: Arc<[u8]>,
+    /// The answer as the upstream sent it, id zeroed, without its OPT record.
+    wire: Box<[u8]>,
     /// Byte offsets of every record's TTL field.
-    ttls: Arc<[u16]>,
+    ttls: Box<[u16]>,
     /// CNAME targets (lowercase, no trailing dot) and addresses of the answer section, with
     /// the type each is checked as: what answer filtering (CNAME cloaking) looks at.
-    targets: Arc<[(Box<str>, RecordType)]>,
+    targets: Box<[(Box<str>, RecordType)]>,
     stored: Instant,
     ttl: u32,
 }
 
 impl CachedAnswer {
+    /// Reads an upstream answer (in wire format, as the server sent it). Returns the entry
+    /// and whether it may be cached (NOERROR or NXDOMAIN, not truncated, a TTL above 0
+    /// after the limits); `None` if the answer cannot be read.
+    pub fn read(answer: &[u8], limits: &CacheLimits) -> Option<(CachedAnswer, bool)> {
+        let read = Reader::read(answer)?;
+        let read = match &read.opt {
+            // The OPT record is hop by hop: cut it off the end.
+            Some(opt) if opt.end == read.end => read,
+            None => read,
+            // An OPT record before other additional records (legal, never seen from real
+            // servers): let hickory rewrite the message without it.
+            Some(_) => {
+                let mut m = Message::from_vec(answer).ok()?;
+                m.edns = None;
+                let rewritten = m.to_vec().ok()?;
+                let read = Reader::read(&rewritten)?;
+                return Some(read.into_entry(&rewritten, limits));
+            }
+        };
+        Some(read.into_entry(answer, limits))
+    }
+
     /// The names and addresses the answer points at, for answer filtering.
     pub fn targets(&self) -> impl Iterator<Item = (&str, RecordType)> {
         self.targets.iter().map(|(n, t)| (&**n, *t))
@@ -72,31 +117,138 @@ impl CachedAnswer {
             return None;
         }
         out[12..q_end].copy_from_slice(&request[12..q_end]);
-        for &at in self.ttls.iter() {
-            let at = usize::from(at);
-            let ttl = u32::from_be_bytes(out[at..at + 4].try_into().ok()?);
-            out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
+        if age > 0 {
+            for &at in self.ttls.iter() {
+                let at = usize::from(at);
+                let ttl = u32::from_be_bytes(out[at..at + 4].try_into().ok()?);
+                out[at..at + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
+            }
         }
         if let Some(dnssec_ok) = edns {
             let arcount = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
             out[10..12].copy_from_slice(&arcount.to_be_bytes());
-            // Root name, type OPT, class = payload size, extended rcode and version 0,
-            // the DO flag, no options.
-            out.extend_from_slice(&[0, 0, 41]);
-            out.extend_from_slice(&crate::answer::EDNS_PAYLOAD.to_be_bytes());
-            out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+            crate::wire::push_opt(&mut out, dnssec_ok);
         }
         Some(out)
     }
 }
 
+/// What [`CachedAnswer::read`] learns from one walk over an answer.
+struct Reader {
+    rcode: u8,
+    truncated: bool,
+    /// Where the last record ends (anything after it is dropped).
+    end: usize,
+    /// Where the OPT record starts and ends.
+    opt: Option<std::ops::Range<usize>>,
+    ttls: Vec<u16>,
+    targets: Vec<(Box<str>, RecordType)>,
+    /// The lowest TTL of the answer section.
+    answer_ttl: Option<u32>,
+    /// The negative-caching TTL of an authority SOA: min(its TTL, its MINIMUM).
+    soa_ttl: Option<u32>,
+}
+
+impl Reader {
+    fn read(wire: &[u8]) -> Option<Reader> {
+        let header = wire.get(..12)?;
+        let count = |i: usize| usize::from(u16::from_be_bytes([header[i], header[i + 1]]));
+        let q_end = question_end(wire)?;
+        let qtype = RecordType::from(u16::from_be_bytes([wire[q_end - 4], wire[q_end - 3]]));
+        let (answers, authorities) = (count(6), count(8));
+        let mut r = Reader {
+            rcode: header[3] & 0x0f,
+            truncated: header[2] & 0x02 != 0,
+            end: q_end,
+            opt: None,
+            ttls: Vec::with_capacity(answers + authorities + count(10)),
+            targets: Vec::new(),
+            answer_ttl: None,
+            soa_ttl: None,
+        };
+        let mut at = q_end;
+        for i in 0..answers + authorities + count(10) {
+            let start = at;
+            let fixed = skip_name(wire, at)?;
+            let field = |o: usize, n: usize| wire.get(fixed + o..fixed + o + n);
+            let rtype = u16::from_be_bytes(field(0, 2)?.try_into().ok()?);
+            let ttl = u32::from_be_bytes(field(4, 4)?.try_into().ok()?);
+            let rdlen = usize::from(u16::from_be_bytes(field(8, 2)?.try_into().ok()?));
+            let rdata = fixed + 10..fixed + 10 + rdlen;
+            let data = wire.get(rdata.clone())?;
+            at = rdata.end;
+            if i >= answers + authorities && rtype == 41 {
+                if r.opt.is_some() {
+                    return None;
+                }
+                r.opt = Some(start..at);
+                continue;
+            }
+            r.ttls.push(u16::try_from(fixed + 4).ok()?);
+            if i < answers {
+                r.answer_ttl = Some(r.answer_ttl.map_or(ttl, |t| t.min(ttl)));
+                match (rtype, data.len()) {
+                    (5, _) => r
+                        .targets
+                        .push((read_name(wire, rdata.start)?.into(), qtype)),
+                    (1, 4) => {
+                        let ip = Ipv4Addr::from(<[u8; 4]>::try_from(data).ok()?);
+                        r.targets.push((ip.to_string().into(), RecordType::A));
+                    }
+                    (28, 16) => {
+                        let ip = Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?);
+                        r.targets.push((ip.to_string().into(), RecordType::AAAA));
+                    }
+                    _ => {}
+                }
+            } else if i < answers + authorities && rtype == 6 && data.len() >= 22 {
+                let minimum = u32::from_be_bytes(data[data.len() - 4..].try_into().ok()?);
+                r.soa_ttl = Some(minimum.min(ttl));
+            }
+        }
+        r.end = at;
+        Some(r)
+    }
+
+    /// The entry for the answer this reader walked (its OPT record, if any, is the last
+    /// record), and whether it may be cached.
+    fn into_entry(self, answer: &[u8], l: &CacheLimits) -> (CachedAnswer, bool) {
+        let mut wire = answer[..self.opt.as_ref().map_or(self.end, |o| o.start)].to_vec();
+        wire[0..2].fill(0);
+        if self.opt.is_some() {
+            let arcount = u16::from_be_bytes([wire[10], wire[11]]).saturating_sub(1);
+            wire[10..12].copy_from_slice(&arcount.to_be_bytes());
+        }
+        let negative = || self.soa_ttl.unwrap_or(l.negative_ttl).min(l.negative_ttl);
+        let ttl = match self.rcode {
+            // NOERROR with answers.
+            0 if self.answer_ttl.is_some() => self
+                .answer_ttl
+                .map(|t| t.clamp(l.min_ttl, l.max_ttl.max(l.min_ttl))),
+            // NODATA and NXDOMAIN.
+            0 | 3 => Some(negative()),
+            _ => None,
+        };
+        let cacheable = !self.truncated && ttl.is_some_and(|t| t > 0);
+        let entry = CachedAnswer {
+            wire: wire.into(),
+            ttls: self.ttls.into(),
+            targets: self.targets.into(),
+            stored: Instant::now(),
+            // An answer that is not kept is sent once, now.
+            ttl: ttl.filter(|_| cacheable).unwrap_or(1),
+        };
+        (entry, cacheable)
+    }
+}
+
 struct ByTtl;
 
-impl Expiry<CacheKey, CachedAnswer> for ByTtl {
+impl Expiry<Box<[u8]>, Arc<CachedAnswer>> for ByTtl {
     fn expire_after_create(
         &self,
-        _: &CacheKey,
-        value: &CachedAnswer,
+        _: &Box<[u8]>,
+        value: &Arc<CachedAnswer>,
         _: Instant,
     ) -> Option<Duration> {
         Some(Duration::from_secs(u64::from(value.ttl)))
@@ -118,62 +270,37 @@ pub struct CacheLimits {
 
 /// Upstream answers, shared by every policy.
 pub struct AnswerCache {
-    entries: moka::sync::Cache<CacheKey, CachedAnswer>,
+    entries: moka::sync::Cache<Box<[u8]>, Arc<CachedAnswer>, foldhash::fast::RandomState>,
     limits: CacheLimits,
 }
 
 impl AnswerCache {
     /// An empty cache.
     pub fn new(limits: CacheLimits) -> AnswerCache {
+        // foldhash instead of SipHash: keys are short and hashed on every query; the seed is
+        // random per process, which is what SipHash's DoS resistance is for.
         let entries = moka::sync::Cache::builder()
             .max_capacity(limits.size)
             .expire_after(ByTtl)
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         AnswerCache { entries, limits }
     }
 
     /// A cached answer, if one is still fresh.
-    pub fn get(&self, key: &CacheKey) -> Option<CachedAnswer> {
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<CachedAnswer>> {
         self.entries
-            .get(key)
+            .get(key.as_bytes())
             .filter(|e| e.stored.elapsed().as_secs() < u64::from(e.ttl))
     }
 
-    /// Stores an upstream answer and returns the entry, if it may be cached.
-    pub fn insert(&self, key: CacheKey, message: &Message) -> Option<CachedAnswer> {
-        let ttl = self.ttl_of(message).filter(|t| *t > 0)?;
-        if message.metadata.truncation {
-            return None;
+    /// Reads an upstream answer and stores it if it may be cached. Returns the entry either
+    /// way (an uncacheable answer is still sent, once), or `None` if it cannot be read.
+    pub fn insert(&self, key: &CacheKey, answer: &[u8]) -> Option<Arc<CachedAnswer>> {
+        let (entry, cacheable) = CachedAnswer::read(answer, &self.limits)?;
+        let entry = Arc::new(entry);
+        if cacheable {
+            self.entries.insert(key.as_bytes().into(), entry.clone());
         }
-        let mut m = message.clone();
-        m.edns = None;
-        m.metadata.id = 0;
-        let wire = m.to_vec().ok()?;
-        let ttls = ttl_offsets(&wire)?;
-        let targets = message
-            .answers
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::CNAME(c) => Some((
-                    c.0.to_ascii()
-                        .trim_end_matches('.')
-                        .to_ascii_lowercase()
-                        .into(),
-                    message.queries.first()?.query_type(),
-                )),
-                RData::A(a) => Some((a.0.to_string().into(), RecordType::A)),
-                RData::AAAA(a) => Some((a.0.to_string().into(), RecordType::AAAA)),
-                _ => None,
-            })
-            .collect();
-        let entry = CachedAnswer {
-            wire: wire.into(),
-            ttls: ttls.into(),
-            targets,
-            stored: Instant::now(),
-            ttl,
-        };
-        self.entries.insert(key, entry.clone());
         Some(entry)
     }
 
@@ -187,23 +314,9 @@ impl AnswerCache {
         self.len() == 0
     }
 
-    fn ttl_of(&self, m: &Message) -> Option<u32> {
-        let l = &self.limits;
-        let negative = |m: &Message| {
-            let soa = m.authorities.iter().find_map(|r| match &r.data {
-                RData::SOA(soa) => Some(soa.minimum.min(r.ttl)),
-                _ => None,
-            });
-            soa.unwrap_or(l.negative_ttl).min(l.negative_ttl)
-        };
-        match m.metadata.response_code {
-            ResponseCode::NoError if !m.answers.is_empty() => {
-                let min = m.answers.iter().map(|r| r.ttl).min().unwrap_or(0);
-                Some(min.clamp(l.min_ttl, l.max_ttl.max(l.min_ttl)))
-            }
-            ResponseCode::NoError | ResponseCode::NXDomain => Some(negative(m)),
-            _ => None,
-        }
+    /// Drops every entry (the upstreams changed).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
     }
 }
 
@@ -213,8 +326,43 @@ fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
         let len = *wire.get(at)?;
         match len {
             0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2),
+            l if l & 0xC0 == 0xC0 => return Some(at + 2).filter(|end| *end <= wire.len()),
+            l if l & 0xC0 != 0 => return None,
             l => at += 1 + usize::from(l),
+        }
+    }
+}
+
+/// The name at `at`, following compression pointers: lowercase, dot-separated, without
+/// the trailing dot. `None` for a name that runs off the message, loops or is too long.
+fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
+    let mut name = String::new();
+    let mut jumps = 0;
+    loop {
+        let len = *wire.get(at)?;
+        match len {
+            0 => return Some(name),
+            l if l & 0xC0 == 0xC0 => {
+                jumps += 1;
+                if jumps > 64 {
+                    return None;
+                }
+                at = usize::from(u16::from_be_bytes([l & 0x3F, *wire.get(at + 1)?]));
+            }
+            l if l & 0xC0 != 0 => return None,
+            l => {
+                let label = wire.get(at + 1..at + 1 + usize::from(l))?;
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                // Bytes outside ASCII become the Latin-1 characters of the same value,
+                // which no rule matches (rules are ASCII).
+                name.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+                if name.len() > 255 {
+                    return None;
+                }
+                at += 1 + usize::from(l);
+            }
         }
     }
 }
@@ -229,36 +377,12 @@ fn question_end(wire: &[u8]) -> Option<usize> {
     (end <= wire.len()).then_some(end)
 }
 
-/// The offsets of the TTL field of every record of a message.
-fn ttl_offsets(wire: &[u8]) -> Option<Vec<u16>> {
-    let count = |i: usize| u16::from_be_bytes([wire[i], wire[i + 1]]);
-    if wire.len() < 12 {
-        return None;
-    }
-    let records = usize::from(count(6)) + usize::from(count(8)) + usize::from(count(10));
-    let mut at = question_end(wire)?;
-    let mut out = Vec::with_capacity(records);
-    for _ in 0..records {
-        at = skip_name(wire, at)?;
-        let ttl_at = at + 4;
-        let rdlen = usize::from(u16::from_be_bytes([
-            *wire.get(ttl_at + 4)?,
-            *wire.get(ttl_at + 5)?,
-        ]));
-        out.push(u16::try_from(ttl_at).ok()?);
-        at = ttl_at + 6 + rdlen;
-        if at > wire.len() {
-            return None;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use hickory_proto::op::ResponseCode;
     use hickory_proto::op::{Edns, MessageType, OpCode, Query};
-    use hickory_proto::rr::rdata::{A, CNAME};
-    use hickory_proto::rr::{Name, Record};
+    use hickory_proto::rr::rdata::{A, CNAME, SOA};
+    use hickory_proto::rr::{Name, RData, Record};
 
     use super::*;
 
@@ -290,18 +414,19 @@ mod tests {
     }
 
     fn key() -> CacheKey {
-        CacheKey {
-            group: "default".into(),
-            name: "www.example.org".into(),
-            qtype: RecordType::A,
-            dnssec_ok: false,
-        }
+        CacheKey::new("default", "www.example.org", RecordType::A, false).unwrap()
+    }
+
+    fn wire(m: &Message) -> Vec<u8> {
+        m.to_vec().unwrap()
     }
 
     #[test]
     fn a_hit_is_the_answer_for_this_client() {
         let cache = AnswerCache::new(limits());
-        let entry = cache.insert(key(), &upstream_answer()).unwrap();
+        let mut upstream = upstream_answer();
+        upstream.set_edns(Edns::new());
+        let entry = cache.insert(&key(), &wire(&upstream)).unwrap();
         assert_eq!(entry.ttl, 60);
         let targets: Vec<_> = entry.targets().map(|(n, t)| (n.to_owned(), t)).collect();
         assert_eq!(
@@ -332,7 +457,7 @@ mod tests {
                 .as_ref()
                 .is_some_and(|e| e.flags().dnssec_ok && e.max_payload() == 1232)
         );
-        // Without EDNS: no OPT record.
+        // Without EDNS: no OPT record (the upstream's is never passed on).
         let mut plain = req.clone();
         plain.edns = None;
         let hit = cache
@@ -340,17 +465,92 @@ mod tests {
             .unwrap()
             .render(&plain.to_vec().unwrap(), None)
             .unwrap();
-        assert!(Message::from_vec(&hit).unwrap().edns.is_none());
+        let m = Message::from_vec(&hit).unwrap();
+        assert!(m.edns.is_none());
+        assert!(m.additionals.is_empty());
+        // Another group, type or DO bit is another entry.
+        for other in [
+            CacheKey::new("router", "www.example.org", RecordType::A, false),
+            CacheKey::new("default", "www.example.org", RecordType::AAAA, false),
+            CacheKey::new("default", "www.example.org", RecordType::A, true),
+            CacheKey::new("default", "example.org", RecordType::A, false),
+        ] {
+            assert!(cache.get(&other.unwrap()).is_none());
+        }
     }
 
     #[test]
-    fn servfail_and_truncated_answers_are_not_kept() {
+    fn compressed_cname_targets_are_read_through_their_pointers() {
+        // hickory compresses "example.net" inside the second target against the first.
+        let mut m = upstream_answer();
+        m.answers.insert(
+            1,
+            Record::from_rdata(
+                Name::from_ascii("cdn.example.net.").unwrap(),
+                300,
+                RData::CNAME(CNAME(Name::from_ascii("Edge.CDN.example.net.").unwrap())),
+            ),
+        );
+        let (entry, cacheable) = CachedAnswer::read(&wire(&m), &limits()).unwrap();
+        assert!(cacheable);
+        let names: Vec<_> = entry.targets().map(|(n, _)| n.to_owned()).collect();
+        assert_eq!(
+            names,
+            ["cdn.example.net", "edge.cdn.example.net", "192.0.2.1"]
+        );
+    }
+
+    #[test]
+    fn negative_answers_live_for_the_soa_minimum_at_most_negative_ttl() {
+        let name = Name::from_ascii("nx.example.org.").unwrap();
+        let zone = Name::from_ascii("example.org.").unwrap();
+        for (minimum, soa_ttl, want) in [(60, 3600, 60), (3600, 3600, 300), (3600, 30, 30)] {
+            let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+            m.metadata.response_code = ResponseCode::NXDomain;
+            m.add_query(Query::query(name.clone(), RecordType::A));
+            let soa = SOA::new(zone.clone(), zone.clone(), 1, 2, 3, 4, minimum);
+            m.add_authority(Record::from_rdata(zone.clone(), soa_ttl, RData::SOA(soa)));
+            let (entry, cacheable) = CachedAnswer::read(&wire(&m), &limits()).unwrap();
+            assert!(cacheable);
+            assert_eq!(entry.ttl, want, "minimum {minimum}, SOA TTL {soa_ttl}");
+        }
+    }
+
+    #[test]
+    fn servfail_truncated_and_ttl_0_answers_are_sent_but_not_kept() {
         let cache = AnswerCache::new(limits());
-        let mut m = upstream_answer();
-        m.metadata.response_code = ResponseCode::ServFail;
-        assert!(cache.insert(key(), &m).is_none());
-        let mut m = upstream_answer();
-        m.metadata.truncation = true;
-        assert!(cache.insert(key(), &m).is_none());
+        let mut servfail = upstream_answer();
+        servfail.metadata.response_code = ResponseCode::ServFail;
+        let mut truncated = upstream_answer();
+        truncated.metadata.truncation = true;
+        let mut zero = upstream_answer();
+        for r in &mut zero.answers {
+            r.ttl = 0;
+        }
+        for m in [servfail, truncated, zero] {
+            let entry = cache.insert(&key(), &wire(&m)).unwrap();
+            assert!(cache.get(&key()).is_none());
+            let raw = wire(&Message::query());
+            // The question differs from the request's: nothing to render for it.
+            assert!(entry.render(&raw, None).is_none());
+        }
+    }
+
+    #[test]
+    fn unreadable_answers_are_refused() {
+        let cache = AnswerCache::new(limits());
+        let good = wire(&upstream_answer());
+        for cut in [5, 20, good.len() - 1] {
+            assert!(cache.insert(&key(), &good[..cut]).is_none(), "cut at {cut}");
+        }
+        // A compression pointer that loops.
+        let mut looped = good.clone();
+        let q_end = question_end(&looped).unwrap();
+        looped.truncate(q_end);
+        looped[7] = 1; // ANCOUNT 1
+        let here = u16::try_from(q_end + 12).unwrap();
+        looped.extend_from_slice(&[0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2]);
+        looped.extend_from_slice(&(0xC000 | here).to_be_bytes());
+        assert!(cache.insert(&key(), &looped).is_none());
     }
 }

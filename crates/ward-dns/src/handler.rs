@@ -13,8 +13,8 @@ use ward_rules::{Layer, ListMask, Reason, Request, Verdict};
 use ward_state::{Policy, Snapshot};
 
 use crate::answer;
-use crate::cache::{AnswerCache, CacheKey, CacheLimits};
-use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup};
+use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
+use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup, UpstreamQuery};
 use crate::wire;
 
 /// A snapshot and the upstream groups of its config: what one query uses.
@@ -123,13 +123,19 @@ impl Handler {
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
         let mut name = [0u8; 255];
         if let Some(q) = wire::parse_query(bytes, &mut name) {
-            if let Some(answer) = self.fast(bytes, &q, src.ip()) {
+            let answer = match self.decide(bytes, &q, src.ip()) {
+                Fast::Answer(answer) => Some(answer),
+                Fast::Forward(rt) => Some(self.forward_wire(&rt, bytes, &q, src.ip()).await),
+                Fast::Full => None,
+            };
+            if let Some(answer) = answer {
                 let limit = q.edns.map_or(512, |(size, _)| {
                     usize::from(size.clamp(512, answer::EDNS_PAYLOAD))
                 });
                 if !udp || answer.len() <= limit {
                     return Some(answer);
                 }
+                return Some(wire::truncated(bytes, &q, answer[3] & 0x0f));
             }
         }
         let req = match Message::from_vec(bytes) {
@@ -152,43 +158,72 @@ impl Handler {
         }
     }
 
-    /// The fast path: a plain query that is blocked or answered from the cache, decided
-    /// and answered on the wire format. `None` sends it down the full path.
-    fn fast(&self, raw: &[u8], q: &wire::Question<'_>, client: IpAddr) -> Option<Vec<u8>> {
+    /// The fast path's decision for a plain query, made on the wire format: blocked and
+    /// cached answers at once, a cache miss forwarded without decoding anything, the rest
+    /// (local records, rewrites, hosts-style addresses, private reverse zones) to the full
+    /// path.
+    fn decide(&self, raw: &[u8], q: &wire::Question<'_>, client: IpAddr) -> Fast {
         let rt = self.runtime.load();
         let snap = &rt.snapshot;
         if snap.records.lookup(q.name).is_some() {
-            return None;
+            return Fast::Full;
         }
         let policy = snap.policy_for(client);
         let verdict = filter(snap, policy, q.name, q.qtype, client);
         match verdict.reason {
             Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => {
-                Some(wire::blocked(raw, q, &policy.blocking))
+                Fast::Answer(wire::blocked(raw, q, &policy.blocking))
             }
             Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
-                let group = match snap.forward_zone(q.name) {
-                    Some(group) => group,
-                    None if is_private_reverse(q.name) => return None,
-                    None => policy.upstream.as_str(),
+                let Some(group) = upstream_of(snap, policy, q.name) else {
+                    return Fast::Full;
                 };
-                let key = CacheKey {
-                    group: Arc::from(group),
-                    name: q.name.into(),
-                    qtype: q.qtype,
-                    dnssec_ok: q.edns.is_some_and(|(_, d)| d),
+                let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
+                let Some(key) = CacheKey::new(group, q.name, q.qtype, dnssec_ok) else {
+                    return Fast::Full;
                 };
-                let hit = self.cache.get(&key)?;
-                for (target, qtype) in hit.targets() {
-                    if filter(snap, policy, target, qtype, client).reason
-                        == Reason::FilteredBlockList
-                    {
-                        return Some(wire::blocked(raw, q, &policy.blocking));
-                    }
+                match self.cache.get(&key) {
+                    Some(hit) => Fast::Answer(answer_from(snap, policy, raw, q, client, &hit)),
+                    None => Fast::Forward(arc_swap::Guard::into_inner(rt)),
                 }
-                hit.render(raw, q.edns.map(|(_, d)| d))
             }
-            _ => None,
+            _ => Fast::Full,
+        }
+    }
+
+    /// A cache miss of the fast path: the client's question goes upstream as it came, the
+    /// answer is cached and filtered in wire format.
+    async fn forward_wire(
+        &self,
+        rt: &Runtime,
+        raw: &[u8],
+        q: &wire::Question<'_>,
+        client: IpAddr,
+    ) -> Vec<u8> {
+        let snap = &rt.snapshot;
+        let policy = snap.policy_for(client);
+        let servfail = || wire::servfail(raw, q);
+        let Some(group_name) = upstream_of(snap, policy, q.name) else {
+            return servfail();
+        };
+        let Some(group) = rt.upstreams.get(group_name) else {
+            return servfail();
+        };
+        let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
+        let Ok(query) = UpstreamQuery::from_wire(raw, q.question_end, dnssec_ok) else {
+            return servfail();
+        };
+        let entry = match group.exchange(&query).await {
+            Ok(answer) => CacheKey::new(group_name, q.name, q.qtype, dnssec_ok)
+                .and_then(|key| self.cache.insert(&key, &answer)),
+            Err(err) => {
+                tracing::debug!(name = q.name, group = group_name, %err, "upstream failed");
+                None
+            }
+        };
+        match entry {
+            Some(entry) => answer_from(snap, policy, raw, q, client, &entry),
+            None => servfail(),
         }
     }
 
@@ -285,38 +320,86 @@ impl Handler {
         let Some(group) = rt.upstreams.get(group_name) else {
             return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
         };
-        let key = CacheKey {
-            group: Arc::from(group_name),
-            name: name.into(),
-            qtype: q.query_type(),
-            dnssec_ok: req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+        let dnssec_ok = req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let Some(key) = CacheKey::new(group_name, name, q.query_type(), dnssec_ok) else {
+            return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
         };
-        let edns = req.edns.as_ref().map(|e| e.flags().dnssec_ok);
         let cached = match self.cache.get(&key) {
             Some(hit) => hit,
-            None => match group.resolve(req).await {
-                Ok(m) => match self.cache.insert(key, &m) {
-                    Some(entry) => entry,
-                    // Not cacheable (SERVFAIL, REFUSED, TTL 0): filtered and sent as it is.
-                    None => return Reply::Message(filtered(snap, policy, req, q, client, m)),
-                },
-                Err(err) => {
-                    tracing::debug!(%name, group = group_name, %err, "upstream failed");
-                    return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
+            None => {
+                let answer = match UpstreamQuery::new(req) {
+                    Ok(query) => group.exchange(&query).await,
+                    Err(err) => Err(err),
+                };
+                match answer.map(|a| self.cache.insert(&key, &a)) {
+                    Ok(Some(entry)) => entry,
+                    Ok(None) => {
+                        tracing::debug!(%name, group = group_name, "unreadable upstream answer");
+                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
+                    }
+                    Err(err) => {
+                        tracing::debug!(%name, group = group_name, %err, "upstream failed");
+                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
+                    }
                 }
-            },
+            }
         };
         // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
-        for (target, qtype) in cached.targets() {
-            if filter(snap, policy, target, qtype, client).reason == Reason::FilteredBlockList {
-                return Reply::Message(answer::blocked(req, q, &policy.blocking));
-            }
+        if cloaked(snap, policy, client, &cached) {
+            return Reply::Message(answer::blocked(req, q, &policy.blocking));
         }
+        let edns = req.edns.as_ref().map(|e| e.flags().dnssec_ok);
         match cached.render(raw, edns) {
             Some(wire) => Reply::Wire(wire),
             None => Reply::Message(answer::response_to(req, ResponseCode::ServFail)),
         }
     }
+}
+
+/// Where the fast path goes.
+enum Fast {
+    /// Answered: blocked, or from the cache.
+    Answer(Vec<u8>),
+    /// Not in the cache: forward it (with the runtime it was decided on).
+    Forward(Arc<Runtime>),
+    /// Everything else: the full path decides.
+    Full,
+}
+
+/// The upstream group a query that is not blocked goes to: its conditional-forwarding
+/// zone's, else the policy's. `None` for private reverse zones without a zone (the full
+/// path answers NXDOMAIN).
+fn upstream_of<'s>(snap: &'s Snapshot, policy: &'s Policy, name: &str) -> Option<&'s str> {
+    match snap.forward_zone(name) {
+        Some(group) => Some(group),
+        None if is_private_reverse(name) => None,
+        None => Some(policy.upstream.as_str()),
+    }
+}
+
+/// Whether the policy blocks one of the names or addresses an answer points at.
+fn cloaked(snap: &Snapshot, policy: &Policy, client: IpAddr, entry: &CachedAnswer) -> bool {
+    entry.targets().any(|(target, qtype)| {
+        filter(snap, policy, target, qtype, client).reason == Reason::FilteredBlockList
+    })
+}
+
+/// The fast path's answer from a cache entry: blocked if the answer is cloaked, else the
+/// entry as this client's answer (SERVFAIL if it cannot be rendered for it).
+fn answer_from(
+    snap: &Snapshot,
+    policy: &Policy,
+    raw: &[u8],
+    q: &wire::Question<'_>,
+    client: IpAddr,
+    entry: &CachedAnswer,
+) -> Vec<u8> {
+    if cloaked(snap, policy, client, entry) {
+        return wire::blocked(raw, q, &policy.blocking);
+    }
+    entry
+        .render(raw, q.edns.map(|(_, d)| d))
+        .unwrap_or_else(|| wire::servfail(raw, q))
 }
 
 /// What the query path produced: a message to encode, or an answer already in wire
@@ -333,39 +416,6 @@ impl Reply {
             Reply::Wire(w) => Message::from_vec(&w).ok(),
         }
     }
-}
-
-/// An upstream answer that is not cached, filtered for the policy and addressed to the
-/// client (its id, its question, Ward's EDNS or none).
-fn filtered(
-    snap: &Snapshot,
-    policy: &Policy,
-    req: &Message,
-    q: &Query,
-    client: IpAddr,
-    upstream: Message,
-) -> Message {
-    for r in &upstream.answers {
-        let (target, qtype) = match &r.data {
-            RData::CNAME(c) => (
-                c.0.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
-                q.query_type(),
-            ),
-            RData::A(a) => (a.0.to_string(), RecordType::A),
-            RData::AAAA(a) => (a.0.to_string(), RecordType::AAAA),
-            _ => continue,
-        };
-        if filter(snap, policy, &target, qtype, client).reason == Reason::FilteredBlockList {
-            return answer::blocked(req, q, &policy.blocking);
-        }
-    }
-    let mut resp = upstream;
-    resp.metadata.id = req.metadata.id;
-    resp.metadata.recursion_available = true;
-    resp.queries = req.queries.clone();
-    // EDNS is hop by hop: the client gets Ward's, or none if it sent none.
-    resp.edns = answer::response_to(req, ResponseCode::NoError).edns;
-    resp
 }
 
 /// The first address of `host` from the system resolver, within five seconds.

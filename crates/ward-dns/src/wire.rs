@@ -175,18 +175,52 @@ pub fn blocked(raw: &[u8], q: &Question<'_>, b: &Blocking) -> Vec<u8> {
         Body::Empty => {}
     }
     if let Some((_, dnssec_ok)) = q.edns {
-        out.extend_from_slice(&[0, 0, 41]);
-        out.extend_from_slice(&crate::answer::EDNS_PAYLOAD.to_be_bytes());
-        out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        push_opt(&mut out, dnssec_ok);
     }
     out
+}
+
+/// The answer to a query whose answer does not fit the client's UDP payload: the header
+/// with TC and `rcode`, the question, and an OPT record for an EDNS client (RFC 1035 4.2.1;
+/// the client retries over TCP).
+pub fn truncated(raw: &[u8], q: &Question<'_>, rcode: u8) -> Vec<u8> {
+    empty(raw, q, rcode, true)
+}
+
+/// SERVFAIL for a query: the header, the question, an OPT record for an EDNS client.
+pub fn servfail(raw: &[u8], q: &Question<'_>) -> Vec<u8> {
+    empty(raw, q, 2, false)
+}
+
+fn empty(raw: &[u8], q: &Question<'_>, rcode: u8, tc: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(q.question_end + 11);
+    out.extend_from_slice(&raw[..2]);
+    // QR, TC, the client's RD and CD; RA.
+    out.push(0x80 | if tc { 0x02 } else { 0 } | (raw[2] & 0x01));
+    out.push(0x80 | (raw[3] & 0x10) | (rcode & 0x0f));
+    for n in [1u16, 0, 0, u16::from(q.edns.is_some())] {
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    out.extend_from_slice(&raw[12..q.question_end]);
+    if let Some((_, dnssec_ok)) = q.edns {
+        push_opt(&mut out, dnssec_ok);
+    }
+    out
+}
+
+/// Appends Ward's OPT record (the caller counts it in ARCOUNT): root name, type OPT, class
+/// = the UDP payload Ward accepts, extended rcode and version 0, the DO flag, no options.
+pub(crate) fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool) {
+    out.extend_from_slice(&[0, 0, 41]);
+    out.extend_from_slice(&crate::answer::EDNS_PAYLOAD.to_be_bytes());
+    out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
 }
 
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
     use hickory_proto::rr::Name;
 
     use super::*;
@@ -230,6 +264,21 @@ mod tests {
         trailing.push(0);
         assert!(parse_query(&trailing, &mut [0u8; 255]).is_none());
         assert!(parse_query(&raw[..raw.len() - 1], &mut [0u8; 255]).is_none());
+    }
+
+    #[test]
+    fn truncated_and_servfail_answers_match_the_full_path() {
+        for edns in [None, Some(false), Some(true)] {
+            let req = request("Big.Example.com.", RecordType::TXT, edns);
+            let raw = req.to_vec().unwrap();
+            let mut buf = [0u8; 255];
+            let q = parse_query(&raw, &mut buf).unwrap();
+            let mut full = crate::answer::response_to(&req, ResponseCode::NoError);
+            full.metadata.truncation = true;
+            assert_eq!(Message::from_vec(&truncated(&raw, &q, 0)).unwrap(), full);
+            let full = crate::answer::response_to(&req, ResponseCode::ServFail);
+            assert_eq!(Message::from_vec(&servfail(&raw, &q)).unwrap(), full);
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //!
 //! The query is encoded once per call and answers are matched on their raw bytes (id, QR
 //! bit, question): a datagram that answers nothing in flight is dropped unparsed, which is
-//! the forwarder's defence against spoofed answers. Only the chosen answer is parsed.
+//! the forwarder's defence against spoofed answers. Answers stay in wire format:
+//! [`UpstreamGroup::exchange`] hands the raw answer on (the query path caches and sends it
+//! without decoding it), [`UpstreamGroup::resolve`] parses it for callers that want a
+//! message.
 
 mod addr;
 mod error;
@@ -40,6 +43,8 @@ pub use error::{UpstreamError, UpstreamErrorKind};
 use https::HttpsUpstream;
 use stream::StreamUpstream;
 use udp::UdpUpstream;
+pub use wire::Request as UpstreamQuery;
+
 use wire::Request;
 
 /// How a group picks the servers a query goes to.
@@ -190,14 +195,21 @@ impl UpstreamGroup {
     /// is returned, or else an error.
     pub async fn resolve(&self, query: &Message) -> Result<Message, UpstreamError> {
         let request = Request::new(query)?;
+        let answer = self.exchange(&request).await?;
+        request.finish(&answer)
+    }
+
+    /// [`UpstreamGroup::resolve`] in wire format: the answer as the chosen server sent it
+    /// (its id, its OPT record), checked to be a well-formed answer to the question.
+    pub async fn exchange(&self, request: &UpstreamQuery) -> Result<Vec<u8>, UpstreamError> {
         let group = &*self.inner;
         match group.strategy {
-            Strategy::Parallel if group.servers.len() > 1 => group.race(&request).await,
+            Strategy::Parallel if group.servers.len() > 1 => group.race(request).await,
             Strategy::RoundRobin => {
                 let start = group.next.fetch_add(1, Ordering::Relaxed) % group.servers.len();
-                group.in_turn(&request, start).await
+                group.in_turn(request, start).await
             }
-            Strategy::Parallel | Strategy::Failover => group.in_turn(&request, 0).await,
+            Strategy::Parallel | Strategy::Failover => group.in_turn(request, 0).await,
         }
     }
 
@@ -229,7 +241,7 @@ impl fmt::Debug for UpstreamGroup {
 
 impl Group {
     /// Servers one after the other from `start`, until one answers well.
-    async fn in_turn(&self, request: &Request, start: usize) -> Result<Message, UpstreamError> {
+    async fn in_turn(&self, request: &Request, start: usize) -> Result<Vec<u8>, UpstreamError> {
         let mut failures = Failures::default();
         let n = self.servers.len();
         for server in self.servers.iter().cycle().skip(start).take(n) {
@@ -243,7 +255,7 @@ impl Group {
 
     /// All servers at once; the first good answer wins and the other exchanges are dropped
     /// (their late answers match nothing in flight and are discarded).
-    async fn race(&self, request: &Request) -> Result<Message, UpstreamError> {
+    async fn race(&self, request: &Request) -> Result<Vec<u8>, UpstreamError> {
         let mut racing: Vec<_> = self
             .servers
             .iter()
@@ -275,12 +287,12 @@ impl Group {
 }
 
 impl Server {
-    /// One exchange, bounded by `timeout`, parsed into the caller's terms.
+    /// One exchange, bounded by `timeout`: an answer every reader can walk.
     async fn exchange(
         &self,
         request: &Request,
         timeout: Duration,
-    ) -> Result<Message, UpstreamError> {
+    ) -> Result<Vec<u8>, UpstreamError> {
         let answer = match tokio::time::timeout(timeout, self.transport.exchange(request)).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(e.at(&self.label)),
@@ -290,7 +302,12 @@ impl Server {
                     .at(&self.label));
             }
         };
-        request.finish(&answer).map_err(|e| e.at(&self.label))
+        if !wire::well_formed(&answer) {
+            return Err(UpstreamError::new(UpstreamErrorKind::Protocol)
+                .with_detail("malformed answer")
+                .at(&self.label));
+        }
+        Ok(answer)
     }
 }
 
@@ -307,13 +324,13 @@ impl Transport {
 /// What the servers tried so far said, short of a good answer.
 #[derive(Default)]
 struct Failures {
-    last_answer: Option<Message>,
+    last_answer: Option<Vec<u8>>,
     last_error: Option<UpstreamError>,
 }
 
 impl Failures {
     /// Records one exchange's outcome; returns the answer when it is a good one.
-    fn add(&mut self, outcome: Result<Message, UpstreamError>) -> Option<Message> {
+    fn add(&mut self, outcome: Result<Vec<u8>, UpstreamError>) -> Option<Vec<u8>> {
         match outcome {
             Ok(answer) if !wire::is_server_failure(&answer) => return Some(answer),
             Ok(answer) => self.last_answer = Some(answer),
@@ -327,7 +344,7 @@ impl Failures {
 
     /// The outcome when no server answered well: the last SERVFAIL/REFUSED answer if any,
     /// else the error (a single server's own, or [`UpstreamErrorKind::AllFailed`]).
-    fn finish(self, group: &Group) -> Result<Message, UpstreamError> {
+    fn finish(self, group: &Group) -> Result<Vec<u8>, UpstreamError> {
         if let Some(answer) = self.last_answer {
             return Ok(answer);
         }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType};
 
 use super::error::{UpstreamError, UpstreamErrorKind};
 
@@ -17,8 +17,9 @@ pub(crate) const EDNS_PAYLOAD: u16 = 1232;
 
 const HEADER_LEN: usize = 12;
 
-/// One query as sent upstream, id zeroed.
-pub(crate) struct Request {
+/// One query as sent upstream, id zeroed: built once per query, sent to as many servers as
+/// the group's strategy tries.
+pub struct Request {
     bytes: Vec<u8>,
     /// The question section (bytes 12.. of `bytes`), shared with the pending-query tables.
     question: Arc<[u8]>,
@@ -31,7 +32,7 @@ impl Request {
     /// an OPT record advertising [`EDNS_PAYLOAD`] with the client's DO bit. Client EDNS
     /// options (cookies, client subnet, padding) belong to the client's hop and are not
     /// forwarded.
-    pub(crate) fn new(query: &Message) -> Result<Request, UpstreamError> {
+    pub fn new(query: &Message) -> Result<Request, UpstreamError> {
         let [question] = query.queries.as_slice() else {
             return Err(UpstreamError::new(UpstreamErrorKind::InvalidQuery)
                 .with_detail(format!("{} questions, not one", query.queries.len())));
@@ -61,6 +62,35 @@ impl Request {
             bytes,
             client_id: query.metadata.id,
             client_edns: query.edns.is_some(),
+        })
+    }
+
+    /// The same query built from a client's datagram without decoding it: `raw` holds one
+    /// uncompressed question that ends at `question_end` (as [`crate::wire::parse_query`]
+    /// read it). The upstream form is the one [`Request::new`] builds.
+    pub fn from_wire(
+        raw: &[u8],
+        question_end: usize,
+        dnssec_ok: bool,
+    ) -> Result<Request, UpstreamError> {
+        let question = raw
+            .get(HEADER_LEN..question_end)
+            .filter(|q| q.len() > 4)
+            .ok_or_else(|| {
+                UpstreamError::new(UpstreamErrorKind::InvalidQuery).with_detail("no question")
+            })?;
+        let mut bytes = Vec::with_capacity(question_end + 11);
+        // Id 0, opcode QUERY and the client's RD; its AD and CD; one question, one OPT.
+        bytes.extend_from_slice(&[0, 0, raw[2] & 0x01, raw[3] & 0x30, 0, 1, 0, 0, 0, 0, 0, 1]);
+        bytes.extend_from_slice(question);
+        bytes.extend_from_slice(&[0, 0, 41]);
+        bytes.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+        bytes.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        Ok(Request {
+            question: Arc::from(question),
+            client_id: u16::from_be_bytes([raw[0], raw[1]]),
+            client_edns: true,
+            bytes,
         })
     }
 
@@ -129,12 +159,50 @@ pub(crate) fn is_truncated(message: &[u8]) -> bool {
     message.get(2).is_some_and(|b| b & 0x02 != 0)
 }
 
-/// Whether an answer says "this server could not help": another server may.
-pub(crate) fn is_server_failure(message: &Message) -> bool {
-    matches!(
-        message.metadata.response_code,
-        ResponseCode::ServFail | ResponseCode::Refused
-    )
+/// Whether an answer says "this server could not help" (SERVFAIL or REFUSED): another
+/// server may.
+pub(crate) fn is_server_failure(message: &[u8]) -> bool {
+    let rcode = message.get(3).map_or(0, |b| b & 0x0f);
+    // SERVFAIL, REFUSED.
+    rcode == 2 || rcode == 5
+}
+
+/// Whether every record an answer counts is there, within its bounds: what an answer must
+/// be for the cache and the client to read it.
+pub(crate) fn well_formed(message: &[u8]) -> bool {
+    let Some(header) = message.get(..HEADER_LEN) else {
+        return false;
+    };
+    let count = |i: usize| usize::from(u16::from_be_bytes([header[i], header[i + 1]]));
+    let Some(mut at) = question_end(message) else {
+        return false;
+    };
+    for _ in 0..count(6) + count(8) + count(10) {
+        let Some(after_name) = skip_name(message, at) else {
+            return false;
+        };
+        let Some(rdlen) = message.get(after_name + 8..after_name + 10) else {
+            return false;
+        };
+        at = after_name + 10 + usize::from(u16::from_be_bytes([rdlen[0], rdlen[1]]));
+        if at > message.len() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The offset after a (possibly compressed) name at `at`.
+fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *message.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xC0 == 0xC0 => return Some(at + 2).filter(|end| *end <= message.len()),
+            l if l & 0xC0 != 0 => return None,
+            l => at += 1 + usize::from(l),
+        }
+    }
 }
 
 /// The end of the (single, uncompressed) question that starts at byte 12.
@@ -193,6 +261,44 @@ mod tests {
                 framed.len() - 2
             );
         }
+    }
+
+    #[test]
+    fn the_wire_form_of_a_query_is_the_decoded_forms() {
+        for (client, dnssec_ok) in [(None, false), (Some(false), false), (Some(true), true)] {
+            for (rd, cd) in [(true, false), (false, true)] {
+                let mut m = query("Example.COM.", client);
+                m.metadata.recursion_desired = rd;
+                m.metadata.checking_disabled = cd;
+                let raw = m.to_vec().unwrap();
+                let end = question_end(&raw).unwrap();
+                let wire = Request::from_wire(&raw, end, dnssec_ok).unwrap();
+                let decoded = Request::new(&m).unwrap();
+                assert_eq!(
+                    wire.with_id(9),
+                    decoded.with_id(9),
+                    "{client:?} rd={rd} cd={cd}"
+                );
+                assert_eq!(wire.question(), decoded.question());
+            }
+        }
+        assert!(Request::from_wire(&[0; 12], 12, false).is_err());
+    }
+
+    #[test]
+    fn well_formed_walks_every_record() {
+        let mut response = query("example.com.", Some(false));
+        response.metadata.message_type = MessageType::Response;
+        let bytes = response.to_vec().unwrap();
+        assert!(well_formed(&bytes));
+        assert!(!well_formed(&bytes[..bytes.len() - 1]));
+        let mut extra = bytes.clone();
+        extra[11] = 2; // ARCOUNT 2, one record there
+        assert!(!well_formed(&extra));
+        assert!(!is_server_failure(&bytes));
+        let mut refused = bytes.clone();
+        refused[3] |= 5;
+        assert!(is_server_failure(&refused));
     }
 
     #[test]
