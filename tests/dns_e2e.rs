@@ -373,3 +373,47 @@ fn sigterm_drains_queries_in_flight() {
     let r = Message::from_vec(&buf[..n]).unwrap();
     assert_eq!(ips(&r), ["127.1.0.1"]);
 }
+
+#[test]
+fn udp_threads_share_the_port_and_all_answer() {
+    let up = upstream();
+    let ward = start_args(
+        "threads",
+        "127.0.0.1:0",
+        up,
+        up,
+        "null_ip",
+        &["--threads", "3"],
+    );
+    // Three UDP sockets on the one port (SO_REUSEPORT), one per thread.
+    let port = format!(":{:04X} ", ward.dns.port());
+    let udp_table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let sockets = udp_table
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(port.trim()))
+        })
+        .count();
+    assert_eq!(sockets, 3, "UDP sockets on port {}", ward.dns.port());
+    let mut threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", ward.child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|c| c.trim().to_owned())
+        .filter(|c| c.starts_with("ward-udp"))
+        .collect();
+    threads.sort();
+    assert_eq!(threads, ["ward-udp-0", "ward-udp-1", "ward-udp-2"]);
+    // Clients on many source ports, which the kernel spreads over the sockets: every one is
+    // answered, blocked or forwarded, by whichever thread reads it.
+    for i in 0..60 {
+        let (name, want) = if i % 2 == 0 {
+            (format!("n{i}.ads.example."), "0.0.0.0")
+        } else {
+            (format!("n{i}.allowed.example."), "127.1.0.1")
+        };
+        let got = addrs(&ward, ip("127.0.0.2"), &name, RecordType::A);
+        assert_eq!(got, [want], "{name}");
+    }
+}

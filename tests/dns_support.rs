@@ -185,6 +185,18 @@ pub(crate) fn start_on(
     router: SocketAddr,
     blocking_mode: &str,
 ) -> Ward {
+    start_args(tag, listen, upstream, router, blocking_mode, &[])
+}
+
+/// [`start_on`] with more `ward serve` arguments.
+pub(crate) fn start_args(
+    tag: &str,
+    listen: &str,
+    upstream: SocketAddr,
+    router: SocketAddr,
+    blocking_mode: &str,
+    args: &[&str],
+) -> Ward {
     let dir = TempDir::new(tag);
     let list = dir.0.join("ads.txt");
     std::fs::write(&list, "||ads.example^\n||blocked.example^\n0.0.0.0 hosts-blocked.example\n192.168.1.99 printer.example\n||rewrite.example^$dnsrewrite=NOERROR;A;192.0.2.7\n").unwrap();
@@ -229,6 +241,7 @@ data_dir: "{data}"
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args(["serve", "--config"])
         .arg(&path)
+        .args(args)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

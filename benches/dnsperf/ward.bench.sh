@@ -2,11 +2,10 @@
 # Sourced by run_baseline.sh, which provides run_server, $CORPUS, $CONF, $RUN, $STUB_PORT,
 # $ADDR, $LAT_QPS, $SETS. benches/dnsperf/run.sh sets WARD_BIN to a copy of the release binary.
 #
-#   bench_ward       Ward as configured by default (worker threads: one per core)
-#   bench_ward1      Ward with one worker thread (the peers are single-threaded): --threads 1,
-#                    and TOKIO_WORKER_THREADS=1 as well, because `ward serve` accepts
-#                    --threads but does not pass it to its runtime yet (the harness records
-#                    the thread count: 4 with the flag alone, 3 with the variable)
+#   bench_ward       Ward as configured by default (one UDP thread per core, each with its
+#                    own SO_REUSEPORT socket; TCP and admin on a runtime of as many threads)
+#   bench_ward1      Ward with --threads 1 (the peers are single-threaded): one UDP thread,
+#                    a one-thread runtime beside it
 #   bench_ward_soak  no saturating runs: one 60 s fixed-rate run per query set at LAT_QPS
 #                    (10k qps), for the "p99 < 0.3 ms, zero lost queries in 60 s" target
 #
@@ -49,9 +48,8 @@ bench_ward() {
 bench_ward1() {
   local port=$1 d="$CONF/ward1"
   ward_write_config "$d" "$port" || return 0
-  # env execs the server, so the PID the harness measures is Ward's
-  run_server ward1 "Ward adblock list (||d^: d + subdomains), one worker thread" "$port" -- \
-    env TOKIO_WORKER_THREADS=1 "${WARD_BIN:-ward}" serve --config "$d/ward.yaml" --threads 1
+  run_server ward1 "Ward adblock list (||d^: d + subdomains), one UDP thread" "$port" -- \
+    "${WARD_BIN:-ward}" serve --config "$d/ward.yaml" --threads 1
 }
 
 bench_ward_soak() {

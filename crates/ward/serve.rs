@@ -27,7 +27,8 @@ pub struct ServeArgs {
     /// Log as JSON lines (for log shippers).
     #[arg(long)]
     log_json: bool,
-    /// Worker threads answering queries (default: one per core).
+    /// Threads answering UDP queries, each with its own socket per address (default: one
+    /// per core). TCP, the admin API and reloads share a runtime of as many threads.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 }
@@ -42,12 +43,15 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         }
         None => Config::default_config(),
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        builder.worker_threads(n.max(1));
-    }
-    let runtime = builder.enable_all().build()?;
-    runtime.block_on(run(config))
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(config, threads))
 }
 
 fn init_logs(json: bool) {
@@ -77,7 +81,7 @@ fn data_dir(config: &Config) -> PathBuf {
     }
 }
 
-async fn run(config: Config) -> Result<ExitCode> {
+async fn run(config: Config, threads: usize) -> Result<ExitCode> {
     let started = Instant::now();
     let admin = AdminState::default();
     let admin_listener = TcpListener::bind(config.admin.listen)
@@ -111,35 +115,96 @@ async fn run(config: Config) -> Result<ExitCode> {
     for err in errors {
         tracing::warn!("{err}");
     }
-    let server = DnsServer::new(Arc::new(Handler::new(rt)));
+    let server = Arc::new(DnsServer::new(Arc::new(Handler::new(rt))));
+    // Worker i serves socket i of every address.
+    let mut per_worker: Vec<Vec<std::net::UdpSocket>> = (0..threads).map(|_| Vec::new()).collect();
     for addr in &listen {
-        bind(&server, *addr).await?;
+        let (udp, tcp) = bind(*addr, threads)?;
+        server.register_tcp(tcp);
+        for (worker, socket) in per_worker.iter_mut().zip(udp) {
+            worker.push(socket);
+        }
+    }
+    let mut workers = Vec::with_capacity(threads);
+    for (i, sockets) in per_worker.into_iter().enumerate() {
+        workers.push(udp_worker(i, server.clone(), sockets)?);
     }
     admin.set_ready(true);
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        udp_threads = threads,
+        "ready"
+    );
 
     shutdown_signal().await;
     tracing::info!("shutting down: draining queries in flight");
     admin.set_ready(false);
     server.shutdown(GRACE).await;
+    tokio::task::spawn_blocking(move || {
+        for worker in workers {
+            let _ = worker.join();
+        }
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Binds UDP and TCP on one address (port 0 picks a free port, the same for both when it
-/// can) and logs one line per listener.
-async fn bind(server: &DnsServer, addr: SocketAddr) -> Result<()> {
-    let udp = UdpSocket::bind(addr)
-        .await
-        .with_context(|| format!("binding UDP {addr}"))?;
-    let udp_addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(udp_addr)
-        .await
-        .with_context(|| format!("binding TCP {udp_addr}"))?;
+/// Binds one address: `threads` UDP sockets sharing it with `SO_REUSEPORT` (the kernel
+/// spreads clients over them) and a TCP listener on the same port (port 0 picks a free
+/// one, the same for both when it can). Logs one line per listener.
+fn bind(addr: SocketAddr, threads: usize) -> Result<(Vec<std::net::UdpSocket>, TcpListener)> {
+    let first = udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
+    let udp_addr = first.local_addr()?;
+    let mut udp = vec![first];
+    // Without SO_REUSEPORT (not Unix) one socket, and so one UDP thread, per address.
+    let reuse_port = cfg!(unix);
+    while reuse_port && udp.len() < threads {
+        udp.push(udp_socket(udp_addr).with_context(|| format!("binding UDP {udp_addr} again"))?);
+    }
+    let tcp =
+        std::net::TcpListener::bind(udp_addr).with_context(|| format!("binding TCP {udp_addr}"))?;
+    tcp.set_nonblocking(true)?;
+    let tcp = TcpListener::from_std(tcp)?;
     tracing::info!("listening for UDP on {udp_addr}");
     tracing::info!("listening for TCP on {}", tcp.local_addr()?);
-    server.register_udp(udp);
-    server.register_tcp(tcp);
-    Ok(())
+    Ok((udp, tcp))
+}
+
+/// A non-blocking UDP socket bound to `addr`, shareable with `SO_REUSEPORT`.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// A thread with its own single-threaded runtime, serving its UDP sockets until the
+/// server has drained.
+fn udp_worker(
+    i: usize,
+    server: Arc<DnsServer>,
+    sockets: Vec<std::net::UdpSocket>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name(format!("ward-udp-{i}"))
+        .spawn(move || {
+            runtime.block_on(async {
+                for socket in sockets {
+                    match UdpSocket::from_std(socket) {
+                        Ok(socket) => server.register_udp(socket),
+                        Err(err) => tracing::error!(%err, "UDP socket"),
+                    }
+                }
+                server.drained().await;
+            });
+        })?;
+    Ok(thread)
 }
 
 async fn shutdown_signal() {
