@@ -9,6 +9,7 @@
 
 #![deny(missing_docs)]
 
+pub mod download;
 mod records;
 mod subnets;
 
