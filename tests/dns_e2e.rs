@@ -397,14 +397,22 @@ fn udp_threads_share_the_port_and_all_answer() {
         })
         .count();
     assert_eq!(sockets, 3, "UDP sockets on port {}", ward.dns.port());
-    let mut threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", ward.child.id()))
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|c| c.trim().to_owned())
-        .filter(|c| c.starts_with("ward-udp"))
-        .collect();
-    threads.sort();
-    assert_eq!(threads, ["ward-udp-0", "ward-udp-1", "ward-udp-2"]);
+    // A thread names itself once it runs: give them a moment.
+    let udp_threads = || {
+        let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", ward.child.id()))
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|c| c.trim().to_owned())
+            .filter(|c| c.starts_with("ward-udp"))
+            .collect();
+        names.sort();
+        names
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while udp_threads().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(udp_threads(), ["ward-udp-0", "ward-udp-1", "ward-udp-2"]);
     // Clients on many source ports, which the kernel spreads over the sockets: every one is
     // answered, blocked or forwarded, by whichever thread reads it.
     for i in 0..60 {

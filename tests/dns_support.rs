@@ -25,20 +25,33 @@ pub(crate) fn upstream() -> SocketAddr {
 }
 
 pub(crate) fn upstream_answering(answer: Ipv4Addr) -> SocketAddr {
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    // A UDP port whose TCP side is free too (other tests bind ports meanwhile).
+    let (udp, addr, tcp) = loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = std::net::TcpListener::bind(addr) {
+            break (udp, addr, tcp);
+        }
+    };
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok((n, src)) = udp.recv_from(&mut buf) {
             let Some(resp) = upstream_answer(&buf[..n], answer) else {
                 continue;
             };
-            if buf[..n].windows(5).any(|w| w == b"\x04slow") {
-                // `slow.*` names are answered after 400 ms, from another thread.
+            // `slow.*` names are answered after 400 ms, `*.mix.example` and
+            // `*.cmix.example` (the reload soak test's) after 5 ms, from another thread.
+            let delay = if buf[..n].windows(5).any(|w| w == b"\x04slow") {
+                Some(400)
+            } else if buf[..n].windows(5).any(|w| w == b"mix\x07e") {
+                Some(5)
+            } else {
+                None
+            };
+            if let Some(ms) = delay {
                 let udp = udp.try_clone().unwrap();
                 std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_millis(400));
+                    std::thread::sleep(Duration::from_millis(ms));
                     let _ = udp.send_to(&resp, src);
                 });
             } else {
@@ -98,6 +111,18 @@ fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
     let name = q.name().to_ascii().to_ascii_lowercase();
     let record = |rdata| Record::from_rdata(q.name().clone(), 300, rdata);
     match (name.as_str(), q.query_type()) {
+        // The reload soak test's names: one list blocks the name, the next its CNAME
+        // target; an answer filtered half by each would pass through.
+        (n, RecordType::A) if n.ends_with(".mix.example.") || n.ends_with(".cmix.example.") => {
+            let zone = if n.ends_with(".cmix.example.") {
+                "ctarget"
+            } else {
+                "target"
+            };
+            let target = Name::from_ascii(format!("t.{zone}.example.")).unwrap();
+            resp.add_answer(record(RData::CNAME(CNAME(target.clone()))));
+            resp.add_answer(Record::from_rdata(target, 300, RData::A(A(answer))));
+        }
         ("cloaked.example.", _) => {
             let target = Name::from_ascii("tracker.blocked.example.").unwrap();
             resp.add_answer(record(RData::CNAME(CNAME(target.clone()))));
@@ -128,7 +153,69 @@ pub(crate) struct Ward {
     pub(crate) child: Child,
     pub(crate) dns: SocketAddr,
     pub(crate) admin: SocketAddr,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
+}
+
+impl Ward {
+    /// Starts `ward serve --config <config>` with more arguments and waits until it is
+    /// ready. The caller keeps the config's directory.
+    pub(crate) fn spawn(config: &std::path::Path, args: &[&str]) -> Ward {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start ward serve");
+        let (dns, admin) = wait_ready(&mut child);
+        Ward {
+            child,
+            dns,
+            admin,
+            _dir: None,
+        }
+    }
+
+    /// `GET /api/v1/status`, parsed.
+    pub(crate) fn status(&self) -> serde_json::Value {
+        let response = http_get(self.admin, "/api/v1/status");
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("status is not JSON ({e}):\n{response}"))
+    }
+
+    /// Sends a signal (`HUP`, `TERM`) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the status to satisfy `done`; the time it took.
+    pub(crate) fn wait_status(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            let status = self.status();
+            if done(&status) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{what} not within {limit:?}; status:\n{status:#}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Ward {
@@ -148,10 +235,10 @@ impl Drop for Ward {
     }
 }
 
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("ward-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -238,22 +325,9 @@ data_dir: "{data}"
     );
     let path = dir.0.join("ward.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ward serve");
-    let (dns, admin) = wait_ready(&mut child);
-    Ward {
-        child,
-        dns,
-        admin,
-        _dir: dir,
-    }
+    let mut ward = Ward::spawn(&path, args);
+    ward._dir = Some(dir);
+    ward
 }
 
 /// Reads the log until "ready", collecting the listener addresses it logs.

@@ -3,4 +3,5 @@
 mod config_cli;
 mod dns_e2e;
 mod dns_support;
+mod reload_e2e;
 mod rules_cli;

@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::net::{TcpListener, UdpSocket};
-use ward_admin::AdminState;
+use tokio::sync::Notify;
+use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
 use ward_dns::handler::{Handler, Runtime};
 use ward_dns::server::DnsServer;
-use ward_state::{DiskLists, Snapshot};
+use ward_state::download::{DownloadLimits, Downloader};
+use ward_state::refresh::{self, Activity};
+use ward_state::reload::{self, ApplyFn, Reloader, Trigger};
+use ward_state::status::Status;
+use ward_state::{DiskLists, Snapshot, watch};
 
 /// How long in-flight queries may take to finish after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
@@ -36,11 +41,7 @@ pub struct ServeArgs {
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     init_logs(args.log_json);
     let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            Config::from_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
+        Some(path) => reload::read_config(path).map_err(|e| anyhow::anyhow!(e))?,
         None => Config::default_config(),
     };
     let threads = args
@@ -51,7 +52,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .worker_threads(threads)
         .enable_all()
         .build()?;
-    runtime.block_on(run(config, threads))
+    runtime.block_on(run(config, args.config, threads))
 }
 
 fn init_logs(json: bool) {
@@ -67,21 +68,7 @@ fn init_logs(json: bool) {
     }
 }
 
-/// Where list copies live: the config's `data_dir`, else `/var/lib/ward` when it
-/// exists, else `./data`.
-fn data_dir(config: &Config) -> PathBuf {
-    if let Some(dir) = &config.data_dir {
-        return dir.clone();
-    }
-    let system = PathBuf::from("/var/lib/ward");
-    if system.is_dir() {
-        system
-    } else {
-        PathBuf::from("data")
-    }
-}
-
-async fn run(config: Config, threads: usize) -> Result<ExitCode> {
+async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Result<ExitCode> {
     let started = Instant::now();
     let admin = AdminState::default();
     let admin_listener = TcpListener::bind(config.admin.listen)
@@ -96,8 +83,9 @@ async fn run(config: Config, threads: usize) -> Result<ExitCode> {
     });
 
     let listen = config.dns.listen.clone();
+    let data_dir = ward_state::data_dir(&config);
     let lists = DiskLists {
-        data_dir: data_dir(&config),
+        data_dir: data_dir.clone(),
     };
     let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(config, &lists, 1))
         .await?
@@ -106,16 +94,19 @@ async fn run(config: Config, threads: usize) -> Result<ExitCode> {
         tracing::warn!(list = %list, %err, "list unavailable, serving without it");
     }
     tracing::info!(
-        rules = snapshot.rules.rule_count(),
+        rules = snapshot.rule_count(),
+        lists = snapshot.lists.len(),
         policies = snapshot.policies.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "rules compiled"
     );
-    let (rt, errors) = Runtime::build(Arc::new(snapshot)).await;
+    let snapshot = Arc::new(snapshot);
+    let (rt, errors) = Runtime::build(snapshot.clone()).await;
     for err in errors {
         tracing::warn!("{err}");
     }
-    let server = Arc::new(DnsServer::new(Arc::new(Handler::new(rt))));
+    let handler = Arc::new(Handler::new(rt));
+    let server = Arc::new(DnsServer::new(handler.clone()));
     // Worker i serves socket i of every address.
     let mut per_worker: Vec<Vec<std::net::UdpSocket>> = (0..threads).map(|_| Vec::new()).collect();
     for addr in &listen {
@@ -129,6 +120,47 @@ async fn run(config: Config, threads: usize) -> Result<ExitCode> {
     for (i, sockets) in per_worker.into_iter().enumerate() {
         workers.push(udp_worker(i, server.clone(), sockets)?);
     }
+
+    // Live updates: the one Reloader, fed by file changes, SIGHUP and list refreshes.
+    let apply: ApplyFn = {
+        let handler = handler.clone();
+        Box::new(move |next| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                for err in handler.swap(next).await {
+                    tracing::warn!("{err}");
+                }
+            })
+        })
+    };
+    let reloader = Arc::new(Reloader::new(config_path, snapshot, apply));
+    let _watcher = match watch::spawn(reloader.clone()) {
+        Ok(w) => Some(w),
+        Err(err) => {
+            tracing::warn!(%err, "cannot watch files for changes; SIGHUP reloads");
+            None
+        }
+    };
+    let downloader = Arc::new(
+        Downloader::new(data_dir, DownloadLimits::default())
+            .map_err(|e| anyhow::anyhow!("list downloads: {e}"))?,
+    );
+    let activity = Arc::new(Activity::default());
+    let check_now = Arc::new(Notify::new());
+    let refresher = tokio::spawn(refresh::run(
+        reloader.clone(),
+        downloader.clone(),
+        activity.clone(),
+        check_now.clone(),
+    ));
+    let status: StatusFn = {
+        let reloader = reloader.clone();
+        Arc::new(move || {
+            let status = Status::gather(&reloader, &activity, &downloader);
+            serde_json::to_value(status).unwrap_or_default()
+        })
+    };
+    admin.set_status(status);
     admin.set_ready(true);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -136,9 +168,10 @@ async fn run(config: Config, threads: usize) -> Result<ExitCode> {
         "ready"
     );
 
-    shutdown_signal().await;
+    signals(&reloader, &check_now).await;
     tracing::info!("shutting down: draining queries in flight");
     admin.set_ready(false);
+    refresher.abort();
     server.shutdown(GRACE).await;
     tokio::task::spawn_blocking(move || {
         for worker in workers {
@@ -150,10 +183,29 @@ async fn run(config: Config, threads: usize) -> Result<ExitCode> {
 }
 
 /// Binds one address: `threads` UDP sockets sharing it with `SO_REUSEPORT` (the kernel
-/// spreads clients over them) and a TCP listener on the same port (port 0 picks a free
-/// one, the same for both when it can). Logs one line per listener.
+/// spreads clients over them) and a TCP listener on the same port. Port 0 picks a free
+/// port, the same for both (tried again when the TCP side of the UDP port is taken). Logs
+/// one line per listener.
 fn bind(addr: SocketAddr, threads: usize) -> Result<(Vec<std::net::UdpSocket>, TcpListener)> {
-    let first = udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
+    let mut attempts = 0;
+    let (first, tcp) = loop {
+        attempts += 1;
+        let first = udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
+        let udp_addr = first.local_addr()?;
+        match std::net::TcpListener::bind(udp_addr) {
+            Ok(tcp) => break (first, tcp),
+            Err(err)
+                if addr.port() == 0
+                    && err.kind() == std::io::ErrorKind::AddrInUse
+                    && attempts < 20 =>
+            {
+                continue;
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("binding TCP {udp_addr}"));
+            }
+        }
+    };
     let udp_addr = first.local_addr()?;
     let mut udp = vec![first];
     // Without SO_REUSEPORT (not Unix) one socket, and so one UDP thread, per address.
@@ -161,8 +213,6 @@ fn bind(addr: SocketAddr, threads: usize) -> Result<(Vec<std::net::UdpSocket>, T
     while reuse_port && udp.len() < threads {
         udp.push(udp_socket(udp_addr).with_context(|| format!("binding UDP {udp_addr} again"))?);
     }
-    let tcp =
-        std::net::TcpListener::bind(udp_addr).with_context(|| format!("binding TCP {udp_addr}"))?;
     tcp.set_nonblocking(true)?;
     let tcp = TcpListener::from_std(tcp)?;
     tracing::info!("listening for UDP on {udp_addr}");
@@ -207,25 +257,35 @@ fn udp_worker(
     Ok(thread)
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C. Meanwhile every SIGHUP reloads the config and the local
+/// lists, and checks the URL lists for updates.
+async fn signals(reloader: &Reloader, check_now: &Notify) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => {
+                    reloader.reload(Trigger::Signal).await;
+                    check_now.notify_one();
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = (reloader, check_now);
         let _ = ctrl_c.await;
     }
 }

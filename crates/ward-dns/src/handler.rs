@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use ward_config::UpstreamServer;
-use ward_rules::{Layer, ListMask, Reason, Request, Verdict};
+use ward_rules::{Reason, Request, Verdict};
 use ward_state::{Policy, Snapshot};
 
 use crate::answer;
@@ -30,10 +30,29 @@ impl Runtime {
     /// bootstrap that does not depend on Ward). Groups whose servers cannot be used are left
     /// out, with the reason in the returned list.
     pub async fn build(snapshot: Arc<Snapshot>) -> (Runtime, Vec<String>) {
+        Runtime::build_after(snapshot, None).await
+    }
+
+    /// [`Runtime::build`], taking over `previous`'s groups whose config is unchanged, with
+    /// their open sockets and connections.
+    async fn build_after(
+        snapshot: Arc<Snapshot>,
+        previous: Option<&Runtime>,
+    ) -> (Runtime, Vec<String>) {
         let mut upstreams = HashMap::new();
         let mut errors = Vec::new();
         let config = &snapshot.config;
         for (name, group) in &config.upstreams {
+            let same = previous.and_then(|p| {
+                let before = &p.snapshot.config;
+                let unchanged = before.upstreams.get(name) == Some(group)
+                    && before.dns.upstream_timeout == config.dns.upstream_timeout;
+                unchanged.then(|| p.upstreams.get(name)).flatten()
+            });
+            if let Some(same) = same {
+                upstreams.insert(name.clone(), same.clone());
+                continue;
+            }
             let mut servers = Vec::new();
             for s in &group.servers {
                 let addr = match s {
@@ -115,6 +134,24 @@ impl Handler {
     /// The snapshot queries are answered from.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.runtime.load().snapshot.clone()
+    }
+
+    /// Answers from `snapshot` from now on. Upstream groups whose config is unchanged are
+    /// kept with their connections; when any group changed, the cache is emptied (its
+    /// answers came from the old servers). A query in flight finishes on the snapshot it
+    /// started with. Returns the groups that could not be built, as [`Runtime::build`].
+    pub async fn swap(&self, snapshot: Arc<Snapshot>) -> Vec<String> {
+        let current = self.runtime.load_full();
+        let (next, errors) = Runtime::build_after(snapshot, Some(&current)).await;
+        let before = &current.snapshot.config;
+        let after = &next.snapshot.config;
+        let upstreams_changed = before.upstreams != after.upstreams
+            || before.dns.upstream_timeout != after.dns.upstream_timeout;
+        self.runtime.store(Arc::new(next));
+        if upstreams_changed {
+            self.cache.clear();
+        }
+        errors
     }
 
     /// Answers one DNS message from `src`. `udp` sets the size limit (the client's EDNS
@@ -436,17 +473,7 @@ fn filter(
     qtype: RecordType,
     client: IpAddr,
 ) -> Verdict {
-    let layers = [
-        Layer {
-            rules: &snap.rules,
-            mask: &policy.mask,
-        },
-        Layer {
-            rules: &policy.custom,
-            mask: &ListMask::ALL,
-        },
-    ];
-    ward_rules::check(&layers, &Request::new(name, qtype).client_ip(client))
+    snap.check(policy, &Request::new(name, qtype).client_ip(client))
 }
 
 /// Reverse zones of private and local addresses (RFC 1918, 6761, 6303, 4193).

@@ -245,6 +245,19 @@ impl RuleSet {
             .map_or("", |l| l.name.as_str())
     }
 
+    /// A list's text, as given to [`RuleSetBuilder::add_list`] (empty for an unknown id).
+    pub fn list_text(&self, id: ListId) -> &[u8] {
+        self.inner
+            .lists
+            .get(usize::from(id.0))
+            .map_or(&[], |l| &l.text)
+    }
+
+    /// Whether both are the same compiled rules (clones of one set).
+    pub fn ptr_eq(&self, other: &RuleSet) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Rules compiled from all lists.
     pub fn rule_count(&self) -> u64 {
         self.inner.lists.iter().map(|l| l.stats.rules).sum()

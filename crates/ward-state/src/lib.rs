@@ -1,27 +1,34 @@
-//! Ward's live state: the [`Snapshot`] every query reads.
+//! Ward's live state: the [`Snapshot`] every query reads, and the [`reload::Reloader`]
+//! that builds the next one.
 //!
 //! A snapshot is everything a query needs, compiled from one [`Config`] and the text of
-//! its lists: one [`RuleSet`] over all enabled lists (a policy is a [`ListMask`] over
-//! it, plus a small rule set of its own custom rules), the subnet table that picks a
-//! policy for a client, the local records and the conditional-forwarding zones. It is
-//! immutable; a reload builds a new one and swaps it in whole, so a query never sees
-//! half of two configurations.
+//! its lists: each enabled list compiled on its own into a [`RuleSet`] (a policy is the
+//! lists it uses plus a small rule set of its own custom rules, checked together as
+//! layers), the subnet table that picks a policy for a client, the local records and the
+//! conditional-forwarding zones. It is immutable; a reload builds a new one, reusing every
+//! list whose text has not changed, and swaps it in whole, so a query never sees half of
+//! two configurations.
 
 #![deny(missing_docs)]
 
 pub mod download;
 mod records;
+pub mod refresh;
+pub mod reload;
+pub mod status;
 mod subnets;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use records::LocalRecords;
+use smallvec::SmallVec;
 pub use subnets::SubnetTable;
 use ward_config::{BlockingMode, Config, ListSource};
-use ward_rules::{ListId, ListMask, RuleSet};
+use ward_rules::{Layer, ListId, ListMask, Request, RuleSet, Verdict};
 
 /// How one policy answers a blocked name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +48,34 @@ pub struct Blocking {
 pub struct Policy {
     /// The policy's name in the config.
     pub name: String,
-    /// The lists of [`Snapshot::rules`] it uses (inherited through `extends`).
-    pub mask: ListMask,
+    /// The lists it uses (inherited through `extends`), as indices into
+    /// [`Snapshot::lists`], in config order.
+    pub lists: Vec<usize>,
     /// Its custom rules (the parent's first), compiled on their own.
     pub custom: RuleSet,
     /// The upstream group for names no forward zone covers.
     pub upstream: String,
     /// How blocked names are answered.
     pub blocking: Blocking,
+}
+
+/// One enabled list, compiled on its own, so that a reload whose text for it has not
+/// changed reuses it as it is (no parsing, no second copy in memory).
+#[derive(Clone, Debug)]
+pub struct CompiledList {
+    /// The list's id in the config.
+    pub id: String,
+    /// Its rules: one list, [`ListId`] 0.
+    pub rules: RuleSet,
+    /// Whether this snapshot took it unchanged from the previous one.
+    pub reused: bool,
+}
+
+impl CompiledList {
+    /// The list's text, as compiled.
+    pub fn text(&self) -> &[u8] {
+        self.rules.list_text(ListId(0))
+    }
 }
 
 /// Everything a query reads, from one config.
@@ -58,8 +85,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// The config it was built from.
     pub config: Arc<Config>,
-    /// All enabled lists, compiled together, in config order.
-    pub rules: RuleSet,
+    /// The enabled lists, in config order.
+    pub lists: Vec<CompiledList>,
     /// The policies, in name order; [`Snapshot::policy_for`] picks one.
     pub policies: Vec<Policy>,
     /// Client subnets to policy indices.
@@ -70,7 +97,8 @@ pub struct Snapshot {
     pub records: LocalRecords,
     /// Conditional forwarding: zone -> upstream group, most specific first.
     pub forward: Vec<(String, String)>,
-    /// Lists that could not be read, with the reason (they count as empty).
+    /// Lists that could not be read or were refused, with the reason. Such a list serves
+    /// its previous copy if the previous snapshot had one, else nothing.
     pub list_errors: Vec<(String, String)>,
 }
 
@@ -90,6 +118,20 @@ pub enum BuildError {
 pub trait ListTexts {
     /// The text of `list`, or why it has none.
     fn text(&self, list: &ListSource) -> Result<Vec<u8>, String>;
+}
+
+/// Where list copies and other state live: the config's `data_dir`, else `/var/lib/ward`
+/// when it exists, else `./data`.
+pub fn data_dir(config: &Config) -> PathBuf {
+    if let Some(dir) = &config.data_dir {
+        return dir.clone();
+    }
+    let system = PathBuf::from("/var/lib/ward");
+    if system.is_dir() {
+        system
+    } else {
+        PathBuf::from("data")
+    }
 }
 
 /// Reads `path` lists from disk and `url` lists from their last good copy in
@@ -129,26 +171,105 @@ impl Snapshot {
         lists: &dyn ListTexts,
         generation: u64,
     ) -> Result<Snapshot, BuildError> {
-        let mut builder = RuleSet::builder();
-        let mut ids: HashMap<&str, ListId> = HashMap::new();
+        Snapshot::rebuild(config, lists, generation, None)
+    }
+
+    /// Compiles a validated config and its lists, reusing the compiled form of every list
+    /// of `previous` whose text is unchanged (byte for byte). A list that cannot be read,
+    /// or whose new text has lines but not one rule (an error page, a binary file), keeps
+    /// its previous compiled form and is reported in [`Snapshot::list_errors`]: an update
+    /// never empties a policy. Changed lists compile in parallel.
+    pub fn rebuild(
+        config: Config,
+        texts: &dyn ListTexts,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, BuildError> {
+        let enabled: Vec<&ListSource> = config.lists.iter().filter(|l| l.enabled).collect();
+        let mut lists: Vec<Option<CompiledList>> = Vec::with_capacity(enabled.len());
         let mut list_errors = Vec::new();
-        for list in config.lists.iter().filter(|l| l.enabled) {
-            let text = lists.text(list).unwrap_or_else(|err| {
-                list_errors.push((list.id.clone(), err));
-                Vec::new()
-            });
-            ids.insert(&list.id, builder.add_list(list.id.clone(), text)?);
+        let mut jobs = Vec::new();
+        for (i, list) in enabled.iter().enumerate() {
+            let before = previous.and_then(|p| p.list(&list.id));
+            let text = texts
+                .text(list)
+                .and_then(|t| check_list_text(&t).map(|()| t));
+            match text {
+                Ok(text) => match before {
+                    Some(b) if b.text() == text.as_slice() => lists.push(Some(CompiledList {
+                        reused: true,
+                        ..b.clone()
+                    })),
+                    _ => {
+                        lists.push(None);
+                        jobs.push((i, list.id.clone(), text));
+                    }
+                },
+                Err(err) => match before {
+                    Some(b) => {
+                        list_errors
+                            .push((list.id.clone(), format!("{err}; serving the previous copy")));
+                        lists.push(Some(CompiledList {
+                            reused: true,
+                            ..b.clone()
+                        }));
+                    }
+                    None => {
+                        list_errors.push((list.id.clone(), err));
+                        lists.push(None);
+                        jobs.push((i, list.id.clone(), Vec::new()));
+                    }
+                },
+            }
         }
-        let rules = builder.build();
+        for (i, compiled) in compile_lists(jobs) {
+            let rules = compiled?;
+            let id = enabled[i].id.clone();
+            let stats = rules
+                .lists()
+                .next()
+                .map(|(_, _, s)| s.clone())
+                .unwrap_or_default();
+            let before = previous.and_then(|p| p.list(&id));
+            if stats.rules == 0 && stats.skipped_total() > 0 {
+                let err = format!(
+                    "not a filter list: none of its {} lines is a rule",
+                    stats.lines
+                );
+                if let Some(b) = before {
+                    list_errors.push((id, format!("{err}; serving the previous copy")));
+                    lists[i] = Some(CompiledList {
+                        reused: true,
+                        ..b.clone()
+                    });
+                    continue;
+                }
+                list_errors.push((id.clone(), err));
+            }
+            lists[i] = Some(CompiledList {
+                id,
+                rules,
+                reused: false,
+            });
+        }
+        let lists: Vec<CompiledList> = lists.into_iter().flatten().collect();
+        let ids: HashMap<&str, usize> = lists
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.as_str(), i))
+            .collect();
 
         let mut policies = Vec::new();
         let mut index = HashMap::new();
         for p in config.effective_policies() {
-            let mask: ListMask = p
+            let mut used: Vec<usize> = p
                 .lists
                 .iter()
                 .filter_map(|l| ids.get(l.as_str()).copied())
                 .collect();
+            // Config order, each list once (a policy and its parent may name the same list).
+            used.sort_unstable();
+            used.dedup();
             let custom =
                 RuleSet::from_rules(&format!("policy {} rules", p.name), &p.rules.join("\n"));
             let blocking = Blocking {
@@ -160,7 +281,7 @@ impl Snapshot {
             index.insert(p.name.clone(), policies.len());
             policies.push(Policy {
                 name: p.name,
-                mask,
+                lists: used,
                 custom,
                 upstream: p.upstream,
                 blocking,
@@ -189,7 +310,7 @@ impl Snapshot {
         Ok(Snapshot {
             generation,
             config: Arc::new(config),
-            rules,
+            lists,
             policies,
             clients,
             default_policy,
@@ -197,6 +318,47 @@ impl Snapshot {
             forward,
             list_errors,
         })
+    }
+
+    /// A compiled list by id.
+    pub fn list(&self, id: &str) -> Option<&CompiledList> {
+        self.lists.iter().find(|l| l.id == id)
+    }
+
+    /// Rules compiled from all enabled lists.
+    pub fn rule_count(&self) -> u64 {
+        self.lists.iter().map(|l| l.rules.rule_count()).sum()
+    }
+
+    /// Whether `other` would answer every query as this one does: the same config and
+    /// every list reused unchanged (a reload that finds this changes nothing).
+    pub fn same_as(&self, other: &Snapshot) -> bool {
+        self.config == other.config
+            && self.lists.len() == other.lists.len()
+            && self
+                .lists
+                .iter()
+                .zip(&other.lists)
+                .all(|(a, b)| a.id == b.id && a.rules.ptr_eq(&b.rules))
+            && self.list_errors == other.list_errors
+    }
+
+    /// The policy's verdict for a query: its lists and its own rules, decided together
+    /// (a custom `@@` rule overrides a list's block; `$badfilter` works across lists).
+    pub fn check(&self, policy: &Policy, request: &Request<'_>) -> Verdict {
+        let mut layers: SmallVec<[Layer<'_>; 8]> = policy
+            .lists
+            .iter()
+            .map(|&i| Layer {
+                rules: &self.lists[i].rules,
+                mask: &ListMask::ALL,
+            })
+            .collect();
+        layers.push(Layer {
+            rules: &policy.custom,
+            mask: &ListMask::ALL,
+        });
+        ward_rules::check(&layers, request)
     }
 
     /// The policy for a client address (longest prefix wins, IPv4-mapped IPv6 counts as
@@ -225,4 +387,80 @@ pub fn is_same_or_subdomain(name: &str, zone: &str) -> bool {
         || (name.len() > zone.len()
             && name.ends_with(zone)
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// Refuses text that is no filter list although it may parse as one, as AdGuard Home
+/// does: an HTML page (its first line that is not blank or a comment starts with `<html`
+/// or `<!doctype`), or a binary file (a control character other than tab, CR, LF).
+pub fn check_list_text(text: &[u8]) -> Result<(), String> {
+    if let Some(at) = text
+        .iter()
+        .position(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f)
+    {
+        let line = memchr_count(b'\n', &text[..at]) + 1;
+        return Err(format!(
+            "not a filter list: line {line} has a binary character (0x{:02x})",
+            text[at]
+        ));
+    }
+    let first = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .find(|l| !l.is_empty() && !l.starts_with(b"!") && !l.starts_with(b"#"));
+    if let Some(line) = first {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with(b"<html") || lower.starts_with(b"<!doctype") {
+            return Err("not a filter list: it is an HTML page".into());
+        }
+    }
+    Ok(())
+}
+
+fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
+    haystack.iter().filter(|&&b| b == needle).count()
+}
+
+/// Compiles lists on up to one thread per core; results by position.
+fn compile_lists(
+    jobs: Vec<(usize, String, Vec<u8>)>,
+) -> Vec<(usize, Result<RuleSet, ward_rules::Error>)> {
+    if !jobs.is_empty() {
+        let bytes: usize = jobs.iter().map(|(_, _, t)| t.len()).sum();
+        tracing::info!(lists = jobs.len(), bytes, "compiling lists");
+    }
+    let compile = |(i, id, text): (usize, String, Vec<u8>)| {
+        let started = std::time::Instant::now();
+        let mut builder = RuleSet::builder();
+        let built = builder.add_list(id.clone(), text).map(|_| builder.build());
+        if let Ok(rules) = &built {
+            tracing::info!(
+                list = %id,
+                rules = rules.rule_count(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "list compiled"
+            );
+        }
+        (i, built)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.into_iter().map(compile).collect();
+    }
+    let queue = Mutex::new(jobs);
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                    let Some(job) = job else { return };
+                    let result = compile(job);
+                    done.lock().unwrap_or_else(|e| e.into_inner()).push(result);
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_else(|e| e.into_inner())
 }

@@ -55,17 +55,7 @@ fn snapshot() -> Snapshot {
 
 fn reason(s: &Snapshot, client: &str, name: &str) -> Reason {
     let policy = s.policy_for(client.parse::<IpAddr>().unwrap());
-    let layers = [
-        ward_rules::Layer {
-            rules: &s.rules,
-            mask: &policy.mask,
-        },
-        ward_rules::Layer {
-            rules: &policy.custom,
-            mask: &ward_rules::ListMask::ALL,
-        },
-    ];
-    ward_rules::check(&layers, &Request::new(name, RecordType::A)).reason
+    s.check(policy, &Request::new(name, RecordType::A)).reason
 }
 
 #[test]
@@ -145,4 +135,173 @@ fn specific_records_override_the_wildcard() {
     );
     assert_eq!(value("home.example.com"), None);
     assert_eq!(value("example.com"), None);
+}
+
+/// Lists from memory that a test can change between builds.
+struct Mutable(std::sync::Mutex<Vec<(String, Result<String, String>)>>);
+
+impl Mutable {
+    fn new(lists: &[(&str, &str)]) -> Mutable {
+        Mutable(std::sync::Mutex::new(
+            lists
+                .iter()
+                .map(|(id, t)| ((*id).to_owned(), Ok((*t).to_owned())))
+                .collect(),
+        ))
+    }
+
+    fn set(&self, id: &str, text: Result<&str, &str>) {
+        let mut lists = self.0.lock().unwrap();
+        let entry = lists.iter_mut().find(|(i, _)| i == id).unwrap();
+        entry.1 = text.map(str::to_owned).map_err(str::to_owned);
+    }
+}
+
+impl ListTexts for Mutable {
+    fn text(&self, list: &ListSource) -> Result<Vec<u8>, String> {
+        let lists = self.0.lock().unwrap();
+        match lists.iter().find(|(id, _)| *id == list.id) {
+            Some((_, Ok(t))) => Ok(t.as_bytes().to_vec()),
+            Some((_, Err(e))) => Err(e.clone()),
+            None => Err(format!("no text for {}", list.id)),
+        }
+    }
+}
+
+fn rebuild_config() -> Config {
+    Config::from_yaml(
+        &CONFIG
+            .replace(", broken]", "]")
+            .replace("  - { id: broken, path: /nonexistent/broken.txt }\n", ""),
+    )
+    .expect("valid config")
+}
+
+#[test]
+fn a_rebuild_reuses_unchanged_lists_and_compiles_changed_ones() {
+    let texts = Mutable::new(&[("ads", "||ads.example^\n"), ("adult", "||adult.example^\n")]);
+    let first = Snapshot::build(rebuild_config(), &texts, 1).unwrap();
+    assert!(first.list_errors.is_empty(), "{:?}", first.list_errors);
+
+    // Nothing changed: every list is the same compiled set, and the snapshot says so.
+    let same = Snapshot::rebuild(rebuild_config(), &texts, 2, Some(&first)).unwrap();
+    assert!(same.lists.iter().all(|l| l.reused));
+    assert!(same.same_as(&first));
+
+    // One list changed: only it is compiled again.
+    texts.set("adult", Ok("||adult.example^\n||casino.example^\n"));
+    let next = Snapshot::rebuild(rebuild_config(), &texts, 3, Some(&same)).unwrap();
+    let reused: Vec<_> = next
+        .lists
+        .iter()
+        .map(|l| (l.id.as_str(), l.reused))
+        .collect();
+    assert_eq!(reused, [("ads", true), ("adult", false)]);
+    assert!(
+        next.list("ads")
+            .unwrap()
+            .rules
+            .ptr_eq(&first.list("ads").unwrap().rules)
+    );
+    assert!(!next.same_as(&same));
+    assert_eq!(
+        reason(&next, "127.0.0.3", "casino.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(
+        reason(&same, "127.0.0.3", "casino.example"),
+        Reason::NotFilteredNotFound
+    );
+
+    // A config change alone (a custom rule) reuses every list.
+    let mut config = rebuild_config();
+    config
+        .policies
+        .get_mut("main")
+        .unwrap()
+        .rules
+        .push("||new.example^".into());
+    let edited = Snapshot::rebuild(config, &texts, 4, Some(&next)).unwrap();
+    assert!(edited.lists.iter().all(|l| l.reused));
+    assert!(!edited.same_as(&next));
+    assert_eq!(
+        reason(&edited, "127.0.0.2", "new.example"),
+        Reason::FilteredBlockList
+    );
+}
+
+#[test]
+fn a_failed_or_broken_list_keeps_its_previous_copy() {
+    let texts = Mutable::new(&[("ads", "||ads.example^\n"), ("adult", "||adult.example^\n")]);
+    let first = Snapshot::build(rebuild_config(), &texts, 1).unwrap();
+
+    texts.set("ads", Err("reading ads.txt: permission denied"));
+    let s = Snapshot::rebuild(rebuild_config(), &texts, 2, Some(&first)).unwrap();
+    assert_eq!(
+        reason(&s, "127.0.0.2", "ads.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(s.list_errors.len(), 1);
+    assert!(
+        s.list_errors[0].1.contains("serving the previous copy"),
+        "{:?}",
+        s.list_errors
+    );
+
+    texts.set(
+        "ads",
+        Ok("<html>\n<body>503 Service Unavailable</body>\n</html>\n"),
+    );
+    let s = Snapshot::rebuild(rebuild_config(), &texts, 3, Some(&s)).unwrap();
+    assert_eq!(
+        reason(&s, "127.0.0.2", "ads.example"),
+        Reason::FilteredBlockList
+    );
+    assert!(
+        s.list_errors[0].1.contains("HTML page"),
+        "{:?}",
+        s.list_errors
+    );
+    texts.set("ads", Ok("||ads.example^\n\u{0}\u{1}\u{2}\n"));
+    let s = Snapshot::rebuild(rebuild_config(), &texts, 3, Some(&s)).unwrap();
+    assert_eq!(
+        reason(&s, "127.0.0.2", "ads.example"),
+        Reason::FilteredBlockList
+    );
+    assert!(
+        s.list_errors[0].1.contains("line 2 has a binary"),
+        "{:?}",
+        s.list_errors
+    );
+    texts.set("ads", Ok("this is not\na filter list\n"));
+    let s = Snapshot::rebuild(rebuild_config(), &texts, 3, Some(&s)).unwrap();
+    assert_eq!(
+        reason(&s, "127.0.0.2", "ads.example"),
+        Reason::FilteredBlockList
+    );
+    assert!(
+        s.list_errors[0].1.contains("none of its 2 lines"),
+        "{:?}",
+        s.list_errors
+    );
+
+    // Emptied on purpose (comments only): applied.
+    texts.set("ads", Ok("! nothing blocked for now\n"));
+    let s = Snapshot::rebuild(rebuild_config(), &texts, 4, Some(&s)).unwrap();
+    assert!(s.list_errors.is_empty(), "{:?}", s.list_errors);
+    assert_eq!(
+        reason(&s, "127.0.0.2", "ads.example"),
+        Reason::NotFilteredNotFound
+    );
+
+    // Broken with no previous copy: reported, and empty.
+    let fresh = Snapshot::build(rebuild_config(), &texts, 1).unwrap();
+    assert!(fresh.list_errors.is_empty());
+    texts.set("adult", Ok("\u{0}\u{1}binary\n\u{7f}\u{2}junk\n"));
+    let s = Snapshot::build(rebuild_config(), &texts, 1).unwrap();
+    assert_eq!(s.list_errors.len(), 1, "{:?}", s.list_errors);
+    assert_eq!(
+        reason(&s, "127.0.0.3", "adult.example"),
+        Reason::NotFilteredNotFound
+    );
 }

@@ -1,0 +1,315 @@
+//! The one Reloader (DESIGN.md section 2): every change to what Ward serves goes through
+//! [`Reloader::reload`], one at a time.
+//!
+//! A reload reads the config (from its file, or as an admin API write hands it over),
+//! validates it, builds the next [`Snapshot`] on the blocking pool while the current one
+//! keeps serving (lists whose text has not changed are reused as they are), hands it to the
+//! query path and reports an [`Outcome`]: applied (with the new generation), rejected
+//! (with the reason; the current snapshot stays) or unchanged (nothing to do). Triggers:
+//! the config file or a local list file changing ([`crate::watch`]), SIGHUP, list
+//! downloads and refresh timers ([`crate::refresh`]), admin API writes.
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use ward_config::Config;
+
+use crate::{DiskLists, Snapshot};
+
+/// What asked for a reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The config file changed.
+    ConfigFile,
+    /// A local list file changed (its id).
+    ListFile(String),
+    /// SIGHUP.
+    Signal,
+    /// An admin API write.
+    Api,
+    /// A list was downloaded (its id).
+    Download(String),
+    /// A list's refresh timer re-read it (its id).
+    Refresh(String),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::ConfigFile => f.write_str("config file changed"),
+            Trigger::ListFile(id) => write!(f, "list file {id} changed"),
+            Trigger::Signal => f.write_str("SIGHUP"),
+            Trigger::Api => f.write_str("admin API write"),
+            Trigger::Download(id) => write!(f, "list {id} downloaded"),
+            Trigger::Refresh(id) => write!(f, "list {id} refresh timer"),
+        }
+    }
+}
+
+/// How a reload ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new snapshot serves.
+    Applied {
+        /// Its generation.
+        generation: u64,
+    },
+    /// The change was refused; the previous snapshot still serves.
+    Rejected {
+        /// Why, naming the bad field or file.
+        reason: String,
+    },
+    /// The change makes no difference to any answer; nothing was swapped.
+    Unchanged {
+        /// The generation still serving.
+        generation: u64,
+    },
+}
+
+/// One reload, as the log and `GET /api/v1/status` report it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReloadReport {
+    /// What asked for it.
+    pub trigger: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// When it ended, in milliseconds since the Unix epoch.
+    pub finished_at_ms: u64,
+    /// From the trigger to the outcome (for an applied reload: until the query path
+    /// served the new snapshot).
+    pub elapsed_ms: f64,
+    /// Lists compiled anew.
+    pub lists_compiled: usize,
+    /// Lists reused from the previous snapshot.
+    pub lists_reused: usize,
+}
+
+/// Reload counts, by outcome.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ReloadCounts {
+    /// Applied reloads.
+    pub applied: u64,
+    /// Rejected reloads.
+    pub rejected: u64,
+    /// Reloads that changed nothing.
+    pub unchanged: u64,
+}
+
+/// Hands a new snapshot to the query path; the future completes once queries use it.
+pub type ApplyFn =
+    Box<dyn Fn(Arc<Snapshot>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The one writer of the served snapshot.
+pub struct Reloader {
+    config_path: Option<PathBuf>,
+    current: ArcSwap<Snapshot>,
+    apply: ApplyFn,
+    /// One reload at a time, in the order they were asked for.
+    serial: tokio::sync::Mutex<()>,
+    history: Mutex<History>,
+}
+
+#[derive(Default)]
+struct History {
+    last: Option<ReloadReport>,
+    counts: ReloadCounts,
+    running: Option<String>,
+}
+
+impl Reloader {
+    /// A reloader of `initial` (already serving), which re-reads `config_path` (if any) on
+    /// [`Trigger::ConfigFile`] and [`Trigger::Signal`].
+    pub fn new(config_path: Option<PathBuf>, initial: Arc<Snapshot>, apply: ApplyFn) -> Reloader {
+        Reloader {
+            config_path,
+            current: ArcSwap::new(initial),
+            apply,
+            serial: tokio::sync::Mutex::new(()),
+            history: Mutex::new(History::default()),
+        }
+    }
+
+    /// The snapshot serving now.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The config file, if Ward was started with one.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+
+    /// The last reload's report.
+    pub fn last(&self) -> Option<ReloadReport> {
+        self.lock_history().last.clone()
+    }
+
+    /// Reloads so far, by outcome.
+    pub fn counts(&self) -> ReloadCounts {
+        self.lock_history().counts
+    }
+
+    /// The trigger of the reload running now, if one is.
+    pub fn running(&self) -> Option<String> {
+        self.lock_history().running.clone()
+    }
+
+    /// Reloads for `trigger`: the config file is read again for a file change or SIGHUP,
+    /// the current config is kept for list triggers.
+    pub async fn reload(&self, trigger: Trigger) -> ReloadReport {
+        let started = Instant::now();
+        let _turn = self.serial.lock().await;
+        let config = match (&trigger, &self.config_path) {
+            (Trigger::ConfigFile | Trigger::Signal, Some(path)) => match read_config(path) {
+                Ok(config) => config,
+                Err(reason) => return self.finish(trigger, started, Err(reason), (0, 0)),
+            },
+            _ => (*self.current().config).clone(),
+        };
+        self.reload_locked(trigger, config, started).await
+    }
+
+    /// Applies a config handed over whole (an admin API write or a replica sync), after
+    /// the same validation as a file's.
+    pub async fn reload_config(&self, trigger: Trigger, config: Config) -> ReloadReport {
+        let started = Instant::now();
+        let _turn = self.serial.lock().await;
+        if let Err(errors) = config.validate() {
+            return self.finish(trigger, started, Err(errors.to_string()), (0, 0));
+        }
+        self.reload_locked(trigger, config, started).await
+    }
+
+    async fn reload_locked(
+        &self,
+        trigger: Trigger,
+        config: Config,
+        started: Instant,
+    ) -> ReloadReport {
+        self.lock_history().running = Some(trigger.to_string());
+        let current = self.current();
+        warn_node_local(&current.config, &config);
+        let texts = DiskLists {
+            data_dir: crate::data_dir(&config),
+        };
+        let previous = current.clone();
+        let generation = current.generation + 1;
+        let built = tokio::task::spawn_blocking(move || {
+            Snapshot::rebuild(config, &texts, generation, Some(&previous))
+        })
+        .await;
+        let next = match built {
+            Ok(Ok(next)) => next,
+            Ok(Err(err)) => return self.finish(trigger, started, Err(err.to_string()), (0, 0)),
+            Err(err) => {
+                let reason = format!("compiling the lists failed: {err}");
+                return self.finish(trigger, started, Err(reason), (0, 0));
+            }
+        };
+        let reused = next.lists.iter().filter(|l| l.reused).count();
+        let counts = (next.lists.len() - reused, reused);
+        for (list, err) in &next.list_errors {
+            tracing::warn!(list = %list, %err, "list not updated");
+        }
+        if next.same_as(&current) {
+            let outcome = Ok(Outcome::Unchanged {
+                generation: current.generation,
+            });
+            return self.finish(trigger, started, outcome, counts);
+        }
+        let next = Arc::new(next);
+        (self.apply)(next.clone()).await;
+        self.current.store(next);
+        // The previous snapshot is freed when the last query holding it ends.
+        drop(current);
+        self.finish(
+            trigger,
+            started,
+            Ok(Outcome::Applied { generation }),
+            counts,
+        )
+    }
+
+    fn finish(
+        &self,
+        trigger: Trigger,
+        started: Instant,
+        outcome: Result<Outcome, String>,
+        (compiled, reused): (usize, usize),
+    ) -> ReloadReport {
+        let outcome = outcome.unwrap_or_else(|reason| Outcome::Rejected { reason });
+        let report = ReloadReport {
+            trigger: trigger.to_string(),
+            outcome,
+            finished_at_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            lists_compiled: compiled,
+            lists_reused: reused,
+        };
+        match &report.outcome {
+            Outcome::Applied { generation } => tracing::info!(
+                trigger = %report.trigger,
+                generation,
+                elapsed_ms = report.elapsed_ms,
+                lists_compiled = compiled,
+                lists_reused = reused,
+                "reload applied"
+            ),
+            Outcome::Unchanged { generation } => tracing::info!(
+                trigger = %report.trigger,
+                generation,
+                elapsed_ms = report.elapsed_ms,
+                "reload changed nothing"
+            ),
+            Outcome::Rejected { reason } => tracing::warn!(
+                trigger = %report.trigger,
+                %reason,
+                "reload rejected; the previous config keeps serving"
+            ),
+        }
+        let mut history = self.lock_history();
+        history.running = None;
+        match report.outcome {
+            Outcome::Applied { .. } => history.counts.applied += 1,
+            Outcome::Rejected { .. } => history.counts.rejected += 1,
+            Outcome::Unchanged { .. } => history.counts.unchanged += 1,
+        }
+        history.last = Some(report.clone());
+        report
+    }
+
+    fn lock_history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads and validates a config file; the error names the file, the field and the line.
+pub fn read_config(path: &Path) -> Result<Config, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Config::from_yaml(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Settings that only a restart applies: said in the log, not an error (the rest of the
+/// change applies).
+fn warn_node_local(old: &Config, new: &Config) {
+    if old.dns.listen != new.dns.listen {
+        tracing::warn!("dns.listen changed: the listeners change at the next restart");
+    }
+    if old.admin != new.admin {
+        tracing::warn!("admin changed: the admin listener changes at the next restart");
+    }
+    if old.cache != new.cache {
+        tracing::warn!("cache changed: the cache is resized at the next restart");
+    }
+}

@@ -1,0 +1,104 @@
+//! What `GET /api/v1/status` says about the served state: the snapshot's generation and
+//! lists, the last reload's outcome, download activity.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::download::{CopyInfo, Downloader};
+use crate::refresh::{Activity, ListActivity};
+use crate::reload::{ReloadCounts, ReloadReport, Reloader};
+
+/// The served state, for the status endpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// The generation of the snapshot serving (1 at start, +1 per applied reload).
+    pub generation: u64,
+    /// The config file reloads read, if any (else the embedded default serves).
+    pub config_file: Option<String>,
+    /// Rules compiled from all enabled lists.
+    pub rules: u64,
+    /// The trigger of the reload compiling now, if one is.
+    pub reloading: Option<String>,
+    /// The last reload.
+    pub last_reload: Option<ReloadReport>,
+    /// Reloads so far, by outcome.
+    pub reloads: ReloadCounts,
+    /// Every configured list, in config order.
+    pub lists: Vec<ListStatus>,
+}
+
+/// One list's state.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListStatus {
+    /// Its id.
+    pub id: String,
+    /// `path` or `url`.
+    pub source: &'static str,
+    /// The file or URL.
+    pub location: String,
+    /// Whether policies use it.
+    pub enabled: bool,
+    /// Rules compiled from it.
+    pub rules: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines skipped (not rules Ward can apply).
+    pub skipped: u64,
+    /// The last reload's problem with it (its previous copy, if any, still serves).
+    pub error: Option<String>,
+    /// The last good download on disk (URL lists).
+    pub copy: Option<CopyInfo>,
+    /// Downloads and refreshes.
+    pub activity: Option<ListActivity>,
+}
+
+impl Status {
+    /// Gathers the status from the reloader, the refresh activity and the copies on disk.
+    pub fn gather(reloader: &Reloader, activity: &Activity, downloader: &Downloader) -> Status {
+        let snapshot = reloader.current();
+        let errors: HashMap<&str, &str> = snapshot
+            .list_errors
+            .iter()
+            .map(|(id, e)| (id.as_str(), e.as_str()))
+            .collect();
+        let mut active = activity.all();
+        let lists = snapshot
+            .config
+            .lists
+            .iter()
+            .map(|l| {
+                let compiled = snapshot.list(&l.id);
+                let stats = compiled
+                    .and_then(|c| c.rules.lists().next().map(|(_, _, s)| s.clone()))
+                    .unwrap_or_default();
+                let (source, location) = match (&l.path, &l.url) {
+                    (Some(p), _) => ("path", p.display().to_string()),
+                    (None, Some(u)) => ("url", u.clone()),
+                    (None, None) => ("path", String::new()),
+                };
+                ListStatus {
+                    id: l.id.clone(),
+                    source,
+                    location,
+                    enabled: l.enabled,
+                    rules: stats.rules,
+                    lines: stats.lines,
+                    skipped: stats.skipped_total(),
+                    error: errors.get(l.id.as_str()).map(|e| (*e).to_owned()),
+                    copy: l.url.as_ref().and_then(|_| downloader.copy_info(&l.id)),
+                    activity: active.remove(&l.id),
+                }
+            })
+            .collect();
+        Status {
+            generation: snapshot.generation,
+            config_file: reloader.config_path().map(|p| p.display().to_string()),
+            rules: snapshot.rule_count(),
+            reloading: reloader.running(),
+            last_reload: reloader.last(),
+            reloads: reloader.counts(),
+            lists,
+        }
+    }
+}
