@@ -14,6 +14,10 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.len() > 64 {
         return Err("longer than 64 characters".to_owned());
     }
+    if id.starts_with('.') {
+        // Ids name files (a list's downloaded copy): no hidden files.
+        return Err("starts with '.'".to_owned());
+    }
     match id
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
@@ -119,5 +123,6 @@ mod tests {
         assert!(check_id("hagezi.pro_plus").is_ok());
         assert!(check_id("a b").is_err());
         assert!(check_id("").is_err());
+        assert!(check_id(".hidden").is_err());
     }
 }
