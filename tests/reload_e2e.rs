@@ -443,3 +443,43 @@ data_dir: "{data}"
     assert_eq!(status["lists"][0]["rules"], 1, "{status:#}");
     assert_eq!(status["lists"][0]["copy"]["etag"], "\"v2\"", "{status:#}");
 }
+
+#[test]
+fn a_busy_directory_does_not_hold_a_reload_back() {
+    let up = upstream();
+    let dir = TempDir::new("reload-busy");
+    let list = dir.0.join("list.txt");
+    std::fs::write(&list, "||always.example^\n").unwrap();
+    let list_str = list.display().to_string();
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        config(up, &list_str, &dir.0.join("data"), &[]),
+    )
+    .unwrap();
+    let ward = Ward::spawn(&config_path, &[]);
+    // Something beside the config writes all the time (a log file, say).
+    let stop = Arc::new(AtomicBool::new(false));
+    let noise = {
+        let (stop, path) = (stop.clone(), dir.0.join("noise.log"));
+        std::thread::spawn(move || {
+            let mut f = std::fs::File::create(path).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let _ = writeln!(f, "tick");
+                let _ = f.flush();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let text = config(up, &list_str, &dir.0.join("data"), &["||busy.example^"]);
+    write_atomically(&config_path, &text);
+    let took = ward.wait_status(Duration::from_secs(2), "the reload", |s| generation(s) == 2);
+    stop.store(true, Ordering::Relaxed);
+    noise.join().unwrap();
+    assert_eq!(
+        addrs(&ward, ip("127.0.0.2"), "busy.example.", RecordType::A),
+        ["0.0.0.0"]
+    );
+    eprintln!("applied {took:?} after the write, with a write every 5 ms beside it");
+}

@@ -4,9 +4,9 @@
 //! (write a temporary file, rename it over) and Kubernetes' ConfigMap update (a new
 //! timestamped directory, then the `..data` symlink renamed over the old one) replace the
 //! file rather than write to it, which a watch on the file itself would miss. Any event in
-//! a watched directory wakes the watcher; after a short quiet period it compares each
-//! file's identity (size, modification time, inode, followed through symlinks) with what
-//! it saw last, and reloads only if one changed.
+//! a watched directory wakes the watcher; 100 ms later (one save is several events) it
+//! compares each file's identity (size, modification time, inode, followed through
+//! symlinks) with what it saw last, and reloads only if one changed.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -95,13 +95,11 @@ pub fn spawn(reloader: Arc<Reloader>) -> notify::Result<FileWatcher> {
             seen.insert(path.clone(), identity(path));
         }
         while rx.recv().await.is_some() {
-            // Let the burst of one save end.
-            loop {
-                tokio::time::sleep(DEBOUNCE).await;
-                if rx.try_recv().is_err() {
-                    break;
-                }
-            }
+            // Let the burst of one save end. Events that come meanwhile are covered by
+            // this check; a directory that never rests (a log file beside the config) is
+            // checked every DEBOUNCE, never starved.
+            tokio::time::sleep(DEBOUNCE).await;
+            while rx.try_recv().is_ok() {}
             let mut changed: Vec<Watched> = Vec::new();
             for (path, what) in &targets {
                 let now = identity(path);
