@@ -69,6 +69,9 @@ pub struct CompiledList {
     pub rules: RuleSet,
     /// Whether this snapshot took it unchanged from the previous one.
     pub reused: bool,
+    /// Where its text came from, when known: the next rebuild does not read it again
+    /// while this stays the same.
+    pub identity: Option<SourceIdentity>,
 }
 
 impl CompiledList {
@@ -118,6 +121,40 @@ pub enum BuildError {
 pub trait ListTexts {
     /// The text of `list`, or why it has none.
     fn text(&self, list: &ListSource) -> Result<Vec<u8>, String>;
+
+    /// A cheap identity of where `list`'s text comes from (for a file: its path, size,
+    /// modification time and inode), taken before reading it: while it stays the same,
+    /// the text has not changed and is not read again. `None` when there is none.
+    fn identity(&self, list: &ListSource) -> Option<SourceIdentity> {
+        let _ = list;
+        None
+    }
+}
+
+/// What [`ListTexts::identity`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceIdentity {
+    path: PathBuf,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl SourceIdentity {
+    /// The identity of a file now, following symlinks; `None` if it cannot be read.
+    pub fn of_file(path: &Path) -> Option<SourceIdentity> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(SourceIdentity {
+            path: path.to_path_buf(),
+            len: meta.len(),
+            modified: Some(meta.modified().ok()?),
+            inode,
+        })
+    }
 }
 
 /// Where list copies and other state live: the config's `data_dir`, else `/var/lib/ward`
@@ -149,14 +186,23 @@ impl DiskLists {
     }
 }
 
+impl DiskLists {
+    fn file(&self, list: &ListSource) -> Option<PathBuf> {
+        match (&list.path, &list.url) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(_)) => Some(self.cached_copy(&list.id)),
+            (None, None) => None,
+        }
+    }
+}
+
 impl ListTexts for DiskLists {
     fn text(&self, list: &ListSource) -> Result<Vec<u8>, String> {
-        let path = match (&list.path, &list.url) {
-            (Some(path), _) => path.clone(),
-            (None, Some(_)) => self.cached_copy(&list.id),
-            (None, None) => return Err("no path or url".into()),
-        };
-        read(&path)
+        read(&self.file(list).ok_or("no path or url")?)
+    }
+
+    fn identity(&self, list: &ListSource) -> Option<SourceIdentity> {
+        SourceIdentity::of_file(&self.file(list)?)
     }
 }
 
@@ -178,7 +224,8 @@ impl Snapshot {
     /// of `previous` whose text is unchanged (byte for byte). A list that cannot be read,
     /// or whose new text has lines but not one rule (an error page, a binary file), keeps
     /// its previous compiled form and is reported in [`Snapshot::list_errors`]: an update
-    /// never empties a policy. Changed lists compile in parallel.
+    /// never empties a policy. Changed lists compile one after the other, so that the
+    /// peak is the previous snapshot, the new lists and one list's compile buffers.
     pub fn rebuild(
         config: Config,
         texts: &dyn ListTexts,
@@ -189,8 +236,18 @@ impl Snapshot {
         let mut lists: Vec<Option<CompiledList>> = Vec::with_capacity(enabled.len());
         let mut list_errors = Vec::new();
         let mut jobs = Vec::new();
+        let mut identities = HashMap::new();
         for (i, list) in enabled.iter().enumerate() {
             let before = previous.and_then(|p| p.list(&list.id));
+            // Taken before the text is read: a change after this shows at the next rebuild.
+            let identity = texts.identity(list);
+            if let Some(b) = before.filter(|b| b.identity.is_some() && b.identity == identity) {
+                lists.push(Some(CompiledList {
+                    reused: true,
+                    ..b.clone()
+                }));
+                continue;
+            }
             let text = texts
                 .text(list)
                 .and_then(|t| check_list_text(&t).map(|()| t));
@@ -198,10 +255,12 @@ impl Snapshot {
                 Ok(text) => match before {
                     Some(b) if b.text() == text.as_slice() => lists.push(Some(CompiledList {
                         reused: true,
+                        identity,
                         ..b.clone()
                     })),
                     _ => {
                         lists.push(None);
+                        identities.insert(i, identity);
                         jobs.push((i, list.id.clone(), text));
                     }
                 },
@@ -222,7 +281,11 @@ impl Snapshot {
                 },
             }
         }
-        for (i, compiled) in compile_lists(jobs) {
+        // A first build compiles in parallel (nothing serves yet: time to ready counts); a
+        // rebuild one list at a time, since the previous snapshot still holds its lists
+        // and every list compiling at once would add its transient memory to the peak.
+        let parallel = previous.is_none();
+        for (i, compiled) in compile_lists(jobs, parallel) {
             let rules = compiled?;
             let id = enabled[i].id.clone();
             let stats = rules
@@ -250,6 +313,7 @@ impl Snapshot {
                 id,
                 rules,
                 reused: false,
+                identity: identities.remove(&i).flatten(),
             });
         }
         let lists: Vec<CompiledList> = lists.into_iter().flatten().collect();
@@ -420,9 +484,10 @@ fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
     haystack.iter().filter(|&&b| b == needle).count()
 }
 
-/// Compiles lists on up to one thread per core; results by position.
+/// Compiles lists, on up to one thread per core if `parallel`; results by position.
 fn compile_lists(
     jobs: Vec<(usize, String, Vec<u8>)>,
+    parallel: bool,
 ) -> Vec<(usize, Result<RuleSet, ward_rules::Error>)> {
     if !jobs.is_empty() {
         let bytes: usize = jobs.iter().map(|(_, _, t)| t.len()).sum();
@@ -445,7 +510,7 @@ fn compile_lists(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len());
-    if threads <= 1 {
+    if threads <= 1 || !parallel {
         return jobs.into_iter().map(compile).collect();
     }
     let queue = Mutex::new(jobs);
