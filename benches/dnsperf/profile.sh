@@ -8,8 +8,7 @@
 # Knobs: N (600000), DURATION (15), OUT (target/dnsperf), WARD_BIN (OUT/bin/ward-* newest),
 # PORT (5498), STUB_PORT (5499), FREQ (499 Hz), CALLGRAPH (dwarf; or fp), THREADS (unset:
 # passed as --threads), QPS (unset = saturate; e.g. 10000 for a fixed rate), NOPERF=1 (only
-# CPU per query and context switches, no perf). The environment reaches Ward, e.g.
-# TOKIO_WORKER_THREADS=1 for a one-worker runtime.
+# CPU per query and context switches, no perf). The environment reaches Ward.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)

@@ -33,7 +33,9 @@ if [[ -z ${WARD_BIN:-} ]]; then
 fi
 
 R="$OUT/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$R/lists" "$R/data"
+# The config in a directory of its own: the file watcher wakes on any event in it, and the
+# samplers below write files all the time.
+mkdir -p "$R/lists" "$R/data" "$R/etc"
 PIDS=()
 cleanup() {
   local p
@@ -65,8 +67,8 @@ EOF
     echo '"||first.example^"] }'
     echo "default_policy: main"
     echo "data_dir: \"$R/data\""
-  } > "$R/ward.yaml.tmp"
-  mv "$R/ward.yaml.tmp" "$R/ward.yaml"
+  } > "$R/etc/ward.yaml.tmp"
+  mv "$R/etc/ward.yaml.tmp" "$R/etc/ward.yaml"
 }
 write_config 0
 
@@ -85,7 +87,7 @@ EOF
 dnsmasq --keep-in-foreground --conf-file="$R/stub.conf" >"$R/stub.log" 2>&1 &
 PIDS+=($!)
 
-"$WARD_BIN" serve --config "$R/ward.yaml" >"$R/ward.log" 2>&1 &
+"$WARD_BIN" serve --config "$R/etc/ward.yaml" >"$R/ward.log" 2>&1 &
 WARD_PID=$!
 PIDS+=($WARD_PID)
 for _ in $(seq 1 200); do grep -q '"ready"\| ready' "$R/ward.log" 2>/dev/null && break; sleep 0.05; done

@@ -20,6 +20,8 @@ use std::time::Instant;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
+use crate::wire::{question_end, skip_name};
+
 /// The longest key: group name (length-prefixed), type, DO bit, question name.
 const KEY_MAX: usize = 1 + 255 + 2 + 1 + 255;
 
@@ -313,19 +315,6 @@ impl AnswerCache {
     }
 }
 
-/// Skips a (possibly compressed) name at `at`; the offset after it.
-fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *wire.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2).filter(|end| *end <= wire.len()),
-            l if l & 0xC0 != 0 => return None,
-            l => at += 1 + usize::from(l),
-        }
-    }
-}
-
 /// The name at `at`, following compression pointers: lowercase, dot-separated, without
 /// the trailing dot. `None` for a name that runs off the message, loops or is too long.
 fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
@@ -358,16 +347,6 @@ fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
             }
         }
     }
-}
-
-/// The offset where the question section of a one-question message ends.
-fn question_end(wire: &[u8]) -> Option<usize> {
-    let qdcount = u16::from_be_bytes([*wire.get(4)?, *wire.get(5)?]);
-    if qdcount != 1 {
-        return None;
-    }
-    let end = skip_name(wire, 12)? + 4;
-    (end <= wire.len()).then_some(end)
 }
 
 #[cfg(test)]

@@ -216,6 +216,29 @@ pub(crate) fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool) {
     out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
 }
 
+/// Skips a (possibly compressed) name at `at`; the offset after it.
+pub(crate) fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *wire.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xC0 == 0xC0 => return Some(at + 2).filter(|end| *end <= wire.len()),
+            l if l & 0xC0 != 0 => return None,
+            l => at += 1 + usize::from(l),
+        }
+    }
+}
+
+/// The offset where the question section of a one-question message ends.
+pub(crate) fn question_end(wire: &[u8]) -> Option<usize> {
+    let qdcount = u16::from_be_bytes([*wire.get(4)?, *wire.get(5)?]);
+    if qdcount != 1 {
+        return None;
+    }
+    let end = skip_name(wire, 12)? + 4;
+    (end <= wire.len()).then_some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};

@@ -198,7 +198,14 @@ impl DiskLists {
 
 impl ListTexts for DiskLists {
     fn text(&self, list: &ListSource) -> Result<Vec<u8>, String> {
-        read(&self.file(list).ok_or("no path or url")?)
+        let file = self.file(list).ok_or("no path or url")?;
+        if list.path.is_none() && !file.exists() {
+            return Err(format!(
+                "not downloaded yet (its copy will be {})",
+                file.display()
+            ));
+        }
+        read(&file)
     }
 
     fn identity(&self, list: &ListSource) -> Option<SourceIdentity> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, MessageType};
 
 use super::error::{UpstreamError, UpstreamErrorKind};
+use crate::wire::{question_end, skip_name};
 
 /// The EDNS payload size advertised upstream (DNS flag day 2020): large enough for most
 /// answers, small enough to avoid IP fragmentation.
@@ -190,35 +191,6 @@ pub(crate) fn well_formed(message: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// The offset after a (possibly compressed) name at `at`.
-fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *message.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2).filter(|end| *end <= message.len()),
-            l if l & 0xC0 != 0 => return None,
-            l => at += 1 + usize::from(l),
-        }
-    }
-}
-
-/// The end of the (single, uncompressed) question that starts at byte 12.
-fn question_end(message: &[u8]) -> Option<usize> {
-    let mut at = HEADER_LEN;
-    loop {
-        let len = usize::from(*message.get(at)?);
-        at += 1;
-        match len {
-            0 => break,
-            1..=63 => at += len,
-            _ => return None,
-        }
-    }
-    let end = at + 4;
-    (end <= message.len()).then_some(end)
 }
 
 #[cfg(test)]
