@@ -127,7 +127,7 @@ generation() { status | python3 -c 'import json,sys; print(json.load(sys.stdin)[
 
 : > "$R/changes.txt"
 change() {  # $1 = kind, $2 = round
-  local kind=$1 round=$2 before t0 t1 now
+  local kind=$1 round=$2 before t0 done_now
   before=$(generation)
   sleep 0.5  # a steady state before the change, for the RSS sampler
   t0=$(date +%s%3N)
@@ -136,9 +136,15 @@ change() {  # $1 = kind, $2 = round
     list) echo "bench-$round.hundred-k.example" >> "$R/lists/hundred-k.txt" ;;
     corpus) for l in "${LISTS[@]}"; do echo "# bench change $round" >> "$R/lists/$l.txt"; done ;;
   esac
+  # Done when a reload that ended after the write has applied and none is running (a
+  # reload of several changed lists swaps them in one step at a time).
   while :; do
-    now=$(generation)
-    [[ $now -gt $before ]] && break
+    done_now=$(status | python3 -c '
+import json, sys
+s = json.load(sys.stdin); r = s.get("last_reload") or {}
+print(1 if s["generation"] > int(sys.argv[1]) and s.get("reloading") is None
+      and r.get("finished_at_ms", 0) >= int(sys.argv[2]) else 0)' "$before" "$t0")
+    [[ $done_now == 1 ]] && break
     (( $(date +%s%3N) - t0 > 10000 )) && { echo "no reload 10 s after a $kind change" >&2; exit 1; }
     sleep 0.002
   done

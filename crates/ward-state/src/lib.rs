@@ -72,6 +72,9 @@ pub struct CompiledList {
     /// Where its text came from, when known: the next rebuild does not read it again
     /// while this stays the same.
     pub identity: Option<SourceIdentity>,
+    /// Why the text at `identity` was refused, when this is a previous copy kept in its
+    /// place.
+    pub refused: Option<String>,
 }
 
 impl CompiledList {
@@ -239,6 +242,31 @@ impl Snapshot {
         generation: u64,
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot, BuildError> {
+        Snapshot::rebuild_within(config, texts, generation, previous, usize::MAX).map(|(s, _)| s)
+    }
+
+    /// [`Snapshot::rebuild`] that compiles at most one list `previous` already had in
+    /// another version; the other changed lists keep their previous version for now.
+    /// Returns whether such lists are left, for the next step. New lists are compiled at
+    /// once (they replace nothing). Step by step, a reload that changes every list holds
+    /// the previous snapshot plus one new list at a time, not two of everything.
+    pub fn rebuild_step(
+        config: Config,
+        texts: &dyn ListTexts,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<(Snapshot, bool), BuildError> {
+        Snapshot::rebuild_within(config, texts, generation, previous, 1)
+    }
+
+    fn rebuild_within(
+        config: Config,
+        texts: &dyn ListTexts,
+        generation: u64,
+        previous: Option<&Snapshot>,
+        mut replacements: usize,
+    ) -> Result<(Snapshot, bool), BuildError> {
+        let mut pending = false;
         let enabled: Vec<&ListSource> = config.lists.iter().filter(|l| l.enabled).collect();
         let mut lists: Vec<Option<CompiledList>> = Vec::with_capacity(enabled.len());
         let mut list_errors = Vec::new();
@@ -249,6 +277,9 @@ impl Snapshot {
             // Taken before the text is read: a change after this shows at the next rebuild.
             let identity = texts.identity(list);
             if let Some(b) = before.filter(|b| b.identity.is_some() && b.identity == identity) {
+                if let Some(err) = &b.refused {
+                    list_errors.push((list.id.clone(), err.clone()));
+                }
                 lists.push(Some(CompiledList {
                     reused: true,
                     ..b.clone()
@@ -263,9 +294,21 @@ impl Snapshot {
                     Some(b) if b.text() == text.as_slice() => lists.push(Some(CompiledList {
                         reused: true,
                         identity,
+                        refused: None,
                         ..b.clone()
                     })),
+                    // Changed, but this step has replaced its list: the next one will.
+                    Some(b) if replacements == 0 => {
+                        pending = true;
+                        lists.push(Some(CompiledList {
+                            reused: true,
+                            ..b.clone()
+                        }));
+                    }
                     _ => {
+                        if before.is_some() {
+                            replacements -= 1;
+                        }
                         lists.push(None);
                         identities.insert(i, identity);
                         jobs.push((i, list.id.clone(), text));
@@ -307,9 +350,14 @@ impl Snapshot {
                     stats.lines
                 );
                 if let Some(b) = before {
-                    list_errors.push((id, format!("{err}; serving the previous copy")));
+                    let err = format!("{err}; serving the previous copy");
+                    list_errors.push((id, err.clone()));
+                    // Its file is known to be refused until it changes again: the next
+                    // rebuilds reuse the previous copy without reading it, and say why.
                     lists[i] = Some(CompiledList {
                         reused: true,
+                        identity: identities.remove(&i).flatten(),
+                        refused: Some(err),
                         ..b.clone()
                     });
                     continue;
@@ -321,6 +369,7 @@ impl Snapshot {
                 rules,
                 reused: false,
                 identity: identities.remove(&i).flatten(),
+                refused: None,
             });
         }
         let lists: Vec<CompiledList> = lists.into_iter().flatten().collect();
@@ -378,7 +427,7 @@ impl Snapshot {
         forward.sort_by_key(|(z, _)| std::cmp::Reverse((z.split('.').count(), z.len())));
         let records = LocalRecords::new(&config.records);
         drop(ids);
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             generation,
             config: Arc::new(config),
             lists,
@@ -388,7 +437,8 @@ impl Snapshot {
             records,
             forward,
             list_errors,
-        })
+        };
+        Ok((snapshot, pending))
     }
 
     /// A compiled list by id.

@@ -5,7 +5,12 @@
 //! validates it, builds the next [`Snapshot`] on the blocking pool while the current one
 //! keeps serving (lists whose text has not changed are reused as they are), hands it to the
 //! query path and reports an [`Outcome`]: applied (with the new generation), rejected
-//! (with the reason; the current snapshot stays) or unchanged (nothing to do). Triggers:
+//! (with the reason; the current snapshot stays) or unchanged (nothing to do).
+//!
+//! When several lists changed, each is swapped in by a step of its own (a whole snapshot,
+//! a generation each; the config applies with the first): lists are independent, as if
+//! they had been refreshed a moment apart, and the peak memory is the serving snapshot plus
+//! one new list instead of two of everything. Triggers:
 //! the config file or a local list file changing ([`crate::watch`]), SIGHUP, list
 //! downloads and refresh timers ([`crate::refresh`]), admin API writes.
 
@@ -195,49 +200,74 @@ impl Reloader {
         started: Instant,
     ) -> ReloadReport {
         self.lock_history().running = Some(trigger.to_string());
-        let current = self.current();
+        let mut current = self.current();
         warn_node_local(&current.config, &config);
-        let texts = DiskLists {
+        let texts = Arc::new(DiskLists {
             data_dir: crate::data_dir(&config),
-        };
-        let previous = current.clone();
-        let generation = current.generation + 1;
-        let built = tokio::task::spawn_blocking(move || {
-            Snapshot::rebuild(config, &texts, generation, Some(&previous))
-        })
-        .await;
-        let next = match built {
-            Ok(Ok(next)) => next,
-            Ok(Err(err)) => return self.finish(trigger, started, Err(err.to_string()), (0, 0)),
-            Err(err) => {
-                let reason = format!("compiling the lists failed: {err}");
-                return self.finish(trigger, started, Err(reason), (0, 0));
+        });
+        // Step by step: each swap replaces at most one list that changed (a reload that
+        // changes every list would otherwise hold two of everything at its peak). Each
+        // step is a whole snapshot; the config applies with the first.
+        let (mut compiled, mut reused) = (0, 0);
+        let mut applied = None;
+        // One step per list at most, and one for the config: a bound, whatever happens.
+        for _ in 0..=config.lists.len() {
+            let previous = current.clone();
+            let generation = current.generation + 1;
+            let (config, texts) = (config.clone(), texts.clone());
+            let built = tokio::task::spawn_blocking(move || {
+                Snapshot::rebuild_step(config, &*texts, generation, Some(&previous))
+            })
+            .await;
+            let (next, pending) = match built {
+                Ok(Ok(next)) => next,
+                Ok(Err(err)) if applied.is_none() => {
+                    return self.finish(trigger, started, Err(err.to_string()), (0, 0));
+                }
+                Err(err) if applied.is_none() => {
+                    let reason = format!("compiling the lists failed: {err}");
+                    return self.finish(trigger, started, Err(reason), (0, 0));
+                }
+                // A later step failed: what was applied stays.
+                Ok(Err(err)) => {
+                    tracing::warn!(%err, "a reload step failed");
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "a reload step failed");
+                    break;
+                }
+            };
+            let now_reused = next.lists.iter().filter(|l| l.reused).count();
+            compiled += next.lists.len() - now_reused;
+            reused = now_reused;
+            for (list, err) in &next.list_errors {
+                if applied.is_none() || !pending {
+                    tracing::warn!(list = %list, %err, "list not updated");
+                }
             }
-        };
-        let reused = next.lists.iter().filter(|l| l.reused).count();
-        let counts = (next.lists.len() - reused, reused);
-        for (list, err) in &next.list_errors {
-            tracing::warn!(list = %list, %err, "list not updated");
+            if next.same_as(&current) {
+                break;
+            }
+            let next = Arc::new(next);
+            (self.apply)(next.clone()).await;
+            self.current.store(next.clone());
+            applied = Some(generation);
+            // The previous snapshot is freed when the last query holding it ends (queries
+            // are short: almost always by now). Then give its memory back to the system.
+            current = next;
+            release_free_memory();
+            if !pending {
+                break;
+            }
         }
-        if next.same_as(&current) {
-            let outcome = Ok(Outcome::Unchanged {
+        let outcome = match applied {
+            Some(generation) => Outcome::Applied { generation },
+            None => Outcome::Unchanged {
                 generation: current.generation,
-            });
-            return self.finish(trigger, started, outcome, counts);
-        }
-        let next = Arc::new(next);
-        (self.apply)(next.clone()).await;
-        self.current.store(next);
-        // The previous snapshot is freed when the last query holding it ends: queries are
-        // short, so almost always here. Then give its memory back to the system.
-        drop(current);
-        release_free_memory();
-        self.finish(
-            trigger,
-            started,
-            Ok(Outcome::Applied { generation }),
-            counts,
-        )
+            },
+        };
+        self.finish(trigger, started, Ok(outcome), (compiled, reused))
     }
 
     fn finish(

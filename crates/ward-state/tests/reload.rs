@@ -84,3 +84,56 @@ async fn a_file_trigger_without_a_config_file_keeps_the_current_config() {
     assert_eq!(report.outcome, Outcome::Unchanged { generation: 1 });
     assert!(applied.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_reload_that_changes_every_list_swaps_them_in_one_at_a_time() {
+    let dir = std::env::temp_dir().join(format!("ward-reload-steps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+    std::fs::write(&a, "||a1.example^\n").unwrap();
+    std::fs::write(&b, "||b1.example^\n").unwrap();
+    let config = Config::from_yaml(&format!(
+        r#"
+upstreams:
+  default: {{ servers: ["127.0.0.1:5399"] }}
+lists:
+  - {{ id: a, path: "{}" }}
+  - {{ id: b, path: "{}" }}
+policies:
+  main: {{ lists: [a, b] }}
+default_policy: main
+data_dir: "{}"
+"#,
+        a.display(),
+        b.display(),
+        dir.display()
+    ))
+    .unwrap();
+    let texts = ward_state::DiskLists {
+        data_dir: dir.clone(),
+    };
+    let first = Snapshot::build(config.clone(), &texts, 1).unwrap();
+    let handed: Arc<Mutex<Vec<Vec<bool>>>> = Arc::default();
+    let seen = handed.clone();
+    let apply: ApplyFn = Box::new(move |s: Arc<Snapshot>| {
+        let seen = seen.clone();
+        Box::pin(async move {
+            seen.lock()
+                .unwrap()
+                .push(s.lists.iter().map(|l| l.reused).collect())
+        })
+    });
+    let reloader = Reloader::new(None, Arc::new(first), apply);
+
+    std::fs::write(&a, "||a2.example^\n").unwrap();
+    std::fs::write(&b, "||b2.example^\n").unwrap();
+    let report = reloader.reload(Trigger::Signal).await;
+    assert_eq!(report.outcome, Outcome::Applied { generation: 3 });
+    assert_eq!(report.lists_compiled, 2);
+    // Two snapshots handed over: a new with b old, then b new with a kept.
+    assert_eq!(
+        *handed.lock().unwrap(),
+        [vec![false, true], vec![true, false]]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -305,3 +305,49 @@ fn a_failed_or_broken_list_keeps_its_previous_copy() {
         Reason::NotFilteredNotFound
     );
 }
+
+#[test]
+fn a_step_replaces_one_changed_list_and_says_what_is_left() {
+    let texts = Mutable::new(&[("ads", "||ads.example^\n"), ("adult", "||adult.example^\n")]);
+    let first = Snapshot::build(rebuild_config(), &texts, 1).unwrap();
+    texts.set("ads", Ok("||ads2.example^\n"));
+    texts.set("adult", Ok("||adult2.example^\n"));
+
+    let (one, pending) = Snapshot::rebuild_step(rebuild_config(), &texts, 2, Some(&first)).unwrap();
+    assert!(pending);
+    let replaced: Vec<_> = one
+        .lists
+        .iter()
+        .map(|l| (l.id.as_str(), l.reused))
+        .collect();
+    assert_eq!(replaced, [("ads", false), ("adult", true)]);
+    // A whole snapshot: the new ads list and the old adult list.
+    assert_eq!(
+        reason(&one, "127.0.0.3", "ads2.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(
+        reason(&one, "127.0.0.3", "adult.example"),
+        Reason::FilteredBlockList
+    );
+
+    let (two, pending) = Snapshot::rebuild_step(rebuild_config(), &texts, 3, Some(&one)).unwrap();
+    assert!(!pending);
+    assert_eq!(
+        reason(&two, "127.0.0.3", "adult2.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(
+        reason(&two, "127.0.0.3", "adult.example"),
+        Reason::NotFilteredNotFound
+    );
+    assert!(
+        two.list("ads")
+            .unwrap()
+            .rules
+            .ptr_eq(&one.list("ads").unwrap().rules)
+    );
+
+    let (three, pending) = Snapshot::rebuild_step(rebuild_config(), &texts, 4, Some(&two)).unwrap();
+    assert!(!pending && three.same_as(&two));
+}
