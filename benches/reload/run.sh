@@ -6,7 +6,7 @@
 #   list    one line added to a 100k-line list (the first 100,000 lines of the phishing list)
 #   corpus  every list changed (a comment appended to each): the whole corpus recompiled
 # For each: the time from the write to the new snapshot serving (the status' last_reload
-# finished_at_ms; includes the file watcher's 100 ms pause), and the reload's own
+# finished_at_ms; includes the file watcher's 30 ms pause), and the reload's own
 # elapsed_ms (trigger to swapped in). Ward's RSS is sampled every 5 ms: steady state
 # before each change, the peak during it. dnsperf's lost queries must be 0.
 #

@@ -4,7 +4,7 @@
 //! (write a temporary file, rename it over) and Kubernetes' ConfigMap update (a new
 //! timestamped directory, then the `..data` symlink renamed over the old one) replace the
 //! file rather than write to it, which a watch on the file itself would miss. Any event in
-//! a watched directory wakes the watcher; 100 ms later (one save is several events) it
+//! a watched directory wakes the watcher; 30 ms later (one save is several events) it
 //! compares each file's identity (size, modification time, inode, followed through
 //! symlinks) with what it saw last, and reloads only if one changed.
 
@@ -21,7 +21,7 @@ use crate::reload::{Reloader, Trigger};
 
 /// How long the directory must be quiet before the files are compared: one save is often
 /// several events (create, write, rename).
-const DEBOUNCE: Duration = Duration::from_millis(100);
+const DEBOUNCE: Duration = Duration::from_millis(30);
 
 /// A running watcher; dropping it stops the watching.
 pub struct FileWatcher {
