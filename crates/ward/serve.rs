@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
+use ward_admin::api::Control;
+use ward_admin::auth::Credentials;
 use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
 use ward_dns::handler::{Handler, Runtime};
@@ -70,12 +72,12 @@ fn init_logs(json: bool) {
 
 async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Result<ExitCode> {
     let started = Instant::now();
-    let admin = AdminState::default();
+    let admin = AdminState::new(Credentials::none(), false);
     let admin_listener = TcpListener::bind(config.admin.listen)
         .await
         .with_context(|| format!("binding the admin listener {}", config.admin.listen))?;
     tracing::info!("listening for HTTP on {}", admin_listener.local_addr()?);
-    let app = ward_admin::router(admin.clone());
+    let app = ward_admin::router(admin.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(err) = axum::serve(admin_listener, app).await {
             tracing::error!(%err, "admin server stopped");
@@ -133,7 +135,11 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
             })
         })
     };
-    let reloader = Arc::new(Reloader::new(config_path, snapshot, apply));
+    let reloader = Arc::new(Reloader::new(config_path.clone(), snapshot, apply));
+    admin.set_control(Control {
+        reloader: reloader.clone(),
+        config_path,
+    });
     let _watcher = match watch::spawn(reloader.clone()) {
         Ok(w) => Some(w),
         Err(err) => {

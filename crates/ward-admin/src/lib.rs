@@ -1,9 +1,13 @@
 //! Ward's admin HTTP server. The Kubernetes probes: `/livez` answers while the process
-//! runs, `/readyz` once the rules are compiled and the DNS listeners are open; and
-//! `GET /api/v1/status`, the served state (generation, lists, the last reload's outcome).
-//! The rest of the `/api/v1` API, the web UI and `/metrics` come with issues 5 and 6.
+//! runs, `/readyz` once the rules are compiled and the DNS listeners are open (both open to
+//! everyone). Behind [`auth`]: `GET /api/v1/status` (the served state), `GET` and `PUT
+//! /api/v1/config`, `GET /api/v1/check` ([`api`]). Bodies are limited to 4 MiB, requests to
+//! 30 seconds.
 
 #![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -17,11 +21,14 @@ use axum::{Json, Router};
 /// added to it).
 pub type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
-/// What the admin endpoints report; shared with the server that sets it.
+/// What the admin endpoints report and change; shared with the server that sets it.
 #[derive(Clone, Default)]
 pub struct AdminState {
     ready: Arc<AtomicBool>,
     status: Arc<OnceLock<StatusFn>>,
+    control: Arc<OnceLock<Arc<api::Control>>>,
+    credentials: Arc<auth::Credentials>,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -33,6 +40,33 @@ impl std::fmt::Debug for AdminState {
 }
 
 impl AdminState {
+    /// An admin server accepting `credentials`; `read_only` refuses every write.
+    pub fn new(credentials: auth::Credentials, read_only: bool) -> AdminState {
+        AdminState {
+            credentials: Arc::new(credentials),
+            read_only,
+            ..AdminState::default()
+        }
+    }
+
+    /// Hands the API what it changes, once the config is loaded (until then the config
+    /// endpoints answer 503). Only the first call counts.
+    pub fn set_control(&self, control: api::Control) {
+        let _ = self.control.set(Arc::new(control));
+    }
+
+    pub(crate) fn control(&self) -> Option<&Arc<api::Control>> {
+        self.control.get()
+    }
+
+    fn credentials(&self) -> &auth::Credentials {
+        &self.credentials
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// Reports the served state through `status` at `GET /api/v1/status` from now on
     /// (until then it reports only the version and readiness). Only the first call counts.
     pub fn set_status(&self, status: StatusFn) {
@@ -50,12 +84,31 @@ impl AdminState {
     }
 }
 
-/// The admin routes.
+/// Request bodies above this are refused (413).
+const BODY_LIMIT: usize = 4 << 20;
+
+/// Requests taking longer are answered 408.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The admin routes. Serve them with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: without credentials the API
+/// answers loopback clients only, and needs their address to know.
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/config", get(api::get_config).put(api::put_config))
+        .route("/api/v1/check", get(api::check))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(state)
 }
 
@@ -87,9 +140,17 @@ mod tests {
 
     use super::*;
 
+    /// A request from a loopback client (no credentials are configured in these tests).
+    fn local(path: &str) -> Request<Body> {
+        let mut req = Request::get(path).body(Body::empty()).unwrap();
+        let from: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(from));
+        req
+    }
+
     async fn status(app: &Router, path: &str) -> StatusCode {
-        let req = Request::get(path).body(Body::empty()).unwrap();
-        app.clone().oneshot(req).await.unwrap().status()
+        app.clone().oneshot(local(path)).await.unwrap().status()
     }
 
     #[tokio::test]
@@ -113,8 +174,7 @@ mod tests {
         state.set_status(Arc::new(|| serde_json::json!({ "generation": 7 })));
         state.set_ready(true);
         let app = router(state);
-        let req = Request::get("/api/v1/status").body(Body::empty()).unwrap();
-        let resp = app.oneshot(req).await.unwrap();
+        let resp = app.oneshot(local("/api/v1/status")).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -464,6 +464,26 @@ impl Snapshot {
             && self.list_errors == other.list_errors
     }
 
+    /// Where a rule of a verdict from [`Snapshot::check`] with `policy` comes from: its
+    /// list (or `policy <name> rules`), its text and its 1-based line.
+    pub fn cite(&self, policy: &Policy, rule: &ward_rules::RuleMatch) -> Citation {
+        let rules = match policy.lists.get(rule.layer) {
+            Some(&i) => &self.lists[i].rules,
+            None => &policy.custom,
+        };
+        Citation {
+            list: rules.list_name(rule.rule.list).to_owned(),
+            text: rules.rule_text(rule.rule).to_owned(),
+            line: rules.rule_line(rule.rule),
+        }
+    }
+
+    /// A short, stable identity of the config's content: the same config has the same
+    /// revision on every pod and after every restart.
+    pub fn revision(&self) -> String {
+        revision(&self.config)
+    }
+
     /// The policy's verdict for a query: its lists and its own rules, decided together
     /// (a custom `@@` rule overrides a list's block; `$badfilter` works across lists).
     pub fn check(&self, policy: &Policy, request: &Request<'_>) -> Verdict {
@@ -508,6 +528,24 @@ pub fn is_same_or_subdomain(name: &str, zone: &str) -> bool {
         || (name.len() > zone.len()
             && name.ends_with(zone)
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// A rule of a verdict, for people: see [`Snapshot::cite`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Citation {
+    /// The list's id, or `policy <name> rules` for a policy's custom rules.
+    pub list: String,
+    /// The rule as written.
+    pub text: String,
+    /// Its 1-based line in the list.
+    pub line: usize,
+}
+
+/// The revision of a config: the first 16 hex digits of the SHA-256 of its YAML form.
+pub fn revision(config: &Config) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(config.to_yaml().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Refuses text that is no filter list although it may parse as one, as AdGuard Home

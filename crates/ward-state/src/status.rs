@@ -16,6 +16,8 @@ pub struct Status {
     pub generation: u64,
     /// The config file reloads read, if any (else the embedded default serves).
     pub config_file: Option<String>,
+    /// The revision of the config serving ([`crate::revision`]).
+    pub config_revision: String,
     /// Rules compiled from all enabled lists.
     pub rules: u64,
     /// The trigger of the reload compiling now, if one is.
@@ -94,6 +96,7 @@ impl Status {
         Status {
             generation: snapshot.generation,
             config_file: reloader.config_path().map(|p| p.display().to_string()),
+            config_revision: snapshot.revision(),
             rules: snapshot.rule_count(),
             reloading: reloader.running(),
             last_reload: reloader.last(),

@@ -1,0 +1,238 @@
+//! `/api/v1`: the config as a whole, and "why is this name blocked?".
+//!
+//! `PUT /api/v1/config` validates the body (YAML or JSON), saves it over the config file
+//! atomically (a temporary file renamed over it, so a crash never leaves half a config),
+//! and applies it through the Reloader; the running config is untouched when any of that
+//! fails.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use ward_config::Config;
+use ward_rules::{Request, parse_record_type};
+use ward_state::reload::{Outcome, Reloader, Trigger};
+
+use crate::AdminState;
+
+/// What the API changes: the one Reloader, and the file an accepted config is saved to.
+pub struct Control {
+    /// Every change goes through it.
+    pub reloader: Arc<Reloader>,
+    /// Where `PUT /api/v1/config` saves the config; `None` when Ward runs on its embedded
+    /// default (then the config cannot be changed through the API).
+    pub config_path: Option<PathBuf>,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// The answer before the config is loaded.
+fn starting() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "starting: no config loaded yet",
+    )
+}
+
+fn wants_yaml(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("yaml"))
+}
+
+/// `GET /api/v1/config`: JSON (`revision`, `config`), or the YAML file itself when the
+/// client accepts `application/yaml`.
+pub(crate) async fn get_config(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    let Some(control) = state.control() else {
+        return starting();
+    };
+    let snapshot = control.reloader.current();
+    if wants_yaml(&headers) {
+        return (
+            [(header::CONTENT_TYPE, "application/yaml")],
+            snapshot.config.to_yaml(),
+        )
+            .into_response();
+    }
+    Json(json!({ "revision": snapshot.revision(), "config": &*snapshot.config })).into_response()
+}
+
+/// `PUT /api/v1/config`: validate, save, apply. 400 with every bad field's path and line;
+/// 200 with the outcome and the new revision.
+pub(crate) async fn put_config(State(state): State<AdminState>, body: String) -> Response {
+    let Some(control) = state.control() else {
+        return starting();
+    };
+    let Some(path) = &control.config_path else {
+        return error(
+            StatusCode::CONFLICT,
+            "Ward runs on its embedded default config; start it with --config FILE to \
+             change the config through the API",
+        );
+    };
+    // JSON is YAML's flow syntax: one parser for both, with the same errors.
+    let config = match Config::from_yaml(&body) {
+        Ok(config) => config,
+        Err(e) => {
+            let errors: Vec<_> = e
+                .errors()
+                .iter()
+                .map(|f| json!({ "path": f.path().to_string(), "line": f.line(), "message": f.to_string() }))
+                .collect();
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e.to_string(), "errors": errors })),
+            )
+                .into_response();
+        }
+    };
+    let before = match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading {}: {e}", path.display()),
+            );
+        }
+    };
+    let text = config.to_yaml();
+    if let Err(e) = save(path, text.as_bytes()) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "saving {}: {e}; the running config is unchanged",
+                path.display()
+            ),
+        );
+    }
+    let report = control.reloader.reload_config(Trigger::Api, config).await;
+    match &report.outcome {
+        Outcome::Rejected { reason } => {
+            // Put the file back as it was: what serves and what is saved stay one config.
+            if let Some(before) = before {
+                let _ = save(path, &before);
+            }
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": reason, "outcome": report })),
+            )
+                .into_response()
+        }
+        _ => {
+            let revision = control.reloader.current().revision();
+            Json(json!({ "revision": revision, "outcome": report })).into_response()
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced,
+/// renamed over it.
+fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The query of `GET /api/v1/check`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckQuery {
+    name: Option<String>,
+    qtype: Option<String>,
+    client: Option<String>,
+}
+
+/// `GET /api/v1/check?name=&qtype=&client=`: the verdict for `client`'s policy (the
+/// default policy without a client), with the deciding rule, its list and line first.
+pub(crate) async fn check(
+    State(state): State<AdminState>,
+    Query(q): Query<CheckQuery>,
+) -> Response {
+    let Some(control) = state.control() else {
+        return starting();
+    };
+    let Some(name) = q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name: required, e.g. ?name=ads.example.com",
+        );
+    };
+    let qtype_text = q.qtype.as_deref().unwrap_or("A");
+    let qtype = match parse_record_type(qtype_text) {
+        Ok(t) => t,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("qtype: {e}")),
+    };
+    let client: Option<IpAddr> = match q.client.as_deref() {
+        None | Some("") => None,
+        Some(c) => match c.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("client: not an IP address: {c:?}"),
+                );
+            }
+        },
+    };
+    let snapshot = control.reloader.current();
+    let policy = match client {
+        Some(ip) => snapshot.policy_for(ip),
+        None => &snapshot.policies[snapshot.default_policy],
+    };
+    let mut request = Request::new(name, qtype);
+    if let Some(ip) = client {
+        request = request.client_ip(ip);
+    }
+    let verdict = snapshot.check(policy, &request);
+    let rules: Vec<_> = verdict
+        .rules
+        .iter()
+        .map(|m| snapshot.cite(policy, m))
+        .collect();
+    let rewrite = verdict.rewrite.as_ref().map(|r| {
+        json!({
+            "rcode": ward_rules::rcode_name(r.rcode),
+            "cname": r.cname,
+            "records": r.records.iter().map(|rec| format!("{rec:?}")).collect::<Vec<_>>(),
+        })
+    });
+    Json(json!({
+        "name": name,
+        "qtype": qtype.to_string(),
+        "client": client,
+        "policy": policy.name,
+        "reason": verdict.reason.as_str(),
+        "filtered": verdict.is_filtered(),
+        "rules": rules,
+        "ip_addrs": verdict.ip_addrs,
+        "rewrite": rewrite,
+        "local_record": snapshot.records.lookup(&name.trim_end_matches('.').to_ascii_lowercase()).is_some(),
+        "generation": snapshot.generation,
+    }))
+    .into_response()
+}
