@@ -96,6 +96,18 @@ pub(crate) async fn put_config(State(state): State<AdminState>, body: String) ->
                 .into_response();
         }
     };
+    save_and_apply(control, path, config, Trigger::Api).await
+}
+
+/// Saves `config` over the config file at `path` atomically and applies it through the
+/// Reloader; puts the file back if the reload refuses it. The answer every config write
+/// gives: 200 with the outcome and the revision, or 400/500 with the reason.
+pub(crate) async fn save_and_apply(
+    control: &Control,
+    path: &Path,
+    config: Config,
+    trigger: Trigger,
+) -> Response {
     let before = match std::fs::read(path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -116,7 +128,7 @@ pub(crate) async fn put_config(State(state): State<AdminState>, body: String) ->
             ),
         );
     }
-    let report = control.reloader.reload_config(Trigger::Api, config).await;
+    let report = control.reloader.reload_config(trigger, config).await;
     match &report.outcome {
         Outcome::Rejected { reason } => {
             // Put the file back as it was: what serves and what is saved stay one config.
