@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::model::RecordKind;
+use crate::model::{RecordKind, SyncRole};
 
 /// Everything wrong with a configuration, in file order. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +236,22 @@ pub enum ErrorKind {
     /// A policy that inherits no upstream group when there is no group named `default`.
     #[error("no upstream group: set `upstream` here or define an upstream group named \"default\"")]
     NoUpstream,
+    /// A `sync` setting that the node's `sync.role` needs is unset.
+    #[error("a {role} needs {what}")]
+    SyncMissing {
+        /// The node's role.
+        role: SyncRole,
+        /// What it needs, and why.
+        what: &'static str,
+    },
+    /// A `sync` setting given to a role that does not use it (often a forgotten `role`).
+    #[error("{reason} (sync.role is {role})")]
+    SyncUnused {
+        /// The node's role.
+        role: SyncRole,
+        /// Which role uses the setting.
+        reason: &'static str,
+    },
     /// A name that has a CNAME record and another record.
     #[error("{name:?} has a CNAME record and other records; a CNAME must be alone")]
     CnameConflict {

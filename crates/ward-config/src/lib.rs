@@ -20,6 +20,7 @@ mod load;
 mod model;
 mod name;
 mod policy;
+mod replicated;
 mod spans;
 mod upstream;
 mod validate;

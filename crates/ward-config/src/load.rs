@@ -29,6 +29,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "default_policy",
     "cache",
     "data_dir",
+    "sync",
 ];
 
 /// A config read from a file, and what validation needs to know about the parts left out.
@@ -135,6 +136,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
         default_policy: String::new(),
         cache: Default::default(),
         data_dir: None,
+        sync: Default::default(),
     };
     let mut has_default_policy = false;
     let mut d = Decoder { errors };
@@ -167,6 +169,9 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             }
             "data_dir" => {
                 d.whole(value, &at, &mut config.data_dir);
+            }
+            "sync" => {
+                d.whole(value, &at, &mut config.sync);
             }
             "default_policy" => {
                 has_default_policy = d.whole(value, &at, &mut config.default_policy);

@@ -51,6 +51,9 @@ pub struct Config {
     /// else `./data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Primary/replica replication of the filtering config; unset means a standalone node.
+    #[serde(default, skip_serializing_if = "SyncConfig::is_standalone_default")]
+    pub sync: SyncConfig,
 }
 
 /// The DNS listeners and how blocked names are answered.
@@ -91,13 +94,63 @@ pub enum BlockingMode {
     CustomIp,
 }
 
-/// The admin API and web UI listener.
+/// The admin API and web UI listener, and who may change the config through it.
+///
+/// Secrets are never in the config itself (it is kept in Git and ConfigMaps): the token and
+/// the users are read from the files named here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Address of the admin HTTP server (API, UI, `/livez`, `/readyz`, `/metrics`).
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
+    /// A file holding the Bearer token the API accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// A file of HTTP Basic users, one `name:password` per line (blank lines and `#`
+    /// comments allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_file: Option<PathBuf>,
+    /// GitOps mode: the API refuses every write, the config file is the only source.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+/// Primary/replica replication: a primary pushes its filtering config to its replicas, a
+/// replica pulls it from the primary; node-local settings (`dns.listen`, `admin`, `sync`,
+/// `data_dir`) are never replicated (see [`Config::filtering_eq`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// What this node is in replication.
+    #[serde(default = "default_sync_role")]
+    pub role: SyncRole,
+    /// A primary's replicas, as `http(s)://host[:port]` base URLs; it pushes each new config
+    /// to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
+    /// A replica's primary, as an `http(s)://host[:port]` base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// A file holding the token shared by the primary and its replicas: the primary
+    /// authenticates its pushes with it, a replica its pulls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// How often a replica pulls the primary's config (besides the primary's pushes).
+    #[serde(default = "default_sync_interval", with = "duration")]
+    pub interval: Duration,
+}
+
+/// What a node is in replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncRole {
+    /// No replication (the default).
+    Standalone,
+    /// The node whose filtering config is replicated: changes are made here.
+    Primary,
+    /// A node that serves the primary's filtering config.
+    Replica,
 }
 
 /// A named group of upstream resolvers.
@@ -273,6 +326,16 @@ pub fn default_admin_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
+/// `sync.role` when unset: `standalone`.
+pub fn default_sync_role() -> SyncRole {
+    SyncRole::Standalone
+}
+
+/// `sync.interval` when unset: 30 seconds.
+pub fn default_sync_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
 /// An upstream group's `strategy` when unset: `parallel`.
 pub fn default_strategy() -> Strategy {
     Strategy::Parallel
@@ -325,7 +388,36 @@ impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: default_admin_listen(),
+            token_file: None,
+            users_file: None,
+            read_only: false,
         }
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            role: default_sync_role(),
+            replicas: Vec::new(),
+            primary: None,
+            token_file: None,
+            interval: default_sync_interval(),
+        }
+    }
+}
+
+/// Unset settings are not written out, so that the YAML (and the revision hashed from it)
+/// of a config that does not use them is what it was before they existed.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl SyncConfig {
+    /// Whether this is the default (standalone, nothing set): such a section is not written
+    /// out (see [`is_false`]).
+    fn is_standalone_default(&self) -> bool {
+        *self == SyncConfig::default()
     }
 }
 
@@ -369,6 +461,16 @@ impl std::fmt::Display for Strategy {
             Strategy::Parallel => "parallel",
             Strategy::RoundRobin => "round_robin",
             Strategy::Failover => "failover",
+        })
+    }
+}
+
+impl std::fmt::Display for SyncRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncRole::Standalone => "standalone",
+            SyncRole::Primary => "primary",
+            SyncRole::Replica => "replica",
         })
     }
 }

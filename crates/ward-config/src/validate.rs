@@ -13,6 +13,8 @@ use crate::name;
 use crate::policy::DEFAULT_UPSTREAM;
 use crate::values::{check_id, check_list_url, check_record_value, hint};
 
+mod node_local;
+
 /// The largest TTL DNS allows (RFC 2181 section 8).
 const MAX_TTL: u32 = i32::MAX as u32;
 /// Lists are re-downloaded at most this often, out of courtesy to their hosts.
@@ -33,6 +35,8 @@ pub(crate) fn validate(
         errors,
     };
     v.dns();
+    v.admin();
+    v.sync();
     v.upstreams();
     v.forward();
     v.records();

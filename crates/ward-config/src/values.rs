@@ -65,6 +65,75 @@ pub(crate) fn check_list_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A replication peer's base URL: `http://` or `https://`, a host, an optional port, nothing
+/// else. Ward adds its own API paths, so a path or query would be silently dropped or
+/// doubled; credentials (`user:pass@`) would put a secret in the config.
+pub(crate) fn check_base_url(url: &str) -> Result<(), String> {
+    const EXAMPLE: &str = "give the base URL only, such as http://ward-primary:8080";
+    // First, and without quoting the URL: the part before '@' is a secret.
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    if after_scheme[..authority_end].contains('@') {
+        return Err(
+            "the URL carries credentials (user@host); the token goes in sync.token_file".to_owned(),
+        );
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("URL {url:?} must start with https:// or http://"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("URL {url:?} contains a space or control character"));
+    }
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (addr, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| format!("URL {url:?} has an unclosed '[' in its host"))?;
+            if addr.parse::<Ipv6Addr>().is_err() {
+                return Err(format!("URL {url:?}: {addr:?} is not an IPv6 address"));
+            }
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(|| {
+                    format!("URL {url:?}: expected ':port' after the IPv6 address")
+                })?),
+            };
+            (None, port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(authority), None),
+        },
+    };
+    if let Some(host) = host {
+        if host.is_empty() {
+            return Err(format!("URL {url:?} has no host"));
+        }
+        name::check_host_name(host).map_err(|reason| format!("URL {url:?}: host {reason}"))?;
+    }
+    if let Some(port) = port {
+        if !matches!(port.parse::<u16>(), Ok(p) if p != 0) {
+            return Err(format!(
+                "URL {url:?}: port {port:?} is not a number from 1 to 65535"
+            ));
+        }
+    }
+    if tail.contains('?') {
+        return Err(format!("URL {url:?} has a query; {EXAMPLE}"));
+    }
+    if tail.contains('#') {
+        return Err(format!("URL {url:?} has a fragment; {EXAMPLE}"));
+    }
+    if !tail.is_empty() && tail != "/" {
+        return Err(format!("URL {url:?} has a path; {EXAMPLE}"));
+    }
+    Ok(())
+}
+
 /// `; did you mean "main"?` for a near miss, else the known names when there are few.
 pub(crate) fn hint(name: &str, known: &[&str]) -> String {
     let best = known
@@ -115,6 +184,56 @@ mod tests {
             "; known: \"kids\", \"main\""
         );
         assert_eq!(hint("x", &[]), "");
+    }
+
+    #[test]
+    fn base_urls() {
+        for ok in [
+            "http://ward-primary.dns.svc:8080",
+            "https://ward.example.com/",
+            "http://10.0.0.7:8080",
+            "http://[fd00::7]:8080",
+            "http://[fd00::7]",
+            "http://localhost",
+        ] {
+            assert_eq!(check_base_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("ward-primary:8080", "must start with"),
+            ("ftp://ward:8080", "must start with"),
+            ("http://", "has no host"),
+            ("http://:8080", "has no host"),
+            ("http:///api", "has no host"),
+            ("http://ward:8080/api/v1", "has a path"),
+            ("http://ward:8080//", "has a path"),
+            ("http://ward:8080?x=1", "has a query"),
+            ("http://ward:8080/?x=1", "has a query"),
+            ("http://ward:8080#top", "has a fragment"),
+            ("http://admin:s3cret@ward:8080", "carries credentials"),
+            ("http://ward:http", "port \"http\""),
+            ("http://ward:0", "port \"0\""),
+            ("http://ward:65536", "port \"65536\""),
+            ("http://ward:", "port \"\""),
+            ("http://[fd00::7", "unclosed"),
+            ("http://[fd00::zz]:80", "not an IPv6 address"),
+            ("http://[fd00::7]x", "expected ':port'"),
+            ("http://fd00::7:8080", "not allowed"),
+            ("http://war d:8080", "space"),
+            ("http://a..b:8080", "empty label"),
+        ] {
+            match check_base_url(bad) {
+                Ok(()) => panic!("{bad} accepted"),
+                Err(e) => assert!(e.contains(why), "{bad}: {e}"),
+            }
+        }
+        for secret in [
+            "http://admin:s3cret@ward",
+            "admin:s3cret@ward",
+            "http://a:s3cret@w ard",
+        ] {
+            let e = check_base_url(secret).unwrap_err();
+            assert!(e.contains("credentials") && !e.contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Table tests: configs that must validate, and configs that must not, each with the path
 //! and line of every error it must report.
 
-use ward_config::{Config, ErrorKind};
+use ward_config::{Config, ErrorKind, SyncRole};
 
 /// Lines joined with newlines, so that a row's line numbers are its index + 1.
 fn doc(lines: &[&str]) -> String {
@@ -128,6 +128,44 @@ fn valid_configs() {
                 "cache: { size: 0, min_ttl: 60, max_ttl: 60, negative_ttl: 0 }",
             ]),
         ),
+        (
+            "admin auth from files, read-only",
+            base_and(&[
+                "admin:",
+                "  listen: \"0.0.0.0:8080\"",
+                "  token_file: /run/secrets/ward/admin-token",
+                "  users_file: /run/secrets/ward/users",
+                "  read_only: true",
+            ]),
+        ),
+        (
+            "sync: a primary with replicas, IPv6 and trailing slash",
+            base_and(&[
+                "sync:",
+                "  role: primary",
+                "  replicas: [\"http://ward-replicas.dns.svc:8080\", \"https://[fd00::7]:8443/\"]",
+                "  token_file: /run/secrets/ward/sync-token",
+            ]),
+        ),
+        (
+            "sync: a primary without replicas (they pull), interval unused but allowed",
+            base_and(&["sync: { role: primary, token_file: /t, interval: 5m }"]),
+        ),
+        (
+            "sync: a replica, interval in seconds",
+            base_and(&[
+                "sync:",
+                "  role: replica",
+                "  primary: http://ward-primary.dns.svc:8080",
+                "  token_file: /run/secrets/ward/sync-token",
+                "  interval: 1",
+            ]),
+        ),
+        (
+            "sync: standalone, written out or empty",
+            base_and(&["sync: { role: standalone, interval: 1m }"]),
+        ),
+        ("sync: empty section", base_and(&["sync:"])),
     ];
     for (name, text) in rows {
         if let Err(e) = Config::from_yaml(text) {
@@ -477,6 +515,183 @@ fn invalid_configs() {
             vec![("dns.upstream_timeout", 6, "must be above 0")],
         ),
         (
+            "admin: an unknown field leaves the section out, so its other checks wait",
+            base_and(&[
+                "admin:",
+                "  token: s3cret",
+                "  token_file: \"\"",
+                "  users_file: \"\"",
+            ]),
+            vec![("admin.token", 7, "unknown field `token`")],
+        ),
+        (
+            "admin: empty files",
+            base_and(&["admin:", "  token_file: \"\"", "  users_file: \"\""]),
+            vec![
+                ("admin.token_file", 7, "token_file must not be empty"),
+                ("admin.users_file", 8, "users_file must not be empty"),
+            ],
+        ),
+        (
+            "admin: read_only not a bool",
+            base_and(&["admin: { read_only: yes }"]),
+            vec![("admin.read_only", 6, "invalid type: string \"yes\"")],
+        ),
+        (
+            "sync: a replica needs the primary and the token",
+            base_and(&["sync:", "  role: replica"]),
+            // Missing fields are reported at their section.
+            vec![
+                (
+                    "sync.primary",
+                    6,
+                    "sync.primary: a replica needs the primary's address",
+                ),
+                (
+                    "sync.token_file",
+                    6,
+                    "sync.token_file: a replica needs the file holding the shared sync token, to authenticate its pulls",
+                ),
+            ],
+        ),
+        (
+            "sync: a primary needs the token, and has no primary",
+            base_and(&[
+                "sync:",
+                "  role: primary",
+                "  primary: http://ward-0.ward:8080",
+            ]),
+            vec![
+                (
+                    "sync.primary",
+                    8,
+                    "sync.primary: only a replica pulls from a primary (sync.role is primary)",
+                ),
+                (
+                    "sync.token_file",
+                    6,
+                    "a primary needs the file holding the shared sync token, to authenticate its pushes",
+                ),
+            ],
+        ),
+        (
+            "sync: replicas on a replica",
+            base_and(&[
+                "sync:",
+                "  role: replica",
+                "  primary: http://ward-primary:8080",
+                "  token_file: /t",
+                "  replicas: [\"http://ward-1:8080\"]",
+            ]),
+            vec![(
+                "sync.replicas",
+                10,
+                "sync.replicas: only a primary pushes to replicas (sync.role is replica)",
+            )],
+        ),
+        (
+            "sync: replicas and primary without a role (standalone)",
+            base_and(&[
+                "sync:",
+                "  replicas: [\"http://ward-1:8080\"]",
+                "  primary: http://ward-primary:8080",
+            ]),
+            vec![
+                (
+                    "sync.replicas",
+                    7,
+                    "only a primary pushes to replicas (sync.role is standalone)",
+                ),
+                (
+                    "sync.primary",
+                    8,
+                    "only a replica pulls from a primary (sync.role is standalone)",
+                ),
+            ],
+        ),
+        (
+            "sync: replica URLs: path, scheme, query, host, port, credentials, duplicate",
+            base_and(&[
+                "sync:",
+                "  role: primary",
+                "  token_file: /t",
+                "  replicas:",
+                "    - http://ward-replicas:8080/api",
+                "    - ward-replicas:8080",
+                "    - \"http://ward-replicas:8080?x=1\"",
+                "    - http://:8080",
+                "    - http://ward-replicas:80800",
+                "    - http://admin:s3cret@ward-replicas:8080",
+                "    - http://ward-1:8080",
+                "    - HTTP://ward-1:8080",
+                "    - http://Ward-1:8080/",
+            ]),
+            vec![
+                ("sync.replicas[0]", 10, "has a path"),
+                (
+                    "sync.replicas[1]",
+                    11,
+                    "must start with https:// or http://",
+                ),
+                ("sync.replicas[2]", 12, "has a query"),
+                ("sync.replicas[3]", 13, "has no host"),
+                ("sync.replicas[4]", 14, "port \"80800\""),
+                ("sync.replicas[5]", 15, "carries credentials"),
+                (
+                    "sync.replicas[7]",
+                    17,
+                    "must start with https:// or http://",
+                ),
+                (
+                    "sync.replicas[8]",
+                    18,
+                    "duplicate replica \"http://Ward-1:8080/\", first given at sync.replicas[6]",
+                ),
+            ],
+        ),
+        (
+            "sync: the primary's URL, an empty token file, a short interval",
+            base_and(&[
+                "sync:",
+                "  role: replica",
+                "  primary: https://ward-primary:8080/v1/",
+                "  token_file: \"\"",
+                "  interval: 500ms",
+            ]),
+            vec![
+                ("sync.primary", 8, "has a path"),
+                ("sync.token_file", 9, "token_file must not be empty"),
+                (
+                    "sync.interval",
+                    10,
+                    "interval 500ms is shorter than the minimum, 1s",
+                ),
+            ],
+        ),
+        (
+            "sync: unknown field, unknown role, bad interval",
+            base_and(&[
+                "sync:",
+                "  role: leader",
+                "  primaries: [http://a:8080]",
+                "  interval: often",
+            ]),
+            vec![
+                (
+                    "sync.role",
+                    7,
+                    "unknown variant `leader`, expected one of `standalone`, `primary`, `replica`",
+                ),
+                ("sync.primaries", 8, "unknown field `primaries`"),
+                ("sync.interval", 9, "invalid duration \"often\""),
+            ],
+        ),
+        (
+            "sync: not a mapping",
+            base_and(&["sync: primary"]),
+            vec![("sync", 6, "invalid type: string \"primary\"")],
+        ),
+        (
             "errors in every section are all reported",
             doc(&[
                 "dns: { blocked_ttl: -1 }",
@@ -558,6 +773,32 @@ fn the_error_format_names_line_path_and_problem() {
         e.kind(),
         ErrorKind::UnknownReference { name, .. } if name == "mian"
     ));
+}
+
+#[test]
+fn validate_sync_built_in_code() {
+    let mut c = Config::default_config();
+    c.sync.role = SyncRole::Replica;
+    c.sync.interval = std::time::Duration::ZERO;
+    let err = c.validate().unwrap_err();
+    let got: Vec<String> = err.errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            "sync.primary: a replica needs the primary's address",
+            "sync.token_file: a replica needs the file holding the shared sync token, to \
+             authenticate its pulls from the primary",
+            "sync.interval: interval 0s is shorter than the minimum, 1s",
+        ]
+    );
+    assert!(matches!(
+        err.errors()[0].kind(),
+        ErrorKind::SyncMissing {
+            role: SyncRole::Replica,
+            ..
+        }
+    ));
+    assert!(err.errors().iter().all(|e| e.line().is_none()));
 }
 
 #[test]

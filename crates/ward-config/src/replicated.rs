@@ -1,0 +1,100 @@
+//! The replicated part of a config, and the node-local part.
+//!
+//! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
+//! clients, the blocking settings of `dns`, cache); each node keeps its own `dns.listen`,
+//! `admin`, `sync` and `data_dir`, since those name its sockets, its secrets and its disk.
+//! Both functions below destructure every struct without `..`, so a new field does not
+//! compile until it is put on one side or the other.
+
+use crate::model::{Config, DnsConfig};
+
+impl Config {
+    /// Whether `self` and `other` filter alike: equal except for node-local settings
+    /// (`dns.listen`, `admin`, `sync`, `data_dir`). A replica compares a pushed config with
+    /// its own this way to know whether there is anything to apply.
+    pub fn filtering_eq(&self, other: &Config) -> bool {
+        let Config {
+            dns:
+                DnsConfig {
+                    listen: _,
+                    blocking_mode,
+                    blocking_ipv4,
+                    blocking_ipv6,
+                    blocked_ttl,
+                    upstream_timeout,
+                },
+            admin: _,
+            upstreams,
+            forward,
+            records,
+            lists,
+            policies,
+            clients,
+            default_policy,
+            cache,
+            data_dir: _,
+            sync: _,
+        } = self;
+        *blocking_mode == other.dns.blocking_mode
+            && *blocking_ipv4 == other.dns.blocking_ipv4
+            && *blocking_ipv6 == other.dns.blocking_ipv6
+            && *blocked_ttl == other.dns.blocked_ttl
+            && *upstream_timeout == other.dns.upstream_timeout
+            && *upstreams == other.upstreams
+            && *forward == other.forward
+            && *records == other.records
+            && *lists == other.lists
+            && *policies == other.policies
+            && *clients == other.clients
+            && *default_policy == other.default_policy
+            && *cache == other.cache
+    }
+
+    /// `self`'s filtering config with `local`'s node-local settings: what a replica serves
+    /// when the primary's config arrives (`primary.with_node_local_from(&own)`).
+    pub fn with_node_local_from(&self, local: &Config) -> Config {
+        let Config {
+            dns:
+                DnsConfig {
+                    listen: _,
+                    blocking_mode,
+                    blocking_ipv4,
+                    blocking_ipv6,
+                    blocked_ttl,
+                    upstream_timeout,
+                },
+            admin: _,
+            upstreams,
+            forward,
+            records,
+            lists,
+            policies,
+            clients,
+            default_policy,
+            cache,
+            data_dir: _,
+            sync: _,
+        } = self;
+        Config {
+            dns: DnsConfig {
+                listen: local.dns.listen.clone(),
+                blocking_mode: *blocking_mode,
+                blocking_ipv4: *blocking_ipv4,
+                blocking_ipv6: *blocking_ipv6,
+                blocked_ttl: *blocked_ttl,
+                upstream_timeout: *upstream_timeout,
+            },
+            admin: local.admin.clone(),
+            upstreams: upstreams.clone(),
+            forward: forward.clone(),
+            records: records.clone(),
+            lists: lists.clone(),
+            policies: policies.clone(),
+            clients: clients.clone(),
+            default_policy: default_policy.clone(),
+            cache: cache.clone(),
+            data_dir: local.data_dir.clone(),
+            sync: local.sync.clone(),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Checks of the node-local sections, `admin` and `sync`: each node's own, never replicated.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Validator, root};
+use crate::error::{ErrorKind, FieldPath};
+use crate::model::SyncRole;
+use crate::values::check_base_url;
+
+/// A replica pulling more often than this would only load the primary.
+const MIN_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Validator<'_> {
+    /// A file named in the config must have a name.
+    fn file(&mut self, path: FieldPath, file: Option<&Path>, what: &'static str) {
+        if file.is_some_and(|f| f.as_os_str().is_empty()) {
+            self.push(path, ErrorKind::Empty { what });
+        }
+    }
+
+    pub(super) fn admin(&mut self) {
+        let admin = &self.config.admin;
+        let at = root().key("admin");
+        self.file(
+            at.key("token_file"),
+            admin.token_file.as_deref(),
+            "token_file",
+        );
+        self.file(
+            at.key("users_file"),
+            admin.users_file.as_deref(),
+            "users_file",
+        );
+    }
+
+    pub(super) fn sync(&mut self) {
+        let sync = &self.config.sync;
+        let role = sync.role;
+        let at = root().key("sync");
+        if !sync.replicas.is_empty() && role != SyncRole::Primary {
+            self.push(
+                at.key("replicas"),
+                ErrorKind::SyncUnused {
+                    role,
+                    reason: "only a primary pushes to replicas",
+                },
+            );
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, url) in sync.replicas.iter().enumerate() {
+            if let Err(message) = check_base_url(url) {
+                self.push(
+                    at.key("replicas").index(i),
+                    ErrorKind::InvalidValue { message },
+                );
+                continue;
+            }
+            // Host names are case-insensitive, and a base URL's final '/' means nothing.
+            let key = url.trim_end_matches('/').to_ascii_lowercase();
+            let first = *seen.entry(key).or_insert(i);
+            if first != i {
+                self.push(
+                    at.key("replicas").index(i),
+                    ErrorKind::Duplicate {
+                        what: "replica",
+                        name: url.clone(),
+                        first: format!("sync.replicas[{first}]"),
+                    },
+                );
+            }
+        }
+        match (&sync.primary, role) {
+            (None, SyncRole::Replica) => self.push(
+                at.key("primary"),
+                ErrorKind::SyncMissing {
+                    role,
+                    what: "the primary's address",
+                },
+            ),
+            (Some(_), SyncRole::Primary | SyncRole::Standalone) => self.push(
+                at.key("primary"),
+                ErrorKind::SyncUnused {
+                    role,
+                    reason: "only a replica pulls from a primary",
+                },
+            ),
+            _ => {}
+        }
+        if let Some(url) = &sync.primary {
+            if let Err(message) = check_base_url(url) {
+                self.push(at.key("primary"), ErrorKind::InvalidValue { message });
+            }
+        }
+        let token_for = match role {
+            SyncRole::Standalone => None,
+            SyncRole::Primary => Some(
+                "the file holding the shared sync token, to authenticate its pushes to the \
+                 replicas",
+            ),
+            SyncRole::Replica => Some(
+                "the file holding the shared sync token, to authenticate its pulls from the \
+                 primary",
+            ),
+        };
+        if let (Some(what), None) = (token_for, &sync.token_file) {
+            self.push(at.key("token_file"), ErrorKind::SyncMissing { role, what });
+        }
+        self.file(
+            at.key("token_file"),
+            sync.token_file.as_deref(),
+            "token_file",
+        );
+        if sync.interval < MIN_SYNC_INTERVAL {
+            self.push(
+                at.key("interval"),
+                ErrorKind::OutOfRange {
+                    message: format!(
+                        "interval {} is shorter than the minimum, 1s",
+                        humantime::format_duration(sync.interval)
+                    ),
+                },
+            );
+        }
+    }
+}
