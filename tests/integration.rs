@@ -5,3 +5,4 @@ mod dns_e2e;
 mod dns_support;
 mod reload_e2e;
 mod rules_cli;
+mod sync_e2e;

@@ -12,14 +12,17 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
 use ward_admin::api::Control;
 use ward_admin::auth::Credentials;
+use ward_admin::sync::{SyncControl, SyncSlot};
 use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
+use ward_config::SyncRole;
 use ward_dns::handler::{Handler, Runtime};
 use ward_dns::server::DnsServer;
 use ward_state::download::{DownloadLimits, Downloader};
 use ward_state::refresh::{self, Activity};
 use ward_state::reload::{self, ApplyFn, Reloader, Trigger};
 use ward_state::status::Status;
+use ward_state::sync::{self, Primary, Replica, SyncState};
 use ward_state::{DiskLists, Snapshot, watch};
 
 /// How long in-flight queries may take to finish after SIGTERM.
@@ -72,12 +75,39 @@ fn init_logs(json: bool) {
 
 async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Result<ExitCode> {
     let started = Instant::now();
-    let admin = AdminState::new(Credentials::none(), false);
+    // Secrets come from files, never from the config itself.
+    let credentials = Credentials::from_files(
+        config.admin.token_file.as_deref(),
+        config.admin.users_file.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let role = config.sync.role;
+    let sync_token = match (&config.sync.token_file, role) {
+        (_, SyncRole::Standalone) => String::new(),
+        (Some(path), _) => read_secret(path).context("sync.token_file")?,
+        (None, _) => {
+            anyhow::bail!("sync.token_file: a primary and its replicas need the sync token")
+        }
+    };
+    if credentials.is_empty() && !config.admin.listen.ip().is_loopback() {
+        tracing::warn!(
+            "no admin credentials (admin.token_file, admin.users_file): the API answers local \
+             clients only"
+        );
+    }
+    // A replica takes writes from its primary only.
+    let admin = AdminState::new(
+        credentials,
+        config.admin.read_only || role == SyncRole::Replica,
+    );
     let admin_listener = TcpListener::bind(config.admin.listen)
         .await
         .with_context(|| format!("binding the admin listener {}", config.admin.listen))?;
     tracing::info!("listening for HTTP on {}", admin_listener.local_addr()?);
-    let app = ward_admin::router(admin.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let sync_slot = SyncSlot::default();
+    let app = ward_admin::router(admin.clone())
+        .merge(ward_admin::sync::router(sync_slot.clone()))
+        .into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(err) = axum::serve(admin_listener, app).await {
             tracing::error!(%err, "admin server stopped");
@@ -89,6 +119,21 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     let lists = DiskLists {
         data_dir: data_dir.clone(),
     };
+    // A replica serves what it last accepted from the primary, with its own node-local
+    // settings, from the start (also when the primary is unreachable).
+    let replica = match (role, &config.sync.primary) {
+        (SyncRole::Replica, Some(primary)) => Some(Arc::new(
+            Replica::new(primary, &sync_token, data_dir.clone(), config.clone())
+                .map_err(|e| anyhow::anyhow!(e))?,
+        )),
+        _ => None,
+    };
+    let config = match &replica {
+        Some(replica) => replica.effective(config),
+        None => config,
+    };
+    let sync_interval = config.sync.interval;
+    let replicas = config.sync.replicas.clone();
     let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(config, &lists, 1))
         .await?
         .context("compiling the config")?;
@@ -140,6 +185,31 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         reloader: reloader.clone(),
         config_path,
     });
+    let mut sync_tasks = Vec::new();
+    let mut primary = None;
+    if let Some(replica) = &replica {
+        let overlay = replica.clone();
+        reloader.set_overlay(Box::new(move |local| overlay.effective(local)));
+        sync_tasks.push(tokio::spawn(sync::pull_loop(
+            replica.clone(),
+            reloader.clone(),
+            sync_interval,
+        )));
+    }
+    if role == SyncRole::Primary {
+        let p = Arc::new(Primary::new(replicas, &sync_token).map_err(|e| anyhow::anyhow!(e))?);
+        sync_tasks.push(tokio::spawn(sync::push_loop(
+            p.clone(),
+            reloader.clone(),
+            Duration::from_secs(5),
+        )));
+        primary = Some(p);
+    }
+    let _ = sync_slot.set(SyncControl {
+        token: sync_token.into(),
+        reloader: reloader.clone(),
+        replica: replica.clone(),
+    });
     let _watcher = match watch::spawn(reloader.clone()) {
         Ok(w) => Some(w),
         Err(err) => {
@@ -163,7 +233,22 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         let reloader = reloader.clone();
         Arc::new(move || {
             let status = Status::gather(&reloader, &activity, &downloader);
-            serde_json::to_value(status).unwrap_or_default()
+            let mut value = serde_json::to_value(status).unwrap_or_default();
+            // A replica's revision is the primary's it accepted; a primary's, its own.
+            let revision = match &replica {
+                Some(r) => r.status().revision,
+                None => Some(SyncState::of(&reloader.current()).revision),
+            };
+            let sync = serde_json::json!({
+                "role": role,
+                "revision": revision,
+                "replica": replica.as_ref().map(|r| r.status()),
+                "replicas": primary.as_ref().map(|p| p.status()),
+            });
+            if let Some(object) = value.as_object_mut() {
+                object.insert("sync".into(), sync);
+            }
+            value
         })
     };
     admin.set_status(status);
@@ -178,6 +263,9 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     tracing::info!("shutting down: draining queries in flight");
     admin.set_ready(false);
     refresher.abort();
+    for task in sync_tasks {
+        task.abort();
+    }
     server.shutdown(GRACE).await;
     tokio::task::spawn_blocking(move || {
         for worker in workers {
@@ -186,6 +274,15 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A secret from a file: its first line, trimmed; an empty one is an error.
+fn read_secret(path: &std::path::Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").trim().to_owned();
+    anyhow::ensure!(!secret.is_empty(), "{} is empty", path.display());
+    Ok(secret)
 }
 
 /// Binds one address: `threads` UDP sockets sharing it with `SO_REUSEPORT` (the kernel

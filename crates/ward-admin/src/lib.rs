@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod sync;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -903,7 +903,10 @@ async fn doh_posts_over_http2_with_id_zero() {
         .unwrap();
         // One query first: until the first connection is up, concurrent queries may each
         // start one (hyper's pool cannot know yet that the server speaks HTTP/2).
-        let first = group.resolve(&query("doh-first.example.", 999)).await.unwrap();
+        let first = group
+            .resolve(&query("doh-first.example.", 999))
+            .await
+            .unwrap();
         assert_eq!(a_records(&first), vec![ip(1)]);
         let mut queries = JoinSet::new();
         for i in 0..20u16 {

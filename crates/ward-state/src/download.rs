@@ -557,7 +557,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The Mozilla root store (webpki-roots) on the ring provider, TLS 1.2 and 1.3, HTTP/2 or
 /// HTTP/1.1 by ALPN: the same trust as DNS over HTTPS upstreams.
-fn tls_config() -> Result<rustls::ClientConfig, DownloadError> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, DownloadError> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

@@ -17,6 +17,7 @@ pub mod refresh;
 pub mod reload;
 pub mod status;
 mod subnets;
+pub mod sync;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -75,12 +76,25 @@ pub struct CompiledList {
     /// Why the text at `identity` was refused, when this is a previous copy kept in its
     /// place.
     pub refused: Option<String>,
+    /// SHA-256 of the text, computed when first asked (replica sync), shared by clones.
+    sha256: Arc<std::sync::OnceLock<String>>,
 }
 
 impl CompiledList {
     /// The list's text, as compiled.
     pub fn text(&self) -> &[u8] {
         self.rules.list_text(ListId(0))
+    }
+
+    /// SHA-256 of the text, hex (computed once per compiled list).
+    pub fn sha256(&self) -> &str {
+        self.sha256.get_or_init(|| {
+            use sha2::Digest;
+            sha2::Sha256::digest(self.text())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
     }
 }
 
@@ -370,6 +384,7 @@ impl Snapshot {
                 reused: false,
                 identity: identities.remove(&i).flatten(),
                 refused: None,
+                sha256: Arc::default(),
             });
         }
         let lists: Vec<CompiledList> = lists.into_iter().flatten().collect();
@@ -541,10 +556,12 @@ pub struct Citation {
     pub line: usize,
 }
 
-/// The revision of a config: the first 16 hex digits of the SHA-256 of its YAML form.
+/// The revision of a config: the first 16 hex digits of the SHA-256 of the YAML form of
+/// its filtering part (node-local settings, which differ from pod to pod, left out).
 pub fn revision(config: &Config) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(config.to_yaml().as_bytes());
+    let filtering = config.with_node_local_from(&Config::default_config());
+    let digest = sha2::Sha256::digest(filtering.to_yaml().as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -42,6 +42,8 @@ pub enum Trigger {
     Download(String),
     /// A list's refresh timer re-read it (its id).
     Refresh(String),
+    /// A replica took the primary's state (its revision).
+    Sync(String),
 }
 
 impl fmt::Display for Trigger {
@@ -53,6 +55,7 @@ impl fmt::Display for Trigger {
             Trigger::Api => f.write_str("admin API write"),
             Trigger::Download(id) => write!(f, "list {id} downloaded"),
             Trigger::Refresh(id) => write!(f, "list {id} refresh timer"),
+            Trigger::Sync(revision) => write!(f, "sync: primary revision {revision}"),
         }
     }
 }
@@ -120,7 +123,15 @@ pub struct Reloader {
     /// One reload at a time, in the order they were asked for.
     serial: tokio::sync::Mutex<()>,
     history: Mutex<History>,
+    /// The generation serving, for whoever waits for changes.
+    generation: tokio::sync::watch::Sender<u64>,
+    /// What a config read from the file becomes before it applies (a replica serves the
+    /// primary's filtering part with its own file's node-local settings).
+    overlay: std::sync::OnceLock<Overlay>,
 }
+
+/// See [`Reloader::set_overlay`].
+pub type Overlay = Box<dyn Fn(Config) -> Config + Send + Sync>;
 
 #[derive(Default)]
 struct History {
@@ -133,13 +144,27 @@ impl Reloader {
     /// A reloader of `initial` (already serving), which re-reads `config_path` (if any) on
     /// [`Trigger::ConfigFile`] and [`Trigger::Signal`].
     pub fn new(config_path: Option<PathBuf>, initial: Arc<Snapshot>, apply: ApplyFn) -> Reloader {
+        let generation = tokio::sync::watch::Sender::new(initial.generation);
         Reloader {
             config_path,
             current: ArcSwap::new(initial),
             apply,
             serial: tokio::sync::Mutex::new(()),
             history: Mutex::new(History::default()),
+            generation,
+            overlay: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Passes every config read from the file through `overlay` before it applies. Only
+    /// the first call counts.
+    pub fn set_overlay(&self, overlay: Overlay) {
+        let _ = self.overlay.set(overlay);
+    }
+
+    /// Changes whenever a new snapshot serves (its value: the generation).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// The snapshot serving now.
@@ -174,7 +199,10 @@ impl Reloader {
         let _turn = self.serial.lock().await;
         let config = match (&trigger, &self.config_path) {
             (Trigger::ConfigFile | Trigger::Signal, Some(path)) => match read_config(path) {
-                Ok(config) => config,
+                Ok(config) => match self.overlay.get() {
+                    Some(overlay) => overlay(config),
+                    None => config,
+                },
                 Err(reason) => return self.finish(trigger, started, Err(reason), (0, 0)),
             },
             _ => (*self.current().config).clone(),
@@ -252,6 +280,7 @@ impl Reloader {
             let next = Arc::new(next);
             (self.apply)(next.clone()).await;
             self.current.store(next.clone());
+            self.generation.send_replace(generation);
             applied = Some(generation);
             // The previous snapshot is freed when the last query holding it ends (queries
             // are short: almost always by now). Then give its memory back to the system.
@@ -339,7 +368,12 @@ fn warn_node_local(old: &Config, new: &Config) {
         tracing::warn!("dns.listen changed: the listeners change at the next restart");
     }
     if old.admin != new.admin {
-        tracing::warn!("admin changed: the admin listener changes at the next restart");
+        tracing::warn!(
+            "admin changed: the admin listener and credentials change at the next restart"
+        );
+    }
+    if old.sync != new.sync {
+        tracing::warn!("sync changed: the node's role and peers change at the next restart");
     }
     if old.cache != new.cache {
         tracing::warn!("cache changed: the cache is resized at the next restart");

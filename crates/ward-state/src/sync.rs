@@ -1,0 +1,470 @@
+//! Primary and replicas: every pod serves the primary's filtering config and lists.
+//!
+//! What travels is a [`SyncState`]: the primary's config (its filtering part counts; each
+//! replica keeps its own `dns.listen`, `admin`, `sync` and `data_dir`) and, for every
+//! enabled list, the SHA-256 of the text the primary serves. List texts travel by hash
+//! (`GET /api/v1/sync/lists/<sha256>` on the primary), so replicas never download lists
+//! from the internet and serve exactly the primary's rules. The state's revision is a hash
+//! of both: the same state is the same revision on every pod, and accepting it twice
+//! changes nothing.
+//!
+//! The primary pushes each new state to every replica address (a name that resolves to
+//! several pods, as a Kubernetes headless Service does, reaches each of them); a replica
+//! also pulls at start and every `sync.interval`. A replica keeps what it accepted in
+//! `<data_dir>/sync/` (`state.json` and `lists/<sha256>.txt`) and serves it at start, in
+//! preference to the filtering part of its own file, also when the primary is gone.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use ward_config::Config;
+
+use crate::Snapshot;
+use crate::reload::{Outcome, Reloader, Trigger};
+
+/// One list of a [`SyncState`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListContent {
+    /// The list's id.
+    pub id: String,
+    /// SHA-256 of its text, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// What a primary hands its replicas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// A hash of the filtering config and the list hashes.
+    pub revision: String,
+    /// The primary's config; replicas take its filtering part.
+    pub config: Config,
+    /// The enabled lists the primary serves.
+    pub lists: Vec<ListContent>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl SyncState {
+    /// The state of a snapshot (on the primary).
+    pub fn of(snapshot: &Snapshot) -> SyncState {
+        let lists: Vec<ListContent> = snapshot
+            .lists
+            .iter()
+            .map(|l| ListContent {
+                id: l.id.clone(),
+                sha256: l.sha256().to_owned(),
+                bytes: l.text().len() as u64,
+            })
+            .collect();
+        // Only the filtering part counts: node-local settings differ from pod to pod.
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(crate::revision(&snapshot.config).as_bytes());
+        for l in &lists {
+            hasher.update(l.id.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(l.sha256.as_bytes());
+            hasher.update(b"\n");
+        }
+        SyncState {
+            revision: hex(&hasher.finalize()[..8]),
+            config: (*snapshot.config).clone(),
+            lists,
+        }
+    }
+
+    /// The text of the list with this hash, if the snapshot serves one.
+    pub fn list_text<'s>(snapshot: &'s Snapshot, sha256: &str) -> Option<&'s [u8]> {
+        snapshot
+            .lists
+            .iter()
+            .find(|l| l.sha256() == sha256)
+            .map(|l| l.text())
+    }
+}
+
+/// Where a replica keeps what it accepted.
+fn sync_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("sync")
+}
+
+fn list_copy(data_dir: &Path, sha256: &str) -> PathBuf {
+    sync_dir(data_dir)
+        .join("lists")
+        .join(format!("{sha256}.txt"))
+}
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The config a replica serves for `state`: the state's filtering part, each list read
+/// from its synced copy, and the replica's own node-local settings from `local`.
+pub fn replica_config(state: &SyncState, data_dir: &Path, local: &Config) -> Config {
+    let mut config = state.config.with_node_local_from(local);
+    let by_id: HashMap<&str, &str> = state
+        .lists
+        .iter()
+        .map(|l| (l.id.as_str(), l.sha256.as_str()))
+        .collect();
+    for list in &mut config.lists {
+        let sha = by_id.get(list.id.as_str()).copied().unwrap_or("missing");
+        list.path = Some(list_copy(data_dir, sha));
+        list.url = None;
+        list.refresh = None;
+    }
+    config
+}
+
+/// The state a replica accepted last, from `<data_dir>/sync/state.json`.
+pub fn stored_state(data_dir: &Path) -> Option<SyncState> {
+    let text = std::fs::read(sync_dir(data_dir).join("state.json")).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// How the replica side stands, for the status page.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReplicaStatus {
+    /// The primary's address.
+    pub primary: String,
+    /// The revision this replica serves.
+    pub revision: Option<String>,
+    /// The last exchange with the primary that worked, Unix ms.
+    pub last_sync_ms: Option<u64>,
+    /// The last failure, if it came after the last success.
+    pub last_error: Option<String>,
+}
+
+/// The replica side: accepts states (pushed or pulled) and applies them.
+pub struct Replica {
+    primary: String,
+    token: String,
+    data_dir: PathBuf,
+    /// The node's own config file's settings (node-local part used).
+    local: Mutex<Config>,
+    client: reqwest::Client,
+    status: Mutex<ReplicaStatus>,
+    /// One state at a time.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Replica {
+    /// A replica of `primary` (a base URL), authenticating with `token`.
+    pub fn new(
+        primary: &str,
+        token: &str,
+        data_dir: PathBuf,
+        local: Config,
+    ) -> Result<Replica, String> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::download::tls_config().map_err(|e| e.to_string())?)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("sync client: {e}"))?;
+        let revision = stored_state(&data_dir).map(|s| s.revision);
+        Ok(Replica {
+            primary: primary.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            data_dir,
+            local: Mutex::new(local),
+            client,
+            status: Mutex::new(ReplicaStatus {
+                primary: primary.to_owned(),
+                revision,
+                ..ReplicaStatus::default()
+            }),
+            serial: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The status page's view.
+    pub fn status(&self) -> ReplicaStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The config to serve for `local` (the node's own file): the accepted state's, if
+    /// there is one, else `local` as it is.
+    pub fn effective(&self, local: Config) -> Config {
+        *self.local.lock().unwrap_or_else(|e| e.into_inner()) = local.clone();
+        match stored_state(&self.data_dir) {
+            Some(state) => replica_config(&state, &self.data_dir, &local),
+            None => local,
+        }
+    }
+
+    /// Pulls the primary's state and accepts it.
+    pub async fn pull(&self, reloader: &Reloader) -> Result<Outcome, String> {
+        let url = format!("{}/api/v1/sync/state", self.primary);
+        let result = async {
+            let resp = self
+                .client
+                .get(&url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("{url}: HTTP {}", resp.status()));
+            }
+            resp.json::<SyncState>()
+                .await
+                .map_err(|e| format!("{url}: {e}"))
+        }
+        .await;
+        match result {
+            Ok(state) => self.accept(state, reloader).await,
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Accepts a state: fetches the lists it does not have (by hash, from the primary),
+    /// keeps them and the state in `<data_dir>/sync/`, and applies it. The same revision
+    /// again changes nothing.
+    pub async fn accept(&self, state: SyncState, reloader: &Reloader) -> Result<Outcome, String> {
+        let _turn = self.serial.lock().await;
+        let current = self.status().revision;
+        if current.as_deref() == Some(state.revision.as_str()) {
+            self.succeeded(&state.revision);
+            return Ok(Outcome::Unchanged {
+                generation: reloader.current().generation,
+            });
+        }
+        if let Err(e) = self.fetch_lists(&state).await {
+            self.failed(&e);
+            return Err(e);
+        }
+        let local = self.local.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let config = replica_config(&state, &self.data_dir, &local);
+        let report = reloader
+            .reload_config(Trigger::Sync(state.revision.clone()), config)
+            .await;
+        if let Outcome::Rejected { reason } = &report.outcome {
+            let e = format!("revision {} refused: {reason}", state.revision);
+            self.failed(&e);
+            return Err(e);
+        }
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
+        if let Err(e) = write_atomically(&sync_dir(&self.data_dir).join("state.json"), &json) {
+            let e = format!("keeping revision {}: {e}", state.revision);
+            self.failed(&e);
+            return Err(e);
+        }
+        self.succeeded(&state.revision);
+        tracing::info!(revision = %state.revision, "replica: revision applied");
+        Ok(report.outcome)
+    }
+
+    async fn fetch_lists(&self, state: &SyncState) -> Result<(), String> {
+        for list in &state.lists {
+            let path = list_copy(&self.data_dir, &list.sha256);
+            if path.is_file() {
+                continue;
+            }
+            let url = format!("{}/api/v1/sync/lists/{}", self.primary, list.sha256);
+            let resp = self
+                .client
+                .get(&url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            if !resp.status().is_success() {
+                return Err(format!("{url}: HTTP {}", resp.status()));
+            }
+            let body = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
+            let got = hex(&sha2::Sha256::digest(&body));
+            if got != list.sha256 {
+                return Err(format!("{url}: the body's SHA-256 is {got}"));
+            }
+            write_atomically(&path, &body).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn succeeded(&self, revision: &str) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        s.revision = Some(revision.to_owned());
+        s.last_sync_ms = Some(unix_ms());
+        s.last_error = None;
+    }
+
+    fn failed(&self, error: &str) {
+        tracing::warn!(%error, "replica: sync failed; the last accepted config keeps serving");
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_error = Some(error.to_owned());
+    }
+}
+
+/// Pulls at once, then every `interval`, until the task is dropped.
+pub async fn pull_loop(replica: Arc<Replica>, reloader: Arc<Reloader>, interval: Duration) {
+    loop {
+        let _ = replica.pull(&reloader).await;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One replica address's last push, for the primary's status page.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PushStatus {
+    /// The replica address as configured.
+    pub replica: String,
+    /// The pod it resolved to.
+    pub address: String,
+    /// The revision pushed last.
+    pub revision: Option<String>,
+    /// Whether it was accepted.
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// When, Unix ms.
+    pub at_ms: u64,
+}
+
+/// The primary side: pushes every new state to every replica pod.
+pub struct Primary {
+    replicas: Vec<String>,
+    token: String,
+    client: reqwest::Client,
+    status: Mutex<Vec<PushStatus>>,
+}
+
+impl Primary {
+    /// A primary pushing to `replicas` (base URLs) with `token`.
+    pub fn new(replicas: Vec<String>, token: &str) -> Result<Primary, String> {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::download::tls_config().map_err(|e| e.to_string())?)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("sync client: {e}"))?;
+        Ok(Primary {
+            replicas,
+            token: token.to_owned(),
+            client,
+            status: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The last push to each replica pod.
+    pub fn status(&self) -> Vec<PushStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Pushes `state` to every pod of every replica address; true if all accepted it.
+    pub async fn push(&self, state: &SyncState) -> bool {
+        let mut all = Vec::new();
+        for replica in &self.replicas {
+            let targets = match resolve(replica).await {
+                Ok(t) => t,
+                Err(e) => {
+                    all.push(PushStatus {
+                        replica: replica.clone(),
+                        error: Some(e),
+                        at_ms: unix_ms(),
+                        ..PushStatus::default()
+                    });
+                    continue;
+                }
+            };
+            for (url, host, addr) in targets {
+                let result = self
+                    .client
+                    .post(format!("{url}/api/v1/sync/push"))
+                    .header(reqwest::header::HOST, &host)
+                    .bearer_auth(&self.token)
+                    .json(state)
+                    .send()
+                    .await;
+                let error = match result {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => Some(format!("HTTP {}", r.status())),
+                    Err(e) => Some(e.to_string()),
+                };
+                all.push(PushStatus {
+                    replica: replica.clone(),
+                    address: addr.to_string(),
+                    revision: Some(state.revision.clone()),
+                    ok: error.is_none(),
+                    error,
+                    at_ms: unix_ms(),
+                });
+            }
+        }
+        let ok = all.iter().all(|s| s.ok);
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = all;
+        ok
+    }
+}
+
+/// Every pod behind a replica address: (base URL with the pod's address, the Host header,
+/// the pod's socket address).
+async fn resolve(base: &str) -> Result<Vec<(String, String, SocketAddr)>, String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("{base}: {e}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("{base}: no host"))?
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("{base}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{base}: the name has no addresses"));
+    }
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    Ok(addrs
+        .into_iter()
+        .map(|a| (format!("{}://{a}", url.scheme()), host_header.clone(), a))
+        .collect())
+}
+
+/// Pushes the reloader's state whenever it changes (and again every `retry` while a pod
+/// has not taken it), until the task is dropped.
+pub async fn push_loop(primary: Arc<Primary>, reloader: Arc<Reloader>, retry: Duration) {
+    let mut changes = reloader.subscribe();
+    let mut pushed: Option<String> = None;
+    loop {
+        let state = SyncState::of(&reloader.current());
+        if pushed.as_deref() != Some(state.revision.as_str()) && primary.push(&state).await {
+            pushed = Some(state.revision);
+        }
+        let _ = tokio::time::timeout(retry, changes.changed()).await;
+    }
+}
