@@ -1,5 +1,6 @@
 //! End-to-end tests of the `ward` binary, one module per area.
 
+mod admin_e2e;
 mod config_cli;
 mod dns_e2e;
 mod dns_support;

@@ -20,28 +20,6 @@ fn free_port(ip: &str) -> u16 {
         .port()
 }
 
-/// One HTTP/1.1 request; the status and the body.
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/yaml\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
-
 struct Node {
     ip: &'static str,
     config: PathBuf,
@@ -163,7 +141,7 @@ fn a_primary_and_two_replicas_serve_one_config() {
     // A rule written on the primary: blocked on both replicas within 2 s.
     let text = std::fs::read_to_string(&primary.config).unwrap();
     let edited = text.replace("rules: []", "rules: [\"||new.example^\"]");
-    let (status, body) = http(p.admin, "PUT", "/api/v1/config", &edited);
+    let (status, body) = http(p.admin, "PUT", "/api/v1/config", None, &edited);
     assert_eq!(status, 200, "{body}");
     let took = wait_until(Duration::from_secs(2), "the rule on both replicas", || {
         r.iter().all(|w| blocked(w, "new.example."))
@@ -171,7 +149,7 @@ fn a_primary_and_two_replicas_serve_one_config() {
     eprintln!("write on the primary -> blocked on both replicas: {took:?}");
 
     // Writes go to the primary.
-    let (status, body) = http(r[0].admin, "PUT", "/api/v1/config", &edited);
+    let (status, body) = http(r[0].admin, "PUT", "/api/v1/config", None, &edited);
     assert_eq!(status, 403, "{body}");
 
     // The primary goes away; a replica restarted meanwhile serves what it accepted.
