@@ -73,3 +73,28 @@ data_dir: "{}"
     let (_, body) = http(ward.admin, "GET", "/api/v1/status", good, "");
     assert!(body.contains("\"generation\":2"), "{body}");
 }
+
+#[test]
+fn the_token_may_come_from_the_environment() {
+    let up = upstream();
+    let dir = TempDir::new("admin-env");
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "dns:\n  listen: [\"127.0.0.1:0\"]\nadmin:\n  listen: \"127.0.0.1:0\"\nupstreams:\n  default: {{ servers: [\"{up}\"] }}\npolicies:\n  main: {{ rules: [] }}\ndefault_policy: main\ndata_dir: \"{}\"\n",
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn_env(&config_path, &[("WARD_ADMIN_TOKEN", "from-env")]);
+    assert_eq!(http(ward.admin, "GET", "/api/v1/status", None, "").0, 401);
+    let (status, _) = http(
+        ward.admin,
+        "GET",
+        "/api/v1/status",
+        Some("Bearer from-env"),
+        "",
+    );
+    assert_eq!(status, 200);
+}

@@ -160,10 +160,20 @@ impl Ward {
     /// Starts `ward serve --config <config>` with more arguments and waits until it is
     /// ready. The caller keeps the config's directory.
     pub(crate) fn spawn(config: &std::path::Path, args: &[&str]) -> Ward {
+        Ward::launch(config, args, &[])
+    }
+
+    /// [`Ward::spawn`] with environment variables.
+    pub(crate) fn spawn_env(config: &std::path::Path, env: &[(&str, &str)]) -> Ward {
+        Ward::launch(config, &[], env)
+    }
+
+    fn launch(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Ward {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["serve", "--config"])
             .arg(config)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

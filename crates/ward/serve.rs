@@ -25,6 +25,9 @@ use ward_state::status::Status;
 use ward_state::sync::{self, Primary, Replica, SyncState};
 use ward_state::{DiskLists, Snapshot, watch};
 
+/// An admin API Bearer token from the environment, besides `admin.token_file`.
+const ADMIN_TOKEN_ENV: &str = "WARD_ADMIN_TOKEN";
+
 /// How long in-flight queries may take to finish after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -76,11 +79,15 @@ fn init_logs(json: bool) {
 async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Result<ExitCode> {
     let started = Instant::now();
     // Secrets come from files, never from the config itself.
-    let credentials = Credentials::from_files(
+    let mut credentials = Credentials::from_files(
         config.admin.token_file.as_deref(),
         config.admin.users_file.as_deref(),
     )
     .map_err(|e| anyhow::anyhow!(e))?;
+    // Or from the environment (a Kubernetes Secret as an env var).
+    if let Ok(token) = std::env::var(ADMIN_TOKEN_ENV) {
+        credentials = credentials.with_token(&token);
+    }
     let role = config.sync.role;
     let sync_token = match (&config.sync.token_file, role) {
         (_, SyncRole::Standalone) => String::new(),
@@ -91,8 +98,8 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     };
     if credentials.is_empty() && !config.admin.listen.ip().is_loopback() {
         tracing::warn!(
-            "no admin credentials (admin.token_file, admin.users_file): the API answers local \
-             clients only"
+            "no admin credentials (admin.token_file, admin.users_file, WARD_ADMIN_TOKEN): the \
+             API answers local clients only"
         );
     }
     // A replica takes writes from its primary only.
