@@ -151,6 +151,10 @@ fn a_primary_and_two_replicas_serve_one_config() {
     // Writes go to the primary.
     let (status, body) = http(r[0].admin, "PUT", "/api/v1/config", None, &edited);
     assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("write to the primary, http://127.0.0.1:"),
+        "{body}"
+    );
 
     // The primary goes away; a replica restarted meanwhile serves what it accepted.
     drop(p);

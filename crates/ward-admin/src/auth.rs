@@ -187,10 +187,16 @@ pub(crate) async fn require(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if writes && state.read_only() {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "read-only: the config file is the source of truth (admin.read_only)",
-        );
+        let config = state.control().map(|c| c.reloader.current().config.clone());
+        let replica_of = config
+            .as_deref()
+            .filter(|c| c.sync.role == ward_config::SyncRole::Replica)
+            .and_then(|c| c.sync.primary.clone());
+        let message = match replica_of {
+            Some(primary) => format!("this is a replica: write to the primary, {primary}"),
+            None => "read-only: the config file is the source of truth (admin.read_only)".into(),
+        };
+        return problem(StatusCode::FORBIDDEN, &message);
     }
     next.run(request).await
 }
