@@ -16,11 +16,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use ward_config::Config;
+use ward_config::{Config, ConfigError};
 use ward_rules::{Request, parse_record_type};
 use ward_state::reload::{Outcome, Reloader, Trigger};
 
 use crate::AdminState;
+use crate::openapi::{ApiError, ConfigAnswer, WriteAnswer};
 
 /// What the API changes: the one Reloader, and the file an accepted config is saved to.
 pub struct Control {
@@ -31,16 +32,44 @@ pub struct Control {
     pub config_path: Option<PathBuf>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// A user error (or a 5xx the user can act on): `{"error": message}`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// The answer before the config is loaded.
-fn starting() -> Response {
+pub(crate) fn starting() -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         "starting: no config loaded yet",
     )
+}
+
+/// The answer to a write when there is no config file to save it to.
+pub(crate) fn embedded_default() -> Response {
+    error(
+        StatusCode::CONFLICT,
+        "Ward runs on its embedded default config; start it with --config FILE to \
+         change the config through the API",
+    )
+}
+
+/// 400 with every bad field: `errors` holds each one's `path` (`policies.kids.extends`),
+/// `line` (when the config came as text; `null` for a change made through a resource) and
+/// `message`; `error` is all of them, one per line.
+pub(crate) fn invalid_config(e: &ConfigError) -> Response {
+    let errors: Vec<_> = e
+        .errors()
+        .iter()
+        .map(
+            |f| json!({ "path": f.path().to_string(), "line": f.line(), "message": f.to_string() }),
+        )
+        .collect();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": e.to_string(), "errors": errors })),
+    )
+        .into_response()
 }
 
 fn wants_yaml(headers: &HeaderMap) -> bool {
@@ -50,8 +79,20 @@ fn wants_yaml(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("yaml"))
 }
 
-/// `GET /api/v1/config`: JSON (`revision`, `config`), or the YAML file itself when the
-/// client accepts `application/yaml`.
+/// The whole config: JSON with its revision, or YAML.
+///
+/// JSON (`revision`, `config`), or the config as YAML when the client accepts
+/// `application/yaml`. The revision is the first 16 hex digits of the SHA-256 of the
+/// config's YAML: equal configs have equal revisions on every pod.
+#[utoipa::path(get, path = "/api/v1/config", tag = "config",
+    params(("Accept" = Option<String>, Header, description = "`application/yaml` for the YAML")),
+    responses(
+        (status = 200, description = "The config serving now", content(
+            (ConfigAnswer = "application/json"),
+            (String = "application/yaml"),
+        )),
+        (status = 503, description = "No config loaded yet", body = ApiError),
+    ))]
 pub(crate) async fn get_config(State(state): State<AdminState>, headers: HeaderMap) -> Response {
     let Some(control) = state.control() else {
         return starting();
@@ -67,35 +108,34 @@ pub(crate) async fn get_config(State(state): State<AdminState>, headers: HeaderM
     Json(json!({ "revision": snapshot.revision(), "config": &*snapshot.config })).into_response()
 }
 
-/// `PUT /api/v1/config`: validate, save, apply. 400 with every bad field's path and line;
-/// 200 with the outcome and the new revision.
+/// Replaces the whole config: validates, saves, applies.
+///
+/// The body is the config as YAML or JSON (the `config` of `GET`, not the whole answer).
+/// A bad config is refused with every bad field's path and line and changes nothing;
+/// else it is saved over the config file atomically and applied through the reloader.
+#[utoipa::path(put, path = "/api/v1/config", tag = "config",
+    request_body(description = "The whole config", content(
+        (Object = "application/yaml"),
+        (Object = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Saved and applied (or unchanged)", body = WriteAnswer),
+        (status = 400, description = "Invalid: every bad field with its path and line", body = ApiError),
+        (status = 409, description = "Ward runs on its embedded default: nothing to save to", body = ApiError),
+    ))]
 pub(crate) async fn put_config(State(state): State<AdminState>, body: String) -> Response {
     let Some(control) = state.control() else {
         return starting();
     };
     let Some(path) = &control.config_path else {
-        return error(
-            StatusCode::CONFLICT,
-            "Ward runs on its embedded default config; start it with --config FILE to \
-             change the config through the API",
-        );
+        return embedded_default();
     };
     // JSON is YAML's flow syntax: one parser for both, with the same errors.
     let config = match Config::from_yaml(&body) {
         Ok(config) => config,
-        Err(e) => {
-            let errors: Vec<_> = e
-                .errors()
-                .iter()
-                .map(|f| json!({ "path": f.path().to_string(), "line": f.line(), "message": f.to_string() }))
-                .collect();
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": e.to_string(), "errors": errors })),
-            )
-                .into_response();
-        }
+        Err(e) => return invalid_config(&e),
     };
+    let _turn = state.write_turn().await;
     save_and_apply(control, path, config, Trigger::Api).await
 }
 
@@ -172,15 +212,28 @@ fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The query of `GET /api/v1/check`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CheckQuery {
+    /// The name to check, e.g. `ads.example.com`.
+    #[param(required = true)]
     name: Option<String>,
+    /// The query type: `A` (the default), `AAAA`, `HTTPS`, ...
     qtype: Option<String>,
+    /// The client's IP address: its subnet picks the policy (the default policy without).
     client: Option<String>,
 }
 
-/// `GET /api/v1/check?name=&qtype=&client=`: the verdict for `client`'s policy (the
-/// default policy without a client), with the deciding rule, its list and line first.
+/// Why is this name blocked (or not)?
+///
+/// The verdict of `client`'s policy (the default policy without a client), with the
+/// deciding rule, its list and line first; `local_record` says whether a local record
+/// answers the name.
+#[utoipa::path(get, path = "/api/v1/check", tag = "status", params(CheckQuery),
+    responses(
+        (status = 200, description = "The verdict", body = Object),
+        (status = 400, description = "A missing name, or a bad qtype or client", body = ApiError),
+    ))]
 pub(crate) async fn check(
     State(state): State<AdminState>,
     Query(q): Query<CheckQuery>,

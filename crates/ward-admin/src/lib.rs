@@ -1,13 +1,20 @@
 //! Ward's admin HTTP server. The Kubernetes probes: `/livez` answers while the process
 //! runs, `/readyz` once the rules are compiled and the DNS listeners are open (both open to
-//! everyone). Behind [`auth`]: `GET /api/v1/status` (the served state), `GET` and `PUT
-//! /api/v1/config`, `GET /api/v1/check` ([`api`]). Bodies are limited to 4 MiB, requests to
-//! 30 seconds.
+//! everyone). Behind [`auth`]: `GET /api/v1/status` (the served state), the config as a
+//! whole and "why is this name blocked?" ([`api`]), a resource for each thing users edit
+//! (lists, policies and their rules, clients, records, upstream groups), and the OpenAPI
+//! document of all of it with a page that shows it. Bodies are limited to 4 MiB, requests
+//! to 30 seconds.
+//!
+//! Every route is registered through `utoipa-axum` together with its `#[utoipa::path]`
+//! documentation, so `/api/v1/openapi.json` describes exactly what the router serves.
 
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod auth;
+mod openapi;
+mod resources;
 pub mod sync;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +22,10 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use tokio::sync::Notify;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Produces the body of `GET /api/v1/status` (a JSON object; `version` and `ready` are
 /// added to it).
@@ -28,6 +37,11 @@ pub struct AdminState {
     ready: Arc<AtomicBool>,
     status: Arc<OnceLock<StatusFn>>,
     control: Arc<OnceLock<Arc<api::Control>>>,
+    refresh: Arc<OnceLock<Arc<Notify>>>,
+    /// One config write at a time, from reading the serving config to the reload's
+    /// outcome: two API writes at once would otherwise each change the same old config and
+    /// the second would undo the first.
+    writes: Arc<tokio::sync::Mutex<()>>,
     credentials: Arc<auth::Credentials>,
     read_only: bool,
 }
@@ -58,6 +72,23 @@ impl AdminState {
 
     pub(crate) fn control(&self) -> Option<&Arc<api::Control>> {
         self.control.get()
+    }
+
+    /// Lets `POST /api/v1/lists/{id}/refresh` wake the list refresher: `check_now` is the
+    /// [`Notify`] it waits on (the one SIGHUP notifies), which makes every downloaded or
+    /// timed list due at once. Until then that endpoint answers 409 for such lists. Only
+    /// the first call counts.
+    pub fn set_list_refresh(&self, check_now: Arc<Notify>) {
+        let _ = self.refresh.set(check_now);
+    }
+
+    pub(crate) fn list_refresh(&self) -> Option<&Arc<Notify>> {
+        self.refresh.get()
+    }
+
+    /// Waits for the turn to write the config; hold it until the write's reload is over.
+    pub(crate) async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
     }
 
     fn credentials(&self) -> &auth::Credentials {
@@ -95,12 +126,9 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// `into_make_service_with_connect_info::<SocketAddr>()`: without credentials the API
 /// answers loopback clients only, and needs their address to know.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
-        .route("/livez", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/config", get(api::get_config).put(api::put_config))
-        .route("/api/v1/check", get(api::check))
+    let (routes, document) = routes().split_for_parts();
+    routes
+        .layer(Extension(openapi::Document::new(&document)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require,
@@ -113,6 +141,76 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// Every route with its documentation. Handlers in one `routes!` share a path.
+fn routes() -> OpenApiRouter<AdminState> {
+    use resources::{clients, lists, policies, records, upstreams};
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(livez))
+        .routes(routes!(readyz))
+        .routes(routes!(status))
+        .routes(routes!(api::get_config, api::put_config))
+        .routes(routes!(api::check))
+        .routes(routes!(lists::all, lists::add))
+        .routes(routes!(lists::one, lists::replace, lists::remove))
+        .routes(routes!(lists::refresh))
+        .routes(routes!(policies::all, policies::add))
+        .routes(routes!(policies::one, policies::replace, policies::remove))
+        .routes(routes!(
+            policies::rules,
+            policies::replace_rules,
+            policies::add_rule,
+            policies::remove_rule
+        ))
+        .routes(routes!(
+            clients::all,
+            clients::replace,
+            clients::add,
+            clients::remove
+        ))
+        .routes(routes!(
+            records::all,
+            records::replace,
+            records::add,
+            records::remove
+        ))
+        .routes(routes!(upstreams::all, upstreams::add))
+        .routes(routes!(
+            upstreams::one,
+            upstreams::replace,
+            upstreams::remove
+        ))
+        .routes(routes!(openapi::document))
+        .routes(routes!(openapi::docs_page))
+}
+
+/// The process runs.
+#[utoipa::path(get, path = "/livez", tag = "probes", security(()),
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+async fn livez() -> &'static str {
+    "ok\n"
+}
+
+/// The rules are compiled and the DNS listeners are open.
+#[utoipa::path(get, path = "/readyz", tag = "probes", security(()),
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`not ready`", body = String, content_type = "text/plain"),
+    ))]
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+    if state.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+/// The served state: version, readiness, generation, reloads, lists.
+///
+/// `version` and `ready` are always there; the rest once the server has loaded its
+/// config: the generation and revision serving, the last reload and the counts by outcome,
+/// and every list with its rules, its last copy and its download activity.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status", operation_id = "get_status",
+    responses((status = 200, description = "The served state", body = Object)))]
 async fn status(State(state): State<AdminState>) -> Json<serde_json::Value> {
     let mut body = match state.status.get() {
         Some(status) => status(),
@@ -123,14 +221,6 @@ async fn status(State(state): State<AdminState>) -> Json<serde_json::Value> {
         object.insert("ready".into(), state.is_ready().into());
     }
     Json(body)
-}
-
-async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
-    if state.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-    }
 }
 
 #[cfg(test)]

@@ -1,121 +1,18 @@
 //! The `/api/v1` routes through the router (`oneshot`): auth, the config as a whole,
 //! `check`, limits.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod support;
 
-use axum::Router;
+use std::net::SocketAddr;
+
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
-use base64::Engine as _;
 use http_body_util::BodyExt;
+use support::{LOCAL, REMOTE, Setup, basic, call, config_text, json, setup};
 use tower::ServiceExt;
-use ward_admin::api::Control;
 use ward_admin::auth::Credentials;
-use ward_admin::{AdminState, router};
 use ward_config::Config;
-use ward_state::reload::{ApplyFn, Reloader};
-use ward_state::{DiskLists, Snapshot};
-
-const LOCAL: &str = "127.0.0.1:40000";
-const REMOTE: &str = "192.0.2.10:40000";
-
-struct Setup {
-    app: Router,
-    reloader: Arc<Reloader>,
-    config_path: PathBuf,
-    dir: PathBuf,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn config_text(rule: &str, list: &Path) -> String {
-    format!(
-        r#"upstreams:
-  default: {{ servers: ["127.0.0.1:5399"] }}
-lists:
-  - {{ id: ads, path: "{}" }}
-policies:
-  main: {{ lists: [ads], rules: ["{rule}"] }}
-  kids: {{ extends: main, rules: ["||games.example^"] }}
-clients:
-  - {{ subnet: 10.0.20.0/24, policy: kids }}
-default_policy: main
-"#,
-        list.display()
-    )
-}
-
-fn setup(tag: &str, credentials: Credentials, read_only: bool) -> Setup {
-    let dir = std::env::temp_dir().join(format!("ward-admin-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let list = dir.join("ads.txt");
-    std::fs::write(&list, "! ads\n||ads.example^\n||tracker.example^\n").unwrap();
-    let config_path = dir.join("ward.yaml");
-    std::fs::write(&config_path, config_text("||custom.example^", &list)).unwrap();
-    let config = Config::from_yaml(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    let texts = DiskLists {
-        data_dir: dir.join("data"),
-    };
-    let snapshot = Snapshot::build(config, &texts, 1).unwrap();
-    let apply: ApplyFn = Box::new(|_| Box::pin(async {}));
-    let reloader = Arc::new(Reloader::new(
-        Some(config_path.clone()),
-        Arc::new(snapshot),
-        apply,
-    ));
-    let state = AdminState::new(credentials, read_only);
-    state.set_control(Control {
-        reloader: reloader.clone(),
-        config_path: Some(config_path.clone()),
-    });
-    state.set_ready(true);
-    Setup {
-        app: router(state),
-        reloader,
-        config_path,
-        dir,
-    }
-}
-
-async fn call(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    from: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> (StatusCode, String) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(auth) = auth {
-        req = req.header(header::AUTHORIZATION, auth);
-    }
-    let mut req = req
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(from.parse::<SocketAddr>().unwrap()));
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
-}
 
 #[tokio::test]
 async fn without_credentials_only_loopback_clients_get_in() {

@@ -1,0 +1,270 @@
+//! The OpenAPI document of the admin API, generated from the handlers' `#[utoipa::path]`
+//! annotations (see `routes` in the crate root), and the page that shows it.
+//!
+//! The config types live in `ward-config`, which knows nothing of HTTP, so the bodies are
+//! described here by schema-only mirrors of them (`ListSource`, `Policy`, ...); a test
+//! checks that each mirror names exactly the fields its config type reads and writes.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The document's fixed part: info, tags, security schemes, shared schemas. The paths are
+/// added by the router as it registers each handler.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ward admin API",
+        description = "Ward's native admin API. Every endpoint but /livez and /readyz needs a \
+            credential: a Bearer token (the first line of `admin.token_file`) or an HTTP Basic \
+            user (a `name:password` line of `admin.users_file`). With neither configured, \
+            only clients on loopback are answered. With `admin.read_only` every write \
+            (anything but GET) is refused with 403. Every write changes the serving config, \
+            validates it, saves it atomically over the config file and applies it through \
+            the reloader: it answers 200 with the reload's outcome and the new revision, or \
+            400 with the reason and changes nothing.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    security(("bearer" = []), ("basic" = [])),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "probes", description = "Kubernetes probes; open to everyone"),
+        (name = "status", description = "What is serving, and why a name is blocked"),
+        (name = "config", description = "The config as a whole"),
+        (name = "lists", description = "Filter lists (`lists` in the config)"),
+        (name = "policies", description = "Filtering policies and their custom rules"),
+        (name = "clients", description = "Which subnet gets which policy"),
+        (name = "records", description = "Local answers"),
+        (name = "upstreams", description = "Named groups of upstream resolvers"),
+        (name = "docs", description = "This document, and a page that shows it"),
+    ),
+)]
+struct BaseDoc;
+
+/// The document before the routes add their paths.
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
+    let mut doc = BaseDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// Adds the schemes `auth.rs` accepts.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+/// The generated document, serialized once when the router is built.
+#[derive(Clone)]
+pub(crate) struct Document(Arc<str>);
+
+impl Document {
+    pub(crate) fn new(doc: &utoipa::openapi::OpenApi) -> Document {
+        let json = doc
+            .to_pretty_json()
+            .expect("an OpenAPI document always serializes");
+        Document(json.into())
+    }
+}
+
+/// This API's OpenAPI 3.1 document.
+///
+/// Generated from the code: every route the server answers is here.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "docs", operation_id = "get_openapi",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub(crate) async fn document(Extension(doc): Extension<Document>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
+        .into_response()
+}
+
+/// A page that lists every endpoint of this API.
+///
+/// Self-contained (no script or style from elsewhere): it reads `openapi.json` and shows
+/// each path and method with its parameters, bodies and answers.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "docs", operation_id = "get_docs",
+    responses((status = 200, description = "An HTML page", body = String, content_type = "text/html")))]
+pub(crate) async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
+
+/// An error: `error` says what is wrong; a refused config adds `errors`, one per bad field.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ApiError {
+    /// What is wrong (for a config: every problem, one per line).
+    error: String,
+    /// For a refused config: each bad field.
+    errors: Option<Vec<FieldProblem>>,
+    /// For a config the reloader refused: its report.
+    #[schema(value_type = Option<Object>)]
+    outcome: Option<()>,
+}
+
+/// One bad field of a refused config.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FieldProblem {
+    /// The field: `policies.kids.extends`, `clients[1].subnet`.
+    path: String,
+    /// Its line, when the config was sent as text; `null` for a resource change.
+    line: Option<u64>,
+    /// The problem, with the line and path.
+    message: String,
+}
+
+/// The answer of every write: the reload's outcome and the revision serving after it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WriteAnswer {
+    /// The revision of the config serving now (16 hex digits).
+    revision: String,
+    /// The reload: `outcome` (`applied` with its `generation`, or `unchanged`),
+    /// `trigger`, `elapsed_ms`, `lists_compiled`, `lists_reused`, `finished_at_ms`.
+    #[schema(value_type = Object)]
+    outcome: (),
+}
+
+/// The config serving now, with its revision.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ConfigAnswer {
+    /// The revision (16 hex digits).
+    revision: String,
+    /// The config, as `docs/configuration.md` describes it.
+    #[schema(value_type = Object)]
+    config: (),
+}
+
+/// `POST /api/v1/lists/{id}/refresh` accepted.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RefreshAnswer {
+    /// The list.
+    pub(crate) list: String,
+    /// `downloading` (a URL list), `re-reading` (a local file).
+    pub(crate) action: &'static str,
+}
+
+/// A filter list: exactly one of `path` and `url`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ListSource)]
+pub(crate) struct ListSourceSchema {
+    /// The name policies use for the list: letters, digits, `-`, `_`, `.`.
+    id: String,
+    /// A local file.
+    path: Option<String>,
+    /// An `http://` or `https://` URL to download.
+    url: Option<String>,
+    /// How often to download or re-read the list (`24h`, `30m`); at least `1m`. Unset:
+    /// URL lists every 24 hours, files when they change.
+    refresh: Option<String>,
+    /// A disabled list is kept in the config but not loaded (default true).
+    enabled: Option<bool>,
+}
+
+/// A filtering policy.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Policy)]
+pub(crate) struct PolicySchema {
+    /// A policy whose lists, rules, upstream and blocking mode this one inherits.
+    extends: Option<String>,
+    /// Ids of lists, added to the inherited ones.
+    lists: Option<Vec<String>>,
+    /// Custom rules in AdGuard syntax, after the inherited ones.
+    rules: Option<Vec<String>>,
+    /// The upstream group; unset means the parent's, else the group named `default`.
+    upstream: Option<String>,
+    /// `null_ip`, `nxdomain`, `refused` or `custom_ip`; unset means the parent's, else
+    /// `dns.blocking_mode`.
+    blocking_mode: Option<String>,
+}
+
+/// A new policy: its name beside the fields of `Policy`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NewPolicy)]
+pub(crate) struct NewPolicySchema {
+    /// The policy's name: letters, digits, `-`, `_`, `.`.
+    name: String,
+    /// A policy whose lists, rules, upstream and blocking mode this one inherits.
+    extends: Option<String>,
+    /// Ids of lists, added to the inherited ones.
+    lists: Option<Vec<String>>,
+    /// Custom rules in AdGuard syntax, after the inherited ones.
+    rules: Option<Vec<String>>,
+    /// The upstream group; unset means the parent's, else the group named `default`.
+    upstream: Option<String>,
+    /// `null_ip`, `nxdomain`, `refused` or `custom_ip`; unset means the parent's, else
+    /// `dns.blocking_mode`.
+    blocking_mode: Option<String>,
+}
+
+/// One custom rule.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RuleBody {
+    /// A rule in AdGuard syntax: `||ads.example^`, `@@||ok.example^`, `0.0.0.0 x.example`.
+    rule: String,
+}
+
+/// Clients in a subnet get a policy; the longest matching prefix wins.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ClientRule)]
+pub(crate) struct ClientRuleSchema {
+    /// An IPv4 or IPv6 subnet (`192.168.20.0/24`, `fd00:20::/64`); a bare address is a
+    /// /32 or /128.
+    subnet: String,
+    /// The policy of clients in it.
+    policy: String,
+}
+
+/// A local answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = LocalRecord)]
+pub(crate) struct LocalRecordSchema {
+    /// The owner name; `*.example.com` answers every name below `example.com` that has no
+    /// record of its own.
+    name: String,
+    /// `A`, `AAAA`, `CNAME`, `TXT` or `PTR`.
+    #[serde(rename = "type")]
+    rtype: String,
+    /// An IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR), any text
+    /// (TXT).
+    value: String,
+    /// TTL of the answer, in seconds (default 300).
+    ttl: Option<u32>,
+}
+
+/// A named group of upstream resolvers.
+#[derive(Serialize, ToSchema)]
+#[schema(as = UpstreamGroup)]
+pub(crate) struct UpstreamGroupSchema {
+    /// `8.8.8.8`, `tcp://1.1.1.1`, `tls://dns.quad9.net`, `https://dns.quad9.net/dns-query`.
+    servers: Vec<String>,
+    /// `parallel` (the default), `round_robin` or `failover`.
+    strategy: Option<String>,
+}
+
+/// A new upstream group: its name beside the fields of `UpstreamGroup`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NewUpstreamGroup)]
+pub(crate) struct NewUpstreamGroupSchema {
+    /// The group's name: letters, digits, `-`, `_`, `.`.
+    name: String,
+    /// `8.8.8.8`, `tcp://1.1.1.1`, `tls://dns.quad9.net`, `https://dns.quad9.net/dns-query`.
+    servers: Vec<String>,
+    /// `parallel` (the default), `round_robin` or `failover`.
+    strategy: Option<String>,
+}
