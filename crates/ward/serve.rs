@@ -230,6 +230,8 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     );
     let activity = Arc::new(Activity::default());
     let check_now = Arc::new(Notify::new());
+    // POST /api/v1/lists/{id}/refresh checks the URL lists now, as SIGHUP does.
+    admin.set_list_refresh(check_now.clone());
     let refresher = tokio::spawn(refresh::run(
         reloader.clone(),
         downloader.clone(),
