@@ -222,17 +222,9 @@ impl Replica {
     pub async fn pull(&self, reloader: &Reloader) -> Result<Outcome, String> {
         let url = format!("{}/api/v1/sync/state", self.primary);
         let result = async {
-            let resp = self
-                .client
-                .get(&url)
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .map_err(|e| format!("{url}: {e}"))?;
-            if !resp.status().is_success() {
-                return Err(format!("{url}: HTTP {}", resp.status()));
-            }
-            resp.json::<SyncState>()
+            self.get(&url)
+                .await?
+                .json::<SyncState>()
                 .await
                 .map_err(|e| format!("{url}: {e}"))
         }
@@ -283,6 +275,21 @@ impl Replica {
         Ok(report.outcome)
     }
 
+    /// A GET to the primary with the sync token; an error for anything but 2xx.
+    async fn get(&self, url: &str) -> Result<reqwest::Response, String> {
+        let resp = self
+            .client
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{url}: HTTP {}", resp.status()));
+        }
+        Ok(resp)
+    }
+
     async fn fetch_lists(&self, state: &SyncState) -> Result<(), String> {
         for list in &state.lists {
             let path = list_copy(&self.data_dir, &list.sha256);
@@ -290,17 +297,12 @@ impl Replica {
                 continue;
             }
             let url = format!("{}/api/v1/sync/lists/{}", self.primary, list.sha256);
-            let resp = self
-                .client
+            let body = self
                 .get(&url)
-                .bearer_auth(&self.token)
-                .send()
+                .await?
+                .bytes()
                 .await
                 .map_err(|e| format!("{url}: {e}"))?;
-            if !resp.status().is_success() {
-                return Err(format!("{url}: HTTP {}", resp.status()));
-            }
-            let body = resp.bytes().await.map_err(|e| format!("{url}: {e}"))?;
             let got = hex(&sha2::Sha256::digest(&body));
             if got != list.sha256 {
                 return Err(format!("{url}: the body's SHA-256 is {got}"));
