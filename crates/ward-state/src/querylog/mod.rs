@@ -1,0 +1,485 @@
+//! The query log: every answered query as an [`Entry`], kept in a bounded in-memory ring
+//! for fast searches and appended to rotated JSON-lines files.
+//!
+//! The query path only calls [`QueryLog::log`], which hands the entry to a bounded
+//! channel with `try_send`: it never waits, never takes a lock and never touches a file.
+//! When the channel is full the entry is dropped and counted ([`QueryLog::dropped`]): a
+//! query is never slowed down for its log entry. One [`Writer`] task drains the channel
+//! in batches; it does the work that costs something (ignored names, anonymisation,
+//! JSON, file writes) and pushes each batch into the ring under one short write lock.
+//!
+//! The ring is stored in chunks of 4,096 entries with the names of a chunk packed into
+//! one buffer, so a name-substring search is a reverse `memmem` over a few MiB rather
+//! than a pointer chase per entry, and the time, client, policy and reason of each entry
+//! sit in a compact key array. A search over one million entries held reads at most those
+//! two arrays once.
+//!
+//! Files: `<dir>/querylog.json` receives one JSON object per line; at `rotate_bytes` (or
+//! after an hour, so a quiet server's entries expire too) it is renamed to
+//! `querylog.<unix-ms>.json`, and rotated files whose newest entry is older than
+//! `retention` are deleted. The files are for log shippers and for people; a restart
+//! does NOT load them back into the ring (searches see entries since the start).
+
+mod files;
+mod ring;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+pub use ward_rules::Reason;
+use ward_rules::{RecordType, ResponseCode, rcode_name};
+
+use files::Files;
+use ring::Ring;
+
+/// The default size of the in-memory ring.
+pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
+/// The default channel capacity between the query path and the writer.
+pub const DEFAULT_CHANNEL_CAPACITY: usize = 16_384;
+/// The default size at which `querylog.json` is rotated.
+pub const DEFAULT_ROTATE_BYTES: u64 = 64 << 20;
+/// The default retention of rotated files: a day. AdGuard Home keeps 90 days, but Ward
+/// often runs in a pod with a small volume; set it longer where the disk allows.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// The default page size of a search.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page a search returns.
+pub const MAX_LIMIT: usize = 1000;
+
+/// How the query log keeps its entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryLogConfig {
+    /// Entries held in memory for searches; the oldest are evicted first.
+    pub memory_entries: usize,
+    /// Entries waiting for the writer; more are dropped and counted.
+    pub channel_capacity: usize,
+    /// Where the JSON-lines files go; `None` keeps the log in memory only.
+    pub dir: Option<PathBuf>,
+    /// The size at which `querylog.json` is rotated.
+    pub rotate_bytes: u64,
+    /// How long rotated files are kept after their newest entry.
+    pub retention: Duration,
+    /// Zero the last octet of IPv4 clients and the last 80 bits of IPv6 clients.
+    pub anonymize_clients: bool,
+    /// Names never logged: exact (`example.com`) or every name below a suffix
+    /// (`*.example.com`, which does not match `example.com` itself).
+    pub ignore: Vec<String>,
+}
+
+impl Default for QueryLogConfig {
+    fn default() -> QueryLogConfig {
+        QueryLogConfig {
+            memory_entries: DEFAULT_MEMORY_ENTRIES,
+            channel_capacity: DEFAULT_CHANNEL_CAPACITY,
+            dir: None,
+            rotate_bytes: DEFAULT_ROTATE_BYTES,
+            retention: DEFAULT_RETENTION,
+            anonymize_clients: false,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+/// One answered query, as the query path fills it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// When it was answered, Unix ms.
+    pub time_ms: u64,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The client's name in the config, if it has one.
+    pub client_name: Option<Box<str>>,
+    /// The policy that answered (shared with the snapshot's policy name).
+    pub policy: Arc<str>,
+    /// The question name: lowercase, no trailing dot.
+    pub name: Box<str>,
+    /// The question type.
+    pub qtype: u16,
+    /// Why the answer is what it is.
+    pub reason: Reason,
+    /// The text of the deciding rule.
+    pub rule: Option<Box<str>>,
+    /// The id of the deciding rule's list.
+    pub list: Option<Box<str>>,
+    /// A short summary of the answer: `0.0.0.0`, `93.184.216.34, 2606::1`, `NXDOMAIN`.
+    pub answer: Box<str>,
+    /// The response code.
+    pub rcode: u8,
+    /// The upstream that answered, if one did.
+    pub upstream: Option<Arc<str>>,
+    /// Whether the answer came from the cache.
+    pub cached: bool,
+    /// Time from the request to the response, µs.
+    pub elapsed_us: u32,
+}
+
+/// The JSON form of an entry: readable names for the time, type, reason and rcode.
+#[derive(Serialize)]
+struct EntryJson<'a> {
+    time: String,
+    time_ms: u64,
+    client: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_name: Option<&'a str>,
+    policy: &'a str,
+    name: &'a str,
+    qtype: String,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<&'a str>,
+    answer: &'a str,
+    rcode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<&'a str>,
+    cached: bool,
+    elapsed_us: u32,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EntryJson {
+            time: humantime::format_rfc3339_millis(
+                UNIX_EPOCH + Duration::from_millis(self.time_ms),
+            )
+            .to_string(),
+            time_ms: self.time_ms,
+            client: self.client,
+            client_name: self.client_name.as_deref(),
+            policy: &self.policy,
+            name: &self.name,
+            qtype: RecordType::from(self.qtype).to_string(),
+            reason: self.reason.as_str(),
+            rule: self.rule.as_deref(),
+            list: self.list.as_deref(),
+            answer: &self.answer,
+            rcode: rcode_name(ResponseCode::from(0, self.rcode)),
+            upstream: self.upstream.as_deref(),
+            cached: self.cached,
+            elapsed_us: self.elapsed_us,
+        }
+        .serialize(s)
+    }
+}
+
+/// Parses a reason filter: AdGuard Home's names (`FilteredBlockList`, ...) or
+/// `blocked`, `allowlisted`, `rewritten`, `processed` (not filtered), any case.
+pub fn parse_reason(s: &str) -> Option<Reason> {
+    let reasons = [
+        Reason::NotFilteredNotFound,
+        Reason::NotFilteredAllowList,
+        Reason::FilteredBlockList,
+        Reason::RewrittenRule,
+    ];
+    if let Some(r) = reasons
+        .into_iter()
+        .find(|r| r.as_str().eq_ignore_ascii_case(s))
+    {
+        return Some(r);
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "processed" | "notfiltered" => Some(Reason::NotFilteredNotFound),
+        "allowlisted" | "allowed" | "whitelisted" => Some(Reason::NotFilteredAllowList),
+        "blocked" | "filtered" => Some(Reason::FilteredBlockList),
+        "rewritten" => Some(Reason::RewrittenRule),
+        _ => None,
+    }
+}
+
+/// Which clients a search keeps: an address, a subnet, or a client name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientFilter {
+    /// Clients in `addr/prefix` (a single address has the full prefix).
+    Net {
+        /// The network's address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix: u8,
+    },
+    /// Clients with this name in the config (case-insensitive).
+    Name(Box<str>),
+}
+
+impl ClientFilter {
+    fn matches(&self, client: IpAddr, name: Option<&str>) -> bool {
+        match self {
+            ClientFilter::Net { addr, prefix } => in_net(client, *addr, *prefix),
+            ClientFilter::Name(want) => name.is_some_and(|n| n.eq_ignore_ascii_case(want)),
+        }
+    }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+impl FromStr for ClientFilter {
+    type Err = String;
+
+    /// `192.168.1.10`, `192.168.1.0/24`, `fd00::/8`, or anything else as a client name.
+    fn from_str(s: &str) -> Result<ClientFilter, String> {
+        if let Some((addr, prefix)) = s.split_once('/') {
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("{s:?}: not an address/prefix"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?;
+            return Ok(ClientFilter::Net { addr, prefix });
+        }
+        if let Ok(addr) = s.parse::<IpAddr>() {
+            let prefix = if addr.is_ipv4() { 32 } else { 128 };
+            return Ok(ClientFilter::Net { addr, prefix });
+        }
+        if s.is_empty() {
+            return Err("an empty client filter".into());
+        }
+        Ok(ClientFilter::Name(s.into()))
+    }
+}
+
+/// Where the next page starts: before the last entry of the previous one. Opaque to
+/// users: its text form is what [`Page::next_cursor`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor(u64);
+
+impl FromStr for Cursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cursor, String> {
+        s.parse()
+            .map(Cursor)
+            .map_err(|_| format!("{s:?}: not a cursor this log gave"))
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A search of the in-memory log; every filter set must match.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    /// Entries at or after this time, Unix ms.
+    pub from_ms: Option<u64>,
+    /// Entries at or before this time, Unix ms.
+    pub to_ms: Option<u64>,
+    /// Entries of these clients.
+    pub client: Option<ClientFilter>,
+    /// Entries answered by this policy.
+    pub policy: Option<String>,
+    /// Entries whose name contains this (case-insensitive).
+    pub name: Option<String>,
+    /// Entries with this reason.
+    pub reason: Option<Reason>,
+    /// The page size: 100 unless set, at most 1,000.
+    pub limit: Option<usize>,
+    /// The previous page's [`Page::next_cursor`], for the page after it.
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of a search, newest first.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Page {
+    /// The entries found.
+    pub entries: Vec<Entry>,
+    /// Pass this as [`Search::cursor`] for the next page; `None` when this is the last.
+    pub next_cursor: Option<String>,
+}
+
+struct Shared {
+    ring: RwLock<Ring>,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The query path's handle: log entries, search them. Cheap to clone.
+#[derive(Clone)]
+pub struct QueryLog {
+    sender: mpsc::Sender<Entry>,
+    shared: Arc<Shared>,
+}
+
+/// Drains what [`QueryLog::log`] sends into the ring and the files; run it as a task.
+pub struct Writer {
+    receiver: mpsc::Receiver<Entry>,
+    shared: Arc<Shared>,
+    config: QueryLogConfig,
+}
+
+impl QueryLog {
+    /// A query log and the writer that must run for entries to appear.
+    pub fn new(config: QueryLogConfig) -> (QueryLog, Writer) {
+        let (sender, receiver) = mpsc::channel(config.channel_capacity.max(1));
+        let shared = Arc::new(Shared {
+            ring: RwLock::new(Ring::new(config.memory_entries)),
+            dropped: AtomicU64::new(0),
+        });
+        let log = QueryLog {
+            sender,
+            shared: shared.clone(),
+        };
+        (
+            log,
+            Writer {
+                receiver,
+                shared,
+                config,
+            },
+        )
+    }
+
+    /// Logs an entry without waiting: when the writer is behind, it is dropped and counted.
+    pub fn log(&self, entry: Entry) {
+        if self.sender.try_send(entry).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries dropped because the channel was full (or the writer had stopped).
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Entries held in memory.
+    pub fn len(&self) -> usize {
+        self.shared.read().len()
+    }
+
+    /// Whether no entry is held in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Searches the in-memory entries, newest first.
+    pub fn search(&self, q: &Search) -> Page {
+        self.shared.read().search(q)
+    }
+}
+
+/// Entries taken from the channel per batch (and per write lock of the ring).
+const BATCH: usize = 1024;
+
+impl Writer {
+    /// Runs until every [`QueryLog`] handle is dropped, then flushes the file and returns.
+    pub async fn run(mut self) {
+        let ignored = IgnoredNames::new(&self.config.ignore);
+        let mut files = self
+            .config
+            .dir
+            .clone()
+            .map(|dir| Files::new(dir, self.config.rotate_bytes, self.config.retention));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                n = self.receiver.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    batch.retain_mut(|e| prepare(e, &ignored, self.config.anonymize_clients));
+                    if let Some(files) = &mut files {
+                        for entry in &batch {
+                            files.write(entry);
+                        }
+                    }
+                    self.shared.write().push_all(batch.drain(..));
+                }
+                _ = tick.tick() => {
+                    if let Some(files) = &mut files {
+                        files.tick();
+                    }
+                }
+            }
+        }
+        if let Some(files) = &mut files {
+            files.flush();
+        }
+    }
+}
+
+/// Applies the config to one entry; false if it is not to be logged.
+fn prepare(entry: &mut Entry, ignored: &IgnoredNames, anonymize: bool) -> bool {
+    if entry.name.bytes().any(|b| b.is_ascii_uppercase()) || entry.name.ends_with('.') {
+        let name = entry.name.trim_end_matches('.').to_ascii_lowercase();
+        entry.name = name.into_boxed_str();
+    }
+    if ignored.contains(&entry.name) {
+        return false;
+    }
+    if anonymize {
+        entry.client = anonymize_ip(entry.client);
+    }
+    true
+}
+
+/// The client address with its host part zeroed: the last octet of IPv4, the last 80
+/// bits of IPv6 (as AdGuard Home's `anonymize_client_ip`).
+pub fn anonymize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & !0xff).into()),
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 80) - 1)).into()),
+    }
+}
+
+/// The names never logged.
+struct IgnoredNames {
+    exact: HashSet<Box<str>>,
+    /// `.suffix`, for `*.suffix`.
+    below: Vec<Box<str>>,
+}
+
+impl IgnoredNames {
+    fn new(patterns: &[String]) -> IgnoredNames {
+        let mut exact = HashSet::new();
+        let mut below = Vec::new();
+        for p in patterns {
+            let p = p.trim().trim_end_matches('.').to_ascii_lowercase();
+            match p.strip_prefix("*.") {
+                Some(suffix) => below.push(format!(".{suffix}").into_boxed_str()),
+                None if !p.is_empty() => {
+                    exact.insert(p.into_boxed_str());
+                }
+                None => {}
+            }
+        }
+        IgnoredNames { exact, below }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.exact.contains(name) || self.below.iter().any(|s| name.ends_with(&**s))
+    }
+}

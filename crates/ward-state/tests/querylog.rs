@@ -1,0 +1,555 @@
+//! The query log: what is logged is found, filtered and paged; what must not be logged
+//! is not; a flood drops entries without blocking; files rotate and expire.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ward_state::querylog::{
+    ClientFilter, Cursor, Entry, QueryLog, QueryLogConfig, Reason, Search, anonymize_ip,
+    parse_reason,
+};
+
+fn entry(i: u64, client: &str, policy: &Arc<str>, name: &str, reason: Reason) -> Entry {
+    Entry {
+        time_ms: 1_700_000_000_000 + i,
+        client: client.parse().unwrap(),
+        client_name: None,
+        policy: policy.clone(),
+        name: name.into(),
+        qtype: 1,
+        reason,
+        rule: (reason == Reason::FilteredBlockList).then(|| "||ads.example^".into()),
+        list: (reason == Reason::FilteredBlockList).then(|| "ads".into()),
+        answer: "0.0.0.0".into(),
+        rcode: 0,
+        upstream: None,
+        cached: false,
+        elapsed_us: 120,
+    }
+}
+
+/// Polls until `n` entries are held (the writer drains asynchronously), for up to 1 s.
+async fn wait_len(log: &QueryLog, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while log.len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(log.len(), n, "entries held after 1 s");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ward-querylog-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn names(page: &[Entry]) -> Vec<&str> {
+    page.iter().map(|e| &*e.name).collect()
+}
+
+/// 300 entries: clients 10.0.0.{0,1,2}, policies kids/adults, every 7th blocked, names
+/// `host<i>.example.com`.
+async fn filled() -> QueryLog {
+    let (log, writer) = QueryLog::new(QueryLogConfig::default());
+    tokio::spawn(writer.run());
+    let kids: Arc<str> = "kids".into();
+    let adults: Arc<str> = "adults".into();
+    for i in 0..300 {
+        let policy = if i % 2 == 0 { &kids } else { &adults };
+        let reason = if i % 7 == 0 {
+            Reason::FilteredBlockList
+        } else {
+            Reason::NotFilteredNotFound
+        };
+        let client = format!("10.0.0.{}", i % 3);
+        log.log(entry(
+            i,
+            &client,
+            policy,
+            &format!("host{i}.example.com"),
+            reason,
+        ));
+    }
+    wait_len(&log, 300).await;
+    log
+}
+
+#[tokio::test]
+async fn logged_entries_are_found_newest_first_with_every_field() {
+    let log = filled().await;
+    let page = log.search(&Search::default());
+    assert_eq!(page.entries.len(), 100);
+    assert_eq!(page.entries[0].name.as_ref(), "host299.example.com");
+    assert_eq!(page.entries[99].name.as_ref(), "host200.example.com");
+    let blocked = &log
+        .search(&Search {
+            name: Some("HOST294.".into()),
+            ..Search::default()
+        })
+        .entries[0];
+    assert_eq!(blocked.reason, Reason::FilteredBlockList);
+    assert_eq!(blocked.rule.as_deref(), Some("||ads.example^"));
+    assert_eq!(blocked.list.as_deref(), Some("ads"));
+    assert_eq!(&*blocked.policy, "kids");
+    assert_eq!(blocked.time_ms, 1_700_000_000_294);
+    assert_eq!(log.dropped(), 0);
+}
+
+#[tokio::test]
+async fn filters_combine() {
+    let log = filled().await;
+    let all = |s: Search| {
+        log.search(&Search {
+            limit: Some(1000),
+            ..s
+        })
+        .entries
+    };
+    let blocked = all(Search {
+        reason: Some(Reason::FilteredBlockList),
+        ..Search::default()
+    });
+    assert_eq!(blocked.len(), 43); // 0, 7, ..., 294
+    assert!(
+        blocked
+            .iter()
+            .all(|e| (e.time_ms - 1_700_000_000_000) % 7 == 0)
+    );
+
+    let client = all(Search {
+        client: Some("10.0.0.1".parse().unwrap()),
+        ..Search::default()
+    });
+    assert_eq!(client.len(), 100);
+    let subnet = all(Search {
+        client: Some("10.0.0.0/24".parse().unwrap()),
+        ..Search::default()
+    });
+    assert_eq!(subnet.len(), 300);
+    let v6 = all(Search {
+        client: Some("fd00::/8".parse().unwrap()),
+        ..Search::default()
+    });
+    assert!(v6.is_empty());
+
+    let kids_blocked = all(Search {
+        policy: Some("kids".into()),
+        reason: Some(Reason::FilteredBlockList),
+        ..Search::default()
+    });
+    // Even multiples of 7 below 300.
+    assert_eq!(kids_blocked.len(), 22);
+    assert!(
+        all(Search {
+            policy: Some("nobody".into()),
+            ..Search::default()
+        })
+        .is_empty()
+    );
+
+    let range = all(Search {
+        from_ms: Some(1_700_000_000_010),
+        to_ms: Some(1_700_000_000_019),
+        ..Search::default()
+    });
+    assert_eq!(range.len(), 10);
+
+    let substring = all(Search {
+        name: Some("ST12".into()),
+        ..Search::default()
+    });
+    assert_eq!(
+        names(&substring),
+        [
+            "host129.example.com",
+            "host128.example.com",
+            "host127.example.com",
+            "host126.example.com",
+            "host125.example.com",
+            "host124.example.com",
+            "host123.example.com",
+            "host122.example.com",
+            "host121.example.com",
+            "host120.example.com",
+            "host12.example.com",
+        ]
+    );
+    // A name matching twice is listed once.
+    assert_eq!(
+        all(Search {
+            name: Some("e".into()),
+            ..Search::default()
+        })
+        .len(),
+        300
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_walks_every_page_without_repeats_or_gaps() {
+    let log = filled().await;
+    for (filter, expected) in [
+        (Search::default(), 300),
+        (
+            Search {
+                name: Some("1".into()),
+                ..Search::default()
+            },
+            (0..300)
+                .filter(|i: &u64| i.to_string().contains('1'))
+                .count(),
+        ),
+        (
+            Search {
+                client: Some("10.0.0.2".parse().unwrap()),
+                ..Search::default()
+            },
+            100,
+        ),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = log.search(&Search {
+                limit: Some(7),
+                cursor,
+                ..filter.clone()
+            });
+            assert!(page.entries.len() <= 7);
+            seen.extend(page.entries.iter().map(|e| e.time_ms));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c.parse::<Cursor>().unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), expected, "{filter:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] > w[1]),
+            "newest first, no repeats"
+        );
+        let all = log.search(&Search {
+            limit: Some(1000),
+            ..filter.clone()
+        });
+        let all: Vec<u64> = all.entries.iter().map(|e| e.time_ms).collect();
+        assert_eq!(seen, all, "no gaps");
+    }
+    assert!("x".parse::<Cursor>().is_err());
+}
+
+#[tokio::test]
+async fn the_ring_keeps_the_newest() {
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        memory_entries: 5000,
+        ..QueryLogConfig::default()
+    });
+    tokio::spawn(writer.run());
+    let p: Arc<str> = "default".into();
+    for i in 0..12_000 {
+        log.log(entry(
+            i,
+            "10.0.0.1",
+            &p,
+            "a.example",
+            Reason::NotFilteredNotFound,
+        ));
+        if i % 4000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    wait_len(&log, 5000).await;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let page = log.search(&Search {
+            limit: Some(1000),
+            from_ms: Some(0),
+            ..Search::default()
+        });
+        if page.entries[0].time_ms == 1_700_000_000_000 + 11_999 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log.search(&Search {
+            limit: Some(1000),
+            cursor,
+            ..Search::default()
+        });
+        all.extend(page.entries.iter().map(|e| e.time_ms - 1_700_000_000_000));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c.parse().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(all, (7000..12_000).rev().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn anonymised_clients_lose_their_host_part() {
+    assert_eq!(
+        anonymize_ip("192.168.1.77".parse().unwrap()),
+        "192.168.1.0".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(
+        anonymize_ip("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+        "2001:db8:1::".parse::<IpAddr>().unwrap()
+    );
+    let dir = scratch("anon");
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        anonymize_clients: true,
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let writer = tokio::spawn(writer.run());
+    let p: Arc<str> = "default".into();
+    log.log(entry(
+        1,
+        "192.168.1.77",
+        &p,
+        "a.example",
+        Reason::NotFilteredNotFound,
+    ));
+    log.log(entry(
+        2,
+        "2001:db8:1:2:3:4:5:6",
+        &p,
+        "b.example",
+        Reason::NotFilteredNotFound,
+    ));
+    wait_len(&log, 2).await;
+    let clients: Vec<IpAddr> = log
+        .search(&Search::default())
+        .entries
+        .iter()
+        .map(|e| e.client)
+        .collect();
+    assert_eq!(
+        clients,
+        [
+            "2001:db8:1::".parse::<IpAddr>().unwrap(),
+            "192.168.1.0".parse().unwrap()
+        ]
+    );
+    drop(log);
+    writer.await.unwrap();
+    let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
+    assert!(!text.contains(".77") && !text.contains(":5:6"), "{text}");
+    assert!(text.contains("\"client\":\"192.168.1.0\""), "{text}");
+}
+
+#[tokio::test]
+async fn ignored_names_are_never_logged() {
+    let dir = scratch("ignore");
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        ignore: vec!["Exact.example.".into(), "*.local".into()],
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let writer = tokio::spawn(writer.run());
+    let p: Arc<str> = "default".into();
+    for name in [
+        "exact.example",
+        "EXACT.example",
+        "sub.exact.example",
+        "printer.local",
+        "a.b.local",
+        "local",
+        "notlocal",
+    ] {
+        log.log(entry(1, "10.0.0.1", &p, name, Reason::NotFilteredNotFound));
+    }
+    wait_len(&log, 3).await;
+    let page = log.search(&Search::default());
+    assert_eq!(
+        names(&page.entries),
+        ["notlocal", "local", "sub.exact.example"]
+    );
+    drop(log);
+    writer.await.unwrap();
+    let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(!text.contains("printer") && !text.contains("\"exact.example\""));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_drops_and_counts_entries_without_blocking() {
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        channel_capacity: 64,
+        ..QueryLogConfig::default()
+    });
+    let p: Arc<str> = "default".into();
+    let e = entry(
+        1,
+        "10.0.0.1",
+        &p,
+        "flood.example",
+        Reason::NotFilteredNotFound,
+    );
+    let started = Instant::now();
+    for _ in 0..100_000 {
+        log.log(e.clone());
+    }
+    eprintln!(
+        "100k log() calls with a full channel: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(log.dropped(), 100_000 - 64);
+    // The writer, started late, gets what the channel held; later entries flow again.
+    tokio::spawn(writer.run());
+    wait_len(&log, 64).await;
+    log.log(e.clone());
+    wait_len(&log, 65).await;
+    assert_eq!(log.dropped(), 100_000 - 64);
+}
+
+#[tokio::test]
+async fn entries_serialize_with_readable_fields() {
+    let p: Arc<str> = "kids".into();
+    let mut e = entry(0, "10.0.0.1", &p, "ads.example", Reason::FilteredBlockList);
+    e.qtype = 28;
+    e.rcode = 3;
+    e.upstream = Some("dns.example:53".into());
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["time"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(v["time_ms"], 1_700_000_000_000u64);
+    assert_eq!(v["client"], "10.0.0.1");
+    assert_eq!(v["qtype"], "AAAA");
+    assert_eq!(v["reason"], "FilteredBlockList");
+    assert_eq!(v["rcode"], "NXDOMAIN");
+    assert_eq!(v["rule"], "||ads.example^");
+    assert_eq!(v["upstream"], "dns.example:53");
+    assert!(v.get("client_name").is_none(), "absent fields are left out");
+
+    assert_eq!(parse_reason("blocked"), Some(Reason::FilteredBlockList));
+    assert_eq!(parse_reason("rewrittenrule"), Some(Reason::RewrittenRule));
+    assert_eq!(parse_reason("nope"), None);
+    assert_eq!(
+        "laptop".parse::<ClientFilter>(),
+        Ok(ClientFilter::Name("laptop".into()))
+    );
+    assert!("10.0.0.0/33".parse::<ClientFilter>().is_err());
+}
+
+fn rotated(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "querylog.json")
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn files_are_json_lines_rotated_at_the_size() {
+    let dir = scratch("rotate");
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        rotate_bytes: 4096,
+        ..QueryLogConfig::default()
+    });
+    let writer = tokio::spawn(writer.run());
+    let p: Arc<str> = "default".into();
+    for i in 0..200 {
+        log.log(entry(
+            i,
+            "10.0.0.1",
+            &p,
+            &format!("n{i}.example"),
+            Reason::NotFilteredNotFound,
+        ));
+    }
+    wait_len(&log, 200).await;
+    drop(log);
+    writer.await.unwrap();
+
+    let files = rotated(&dir);
+    assert!(files.len() >= 3, "{files:?}");
+    let mut seen = HashSet::new();
+    for name in files.iter().map(String::as_str).chain(["querylog.json"]) {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        if name != "querylog.json" {
+            // Rotated once past the size: at most one line over it.
+            assert!(
+                text.len() >= 4096 && text.len() < 4096 + 400,
+                "{name}: {}",
+                text.len()
+            );
+        }
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(seen.insert(v["name"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(seen.len(), 200, "every entry in exactly one file");
+}
+
+#[tokio::test]
+async fn rotated_files_expire_after_the_retention() {
+    let dir = scratch("retention");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let old = format!("querylog.{}.json", now_ms - 10_000);
+    let recent = format!("querylog.{}.json", now_ms + 60_000);
+    for name in [&old, &recent, &"querylog.notes.json".to_owned()] {
+        std::fs::write(dir.join(name), "{}\n").unwrap();
+    }
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        rotate_bytes: 1024,
+        retention: Duration::from_secs(2),
+        ..QueryLogConfig::default()
+    });
+    let writer = tokio::spawn(writer.run());
+    let p: Arc<str> = "default".into();
+    log.log(entry(
+        0,
+        "10.0.0.1",
+        &p,
+        "a.example",
+        Reason::NotFilteredNotFound,
+    ));
+    wait_len(&log, 1).await;
+    // Expired at the start; the others are not rotated files of an age to go.
+    assert_eq!(
+        rotated(&dir),
+        [recent.clone(), "querylog.notes.json".into()]
+    );
+
+    // Files rotated now are gone once the retention has passed (they are checked at
+    // every rotation and at least every quarter of the retention).
+    for i in 0..40 {
+        log.log(entry(
+            i,
+            "10.0.0.1",
+            &p,
+            &format!("n{i}.example"),
+            Reason::NotFilteredNotFound,
+        ));
+    }
+    wait_len(&log, 41).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let first = rotated(&dir);
+    assert!(first.len() > 2, "{first:?}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let later = rotated(&dir);
+    for name in &first {
+        if name != &recent && name != "querylog.notes.json" {
+            assert!(
+                !later.contains(name),
+                "{name} outlived the retention: {later:?}"
+            );
+        }
+    }
+    drop(log);
+    writer.await.unwrap();
+}
