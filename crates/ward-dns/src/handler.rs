@@ -14,7 +14,7 @@ use ward_state::{Policy, Snapshot};
 
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
-use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup, UpstreamQuery};
+use crate::upstream::{Strategy, UpstreamAddr, UpstreamError, UpstreamGroup, UpstreamQuery};
 use crate::wire;
 
 /// A snapshot and the upstream groups of its config: what one query uses.
@@ -247,20 +247,41 @@ impl Handler {
             return servfail();
         };
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-        let Ok(query) = UpstreamQuery::from_wire(raw, q.question_end, dnssec_ok) else {
+        let Some(key) = CacheKey::new(group_name, q.name, q.qtype, dnssec_ok) else {
             return servfail();
         };
-        let entry = match group.exchange(&query).await {
-            Ok(answer) => CacheKey::new(group_name, q.name, q.qtype, dnssec_ok)
-                .and_then(|key| self.cache.insert(&key, &answer)),
-            Err(err) => {
-                tracing::debug!(name = q.name, group = group_name, %err, "upstream failed");
-                None
-            }
-        };
-        match entry {
+        let query = UpstreamQuery::from_wire(raw, q.question_end, dnssec_ok);
+        match self.fetch(group, q.name, &key, query).await {
             Some(entry) => answer_from(snap, policy, raw, q, client, &entry),
             None => servfail(),
+        }
+    }
+
+    /// Asks the group and caches the answer if it may be cached. The entry to answer
+    /// from, or `None` when there is none (SERVFAIL).
+    async fn fetch(
+        &self,
+        group: &UpstreamGroup,
+        name: &str,
+        key: &CacheKey,
+        query: Result<UpstreamQuery, UpstreamError>,
+    ) -> Option<Arc<CachedAnswer>> {
+        let answer = match query {
+            Ok(query) => group.exchange(&query).await,
+            Err(err) => Err(err),
+        };
+        match answer {
+            Ok(answer) => {
+                let entry = self.cache.insert(key, &answer);
+                if entry.is_none() {
+                    tracing::debug!(name, group = group.name(), "unreadable upstream answer");
+                }
+                entry
+            }
+            Err(err) => {
+                tracing::debug!(name, group = group.name(), %err, "upstream failed");
+                None
+            }
         }
     }
 
@@ -363,23 +384,10 @@ impl Handler {
         };
         let cached = match self.cache.get(&key) {
             Some(hit) => hit,
-            None => {
-                let answer = match UpstreamQuery::new(req) {
-                    Ok(query) => group.exchange(&query).await,
-                    Err(err) => Err(err),
-                };
-                match answer.map(|a| self.cache.insert(&key, &a)) {
-                    Ok(Some(entry)) => entry,
-                    Ok(None) => {
-                        tracing::debug!(%name, group = group_name, "unreadable upstream answer");
-                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
-                    }
-                    Err(err) => {
-                        tracing::debug!(%name, group = group_name, %err, "upstream failed");
-                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
-                    }
-                }
-            }
+            None => match self.fetch(group, name, &key, UpstreamQuery::new(req)).await {
+                Some(entry) => entry,
+                None => return Reply::Message(answer::response_to(req, ResponseCode::ServFail)),
+            },
         };
         // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
         if cloaked(snap, policy, client, &cached) {
