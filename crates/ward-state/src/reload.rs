@@ -238,6 +238,7 @@ impl Reloader {
         // step is a whole snapshot; the config applies with the first.
         let (mut compiled, mut reused) = (0, 0);
         let mut applied = None;
+        let mut list_errors = Vec::new();
         // One step per list at most, and one for the config: a bound, whatever happens.
         for _ in 0..=config.lists.len() {
             let previous = current.clone();
@@ -247,33 +248,25 @@ impl Reloader {
                 Snapshot::rebuild_step(config, &*texts, generation, Some(&previous))
             })
             .await;
+            let built = match built {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("compiling the lists failed: {e}")),
+            };
             let (next, pending) = match built {
-                Ok(Ok(next)) => next,
-                Ok(Err(err)) if applied.is_none() => {
-                    return self.finish(trigger, started, Err(err.to_string()), (0, 0));
-                }
-                Err(err) if applied.is_none() => {
-                    let reason = format!("compiling the lists failed: {err}");
+                Ok(next) => next,
+                Err(reason) if applied.is_none() => {
                     return self.finish(trigger, started, Err(reason), (0, 0));
                 }
                 // A later step failed: what was applied stays.
-                Ok(Err(err)) => {
-                    tracing::warn!(%err, "a reload step failed");
-                    break;
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "a reload step failed");
+                Err(reason) => {
+                    tracing::warn!(%reason, "a reload step failed");
                     break;
                 }
             };
             let now_reused = next.lists.iter().filter(|l| l.reused).count();
             compiled += next.lists.len() - now_reused;
             reused = now_reused;
-            for (list, err) in &next.list_errors {
-                if applied.is_none() || !pending {
-                    tracing::warn!(list = %list, %err, "list not updated");
-                }
-            }
+            list_errors.clone_from(&next.list_errors);
             if next.same_as(&current) {
                 break;
             }
@@ -289,6 +282,9 @@ impl Reloader {
             if !pending {
                 break;
             }
+        }
+        for (list, err) in &list_errors {
+            tracing::warn!(list = %list, %err, "list not updated");
         }
         let outcome = match applied {
             Some(generation) => Outcome::Applied { generation },
