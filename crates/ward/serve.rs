@@ -244,9 +244,11 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
             let status = Status::gather(&reloader, &activity, &downloader);
             let mut value = serde_json::to_value(status).unwrap_or_default();
             // A replica's revision is the primary's it accepted; a primary's, its own.
-            let revision = match &replica {
-                Some(r) => r.status().revision,
-                None => Some(SyncState::of(&reloader.current()).revision),
+            let revision = match (&replica, role) {
+                (Some(r), _) => r.status().revision,
+                (None, SyncRole::Primary) => Some(SyncState::of(&reloader.current()).revision),
+                // Hashing every list for nobody: a standalone node has no sync revision.
+                (None, _) => None,
             };
             let sync = serde_json::json!({
                 "role": role,
