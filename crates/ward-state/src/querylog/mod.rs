@@ -9,7 +9,7 @@
 //! JSON, file writes) and pushes each batch into the ring under one short write lock.
 //!
 //! The ring is stored in chunks of 4,096 entries with the names of a chunk packed into
-//! one buffer, so a name-substring search is a reverse `memmem` over a few MiB rather
+//! one buffer, so a name-substring search is a `memmem` over a few MiB rather
 //! than a pointer chase per entry, and the time, client, policy and reason of each entry
 //! sit in a compact key array. A search over one million entries held reads at most those
 //! two arrays once.
@@ -209,10 +209,10 @@ pub enum ClientFilter {
 }
 
 impl ClientFilter {
-    fn matches(&self, client: IpAddr, name: Option<&str>) -> bool {
+    fn matches<'a>(&self, client: IpAddr, name: impl FnOnce() -> Option<&'a str>) -> bool {
         match self {
             ClientFilter::Net { addr, prefix } => in_net(client, *addr, *prefix),
-            ClientFilter::Name(want) => name.is_some_and(|n| n.eq_ignore_ascii_case(want)),
+            ClientFilter::Name(want) => name().is_some_and(|n| n.eq_ignore_ascii_case(want)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Entries live in chunks of [`CHUNK`]. A search touches, per entry it passes over, only
 //! a compact [`Key`] (time, client, policy, reason) or, with a name filter, the chunk's
-//! packed name buffer, which a reverse `memmem` scans at memory speed; the full entry is
+//! packed name buffer, which `memmem` scans at memory speed; the full entry is
 //! read only for the entries that pass those, so the worst case (a rare name substring
 //! over one million entries) stays a few milliseconds.
 
@@ -170,9 +170,8 @@ impl Ring {
         if needle.as_ref().is_some_and(|n| n.contains('\n')) {
             return Page::default();
         }
-        let finder = needle
-            .as_ref()
-            .map(|n| memmem::FinderRev::new(n.as_bytes()));
+        let finder = needle.as_ref().map(|n| memmem::Finder::new(n.as_bytes()));
+        let mut hits: Vec<usize> = Vec::new();
         let from = q.from_ms.unwrap_or(0);
         let to = q.to_ms.unwrap_or(u64::MAX);
         let before = q.cursor.map_or(u64::MAX, |c| c.0);
@@ -182,9 +181,11 @@ impl Ring {
                 && key.time_ms <= to
                 && policy.is_none_or(|p| p == key.policy)
                 && q.reason.is_none_or(|r| r == key.reason)
-                && q.client
-                    .as_ref()
-                    .is_none_or(|c| c.matches(key.client, chunk.entries[i].client_name.as_deref()))
+                && q.client.as_ref().is_none_or(|c| {
+                    // The name only when asked: reading the entry would cost a cache
+                    // miss per entry scanned.
+                    c.matches(key.client, || chunk.entries[i].client_name.as_deref())
+                })
         };
 
         let mut found: Vec<(u64, Entry)> = Vec::new();
@@ -210,17 +211,21 @@ impl Ring {
             };
             match &finder {
                 Some(finder) => {
+                    // Forward search (memchr's SIMD prefilter; its reverse search has
+                    // none) over the chunk's names, then the matches newest first.
                     let start = chunk.name_start(lo);
                     let hay = &chunk.names[start..chunk.name_ends[hi - 1] as usize];
-                    let mut last = usize::MAX;
-                    for pos in finder.rfind_iter(hay) {
+                    hits.clear();
+                    for pos in finder.find_iter(hay) {
                         let pos = (start + pos) as u32;
                         let i = chunk.name_ends.partition_point(|end| *end <= pos);
-                        if i != last {
-                            last = i;
-                            if !take(i) {
-                                break;
-                            }
+                        if hits.last() != Some(&i) {
+                            hits.push(i);
+                        }
+                    }
+                    for &i in hits.iter().rev() {
+                        if !take(i) {
+                            break;
                         }
                     }
                 }

@@ -1,0 +1,193 @@
+//! Query log costs: search latency with one million entries held, and `log()` per call.
+//!
+//! The log holds 1M entries of 200 clients, 3 policies and 20,000 distinct names (5%
+//! blocked), plus 10 entries of one rare name and of one rare client. Searches (a page
+//! of 100, newest first):
+//! - `newest`: no filter, the API's default view;
+//! - `client`: one of the 200 clients (a page is found within ~20,000 entries);
+//! - `rare-client`: a client with 10 entries: every key is read;
+//! - `rare-name`: a substring of the rare name: every name is scanned (the worst case);
+//! - `no-match-name`: a substring nothing has.
+//!
+//! Target (issue 6): every search well under 50 ms at 1M entries.
+//!
+//! `cargo bench --bench querylog`. `cargo test --benches` runs it once with 20,000
+//! entries.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion};
+use ward_state::querylog::{Entry, QueryLog, QueryLogConfig, Reason, Search};
+
+/// A small, fixed pseudo-random sequence, so every run holds the same log.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn entries(n: usize) -> impl Iterator<Item = Entry> {
+    let policies: Vec<Arc<str>> = ["default", "kids", "guests"]
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let upstream: Arc<str> = "https://dns.example/dns-query".into();
+    let mut rng = SplitMix(1);
+    let rare_every = n / 10;
+    (0..n).map(move |i| {
+        let r = rng.next();
+        let blocked = r % 20 == 0;
+        let rare = i % rare_every == rare_every / 2;
+        let name = if rare {
+            "telemetry.rare-vendor.example".to_owned()
+        } else {
+            let host = (r >> 8) % 20_000;
+            format!("host{host}.site{}.example.com", host % 997)
+        };
+        let client = if rare {
+            "10.9.9.9".parse().unwrap()
+        } else {
+            let c = (r >> 40) % 200;
+            format!("192.168.{}.{}", c / 100, c % 100 + 2)
+                .parse()
+                .unwrap()
+        };
+        Entry {
+            time_ms: 1_700_000_000_000 + i as u64,
+            client,
+            client_name: None,
+            policy: policies[(r >> 50) as usize % 3].clone(),
+            name: name.into_boxed_str(),
+            qtype: if r & 1 == 0 { 1 } else { 28 },
+            reason: if blocked {
+                Reason::FilteredBlockList
+            } else {
+                Reason::NotFilteredNotFound
+            },
+            rule: blocked.then(|| "||tracker.example^".into()),
+            list: blocked.then(|| "adguard-dns".into()),
+            answer: if blocked {
+                "0.0.0.0".into()
+            } else {
+                "93.184.216.34".into()
+            },
+            rcode: 0,
+            upstream: (!blocked).then(|| upstream.clone()),
+            cached: r & 2 == 0,
+            elapsed_us: (r % 5000) as u32,
+        }
+    })
+}
+
+/// A log holding `n` entries (its writer runs on `rt`).
+fn filled(rt: &tokio::runtime::Runtime, n: usize) -> QueryLog {
+    let (log, writer) = QueryLog::new(QueryLogConfig {
+        memory_entries: n,
+        channel_capacity: 65_536,
+        ..QueryLogConfig::default()
+    });
+    rt.spawn(writer.run());
+    let started = Instant::now();
+    for (i, e) in entries(n).enumerate() {
+        log.log(e);
+        if i % 50_000 == 49_999 {
+            while log.len() + (log.dropped() as usize) < i + 1 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    while log.len() + (log.dropped() as usize) < n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(log.dropped(), 0, "the bench log must hold every entry");
+    eprintln!("filled the log with {n} entries in {:?}", started.elapsed());
+    log
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n = if bench { 1_000_000 } else { 20_000 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let log = filled(&rt, n);
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+
+    let searches: [(&str, Search); 5] = [
+        ("newest", Search::default()),
+        (
+            "client",
+            Search {
+                client: Some("192.168.0.42".parse().unwrap()),
+                ..Search::default()
+            },
+        ),
+        (
+            "rare-client",
+            Search {
+                client: Some("10.9.9.9".parse().unwrap()),
+                ..Search::default()
+            },
+        ),
+        (
+            "rare-name",
+            Search {
+                name: Some("RARE-vendor".into()),
+                ..Search::default()
+            },
+        ),
+        (
+            "no-match-name",
+            Search {
+                name: Some("nothing-has-this".into()),
+                ..Search::default()
+            },
+        ),
+    ];
+    let mut group = c.benchmark_group(format!("querylog-search-{n}"));
+    for (label, search) in &searches {
+        let found = log.search(search).entries.len();
+        eprintln!("{label}: {found} entries on the first page");
+        group.bench_function(*label, |b| b.iter(|| black_box(log.search(search))));
+    }
+    group.finish();
+    drop(log);
+
+    // log(): the entry is built outside the timing; the writer drains concurrently.
+    let (log, writer) = QueryLog::new(QueryLogConfig::default());
+    rt.spawn(writer.run());
+    let sample = entries(1000).nth(7).unwrap();
+    let mut group = c.benchmark_group("querylog-log");
+    group.bench_function("log", |b| {
+        b.iter_batched(|| sample.clone(), |e| log.log(e), BatchSize::SmallInput)
+    });
+    eprintln!(
+        "log(): {} of the calls found the channel full",
+        log.dropped()
+    );
+    // The same with the channel full (the writer not running): the overflow path.
+    let (full, _writer) = QueryLog::new(QueryLogConfig {
+        channel_capacity: 1,
+        ..QueryLogConfig::default()
+    });
+    full.log(sample.clone());
+    group.bench_function("log-channel-full", |b| {
+        b.iter_batched(|| sample.clone(), |e| full.log(e), BatchSize::SmallInput)
+    });
+    group.finish();
+    c.final_summary();
+}
