@@ -112,6 +112,13 @@ fn filled(rt: &tokio::runtime::Runtime, n: usize) -> QueryLog {
     log
 }
 
+/// Resident set size from /proc (Linux only).
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let n = if bench { 1_000_000 } else { 20_000 };
@@ -120,7 +127,15 @@ fn main() {
         .enable_time()
         .build()
         .unwrap();
+    let rss_before = rss_bytes();
     let log = filled(&rt, n);
+    if let (Some(before), Some(after)) = (rss_before, rss_bytes()) {
+        eprintln!(
+            "resident memory of {n} entries: {} MiB ({} bytes an entry)",
+            after.saturating_sub(before) >> 20,
+            after.saturating_sub(before) / n as u64
+        );
+    }
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))

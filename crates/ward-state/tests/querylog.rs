@@ -553,3 +553,36 @@ async fn rotated_files_expire_after_the_retention() {
     drop(log);
     writer.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
+    let dir = scratch("restart");
+    let p: Arc<str> = "default".into();
+    for run in 0..2 {
+        let (log, writer) = QueryLog::new(QueryLogConfig {
+            dir: Some(dir.clone()),
+            ..QueryLogConfig::default()
+        });
+        let writer = tokio::spawn(writer.run());
+        // The files are not read back: searches see this run's entries only.
+        assert_eq!(log.len(), 0);
+        let name = format!("run{run}.example");
+        log.log(entry(
+            run,
+            "10.0.0.1",
+            &p,
+            &name,
+            Reason::NotFilteredNotFound,
+        ));
+        wait_len(&log, 1).await;
+        assert_eq!(names(&log.search(&Search::default()).entries), [name]);
+        drop(log);
+        writer.await.unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
+    let names: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["name"].to_string())
+        .collect();
+    assert_eq!(names, ["\"run0.example\"", "\"run1.example\""]);
+}

@@ -403,6 +403,8 @@ const FILE_TICK: Duration = Duration::from_secs(1);
 
 impl Writer {
     /// Runs until every [`QueryLog`] handle is dropped, then flushes the file and returns.
+    /// File writes are plain buffered `std::fs` calls (one `write(2)` per 64 KiB, a
+    /// rename per rotation): cheap, but blocking, so spawn it on a multi-thread runtime.
     pub async fn run(self) {
         let ignored = IgnoredNames::new(&self.config.ignore);
         let mut files = self
