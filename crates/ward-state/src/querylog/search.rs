@@ -1,0 +1,152 @@
+//! What a search of the in-memory log asks for, and the page it gets back.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::{Entry, Reason};
+
+/// Parses a reason filter: AdGuard Home's names (`FilteredBlockList`, ...) or
+/// `blocked`, `allowlisted`, `rewritten`, `processed` (not filtered), any case.
+pub fn parse_reason(s: &str) -> Option<Reason> {
+    let reasons = [
+        Reason::NotFilteredNotFound,
+        Reason::NotFilteredAllowList,
+        Reason::FilteredBlockList,
+        Reason::RewrittenRule,
+    ];
+    if let Some(r) = reasons
+        .into_iter()
+        .find(|r| r.as_str().eq_ignore_ascii_case(s))
+    {
+        return Some(r);
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "processed" | "notfiltered" => Some(Reason::NotFilteredNotFound),
+        "allowlisted" | "allowed" | "whitelisted" => Some(Reason::NotFilteredAllowList),
+        "blocked" | "filtered" => Some(Reason::FilteredBlockList),
+        "rewritten" => Some(Reason::RewrittenRule),
+        _ => None,
+    }
+}
+
+/// Which clients a search keeps: an address, a subnet, or a client name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientFilter {
+    /// Clients in `addr/prefix` (a single address has the full prefix).
+    Net {
+        /// The network's address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix: u8,
+    },
+    /// Clients with this name in the config (case-insensitive).
+    Name(Box<str>),
+}
+
+impl ClientFilter {
+    pub(super) fn matches<'a>(
+        &self,
+        client: IpAddr,
+        name: impl FnOnce() -> Option<&'a str>,
+    ) -> bool {
+        match self {
+            ClientFilter::Net { addr, prefix } => in_net(client, *addr, *prefix),
+            ClientFilter::Name(want) => name().is_some_and(|n| n.eq_ignore_ascii_case(want)),
+        }
+    }
+}
+
+fn in_net(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+impl FromStr for ClientFilter {
+    type Err = String;
+
+    /// `192.168.1.10`, `192.168.1.0/24`, `fd00::/8`, or anything else as a client name.
+    fn from_str(s: &str) -> Result<ClientFilter, String> {
+        if let Some((addr, prefix)) = s.split_once('/') {
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("{s:?}: not an address/prefix"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?;
+            return Ok(ClientFilter::Net { addr, prefix });
+        }
+        if let Ok(addr) = s.parse::<IpAddr>() {
+            let prefix = if addr.is_ipv4() { 32 } else { 128 };
+            return Ok(ClientFilter::Net { addr, prefix });
+        }
+        if s.is_empty() {
+            return Err("an empty client filter".into());
+        }
+        Ok(ClientFilter::Name(s.into()))
+    }
+}
+
+/// Where the next page starts: before the last entry of the previous one. Opaque to
+/// users: its text form is what [`Page::next_cursor`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor(pub(super) u64);
+
+impl FromStr for Cursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cursor, String> {
+        s.parse()
+            .map(Cursor)
+            .map_err(|_| format!("{s:?}: not a cursor this log gave"))
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A search of the in-memory log; every filter set must match.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    /// Entries at or after this time, Unix ms.
+    pub from_ms: Option<u64>,
+    /// Entries at or before this time, Unix ms.
+    pub to_ms: Option<u64>,
+    /// Entries of these clients.
+    pub client: Option<ClientFilter>,
+    /// Entries answered by this policy.
+    pub policy: Option<String>,
+    /// Entries whose name contains this (case-insensitive).
+    pub name: Option<String>,
+    /// Entries with this reason.
+    pub reason: Option<Reason>,
+    /// The page size: 100 unless set, at most 1,000.
+    pub limit: Option<usize>,
+    /// The previous page's [`Page::next_cursor`], for the page after it.
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of a search, newest first.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Page {
+    /// The entries found.
+    pub entries: Vec<Entry>,
+    /// Pass this as [`Search::cursor`] for the next page; `None` when this is the last.
+    pub next_cursor: Option<String>,
+}
