@@ -30,6 +30,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "cache",
     "data_dir",
     "sync",
+    "query_log",
 ];
 
 /// A config read from a file, and what validation needs to know about the parts left out.
@@ -137,6 +138,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
         cache: Default::default(),
         data_dir: None,
         sync: Default::default(),
+        query_log: Default::default(),
     };
     let mut has_default_policy = false;
     let mut d = Decoder { errors };
@@ -172,6 +174,9 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             }
             "sync" => {
                 d.whole(value, &at, &mut config.sync);
+            }
+            "query_log" => {
+                d.whole(value, &at, &mut config.query_log);
             }
             "default_policy" => {
                 has_default_policy = d.whole(value, &at, &mut config.default_policy);

@@ -54,6 +54,66 @@ pub struct Config {
     /// Primary/replica replication of the filtering config; unset means a standalone node.
     #[serde(default, skip_serializing_if = "SyncConfig::is_standalone_default")]
     pub sync: SyncConfig,
+    /// The query log: what was asked, by whom, and what Ward answered.
+    #[serde(default, skip_serializing_if = "QueryLogConfig::is_default")]
+    pub query_log: QueryLogConfig,
+}
+
+/// The query log (each node logs its own queries: a node-local setting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryLogConfig {
+    /// Whether queries are logged at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Entries kept in memory for `GET /api/v1/querylog` (about 260 bytes each).
+    #[serde(default = "default_query_log_memory")]
+    pub memory_entries: usize,
+    /// Whether the log is also written to JSON-lines files in `<data_dir>/querylog/`.
+    #[serde(default = "default_true")]
+    pub files: bool,
+    /// How long rotated files are kept.
+    #[serde(default = "default_query_log_retention", with = "duration")]
+    pub retention: Duration,
+    /// Client addresses logged without their last octet (IPv4) or last 80 bits (IPv6).
+    #[serde(default)]
+    pub anonymize_clients: bool,
+    /// Names never logged: exact names or `*.suffix`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The default number of query log entries held in memory.
+pub fn default_query_log_memory() -> usize {
+    100_000
+}
+
+/// The default retention of query log files.
+pub fn default_query_log_retention() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+impl Default for QueryLogConfig {
+    fn default() -> Self {
+        QueryLogConfig {
+            enabled: true,
+            memory_entries: default_query_log_memory(),
+            files: true,
+            retention: default_query_log_retention(),
+            anonymize_clients: false,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+impl QueryLogConfig {
+    fn is_default(&self) -> bool {
+        *self == QueryLogConfig::default()
+    }
 }
 
 /// The DNS listeners and how blocked names are answered.

@@ -2,7 +2,8 @@
 //!
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
 //! clients, the blocking settings of `dns`, cache); each node keeps its own `dns.listen`,
-//! `admin`, `sync` and `data_dir`, since those name its sockets, its secrets and its disk.
+//! `admin`, `sync`, `data_dir` and `query_log`, since those name its sockets, its secrets,
+//! its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
 //! compile until it is put on one side or the other.
 
@@ -34,6 +35,7 @@ impl Config {
             cache,
             data_dir: _,
             sync: _,
+            query_log: _,
         } = self;
         *blocking_mode == other.dns.blocking_mode
             && *blocking_ipv4 == other.dns.blocking_ipv4
@@ -74,6 +76,7 @@ impl Config {
             cache,
             data_dir: _,
             sync: _,
+            query_log: _,
         } = self;
         Config {
             dns: DnsConfig {
@@ -95,6 +98,7 @@ impl Config {
             cache: cache.clone(),
             data_dir: local.data_dir.clone(),
             sync: local.sync.clone(),
+            query_log: local.query_log.clone(),
         }
     }
 }

@@ -44,6 +44,7 @@ pub(crate) fn validate(
     v.policies();
     v.clients();
     v.cache();
+    v.query_log();
 }
 
 struct Validator<'a> {
@@ -485,5 +486,37 @@ impl Validator<'_> {
         }
         self.ttl(at.key("max_ttl"), c.max_ttl);
         self.ttl(at.key("negative_ttl"), c.negative_ttl);
+    }
+
+    fn query_log(&mut self) {
+        let q = &self.config.query_log;
+        let at = root().key("query_log");
+        if q.enabled && q.memory_entries == 0 {
+            self.push(
+                at.key("memory_entries"),
+                ErrorKind::OutOfRange {
+                    message: "at least 1 (set enabled: false to log nothing)".into(),
+                },
+            );
+        }
+        if q.retention < std::time::Duration::from_secs(60) {
+            self.push(
+                at.key("retention"),
+                ErrorKind::OutOfRange {
+                    message: "at least 1m".into(),
+                },
+            );
+        }
+        for (i, name) in q.ignore.iter().enumerate() {
+            let bare = name.strip_prefix("*.").unwrap_or(name);
+            if bare.is_empty() || bare.contains(char::is_whitespace) {
+                self.push(
+                    at.key("ignore").index(i),
+                    ErrorKind::InvalidValue {
+                        message: format!("{name:?}: a name or *.suffix"),
+                    },
+                );
+            }
+        }
     }
 }
