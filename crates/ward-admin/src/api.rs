@@ -5,7 +5,6 @@
 //! and applies it through the Reloader; the running config is untouched when any of that
 //! fails.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -159,7 +158,7 @@ pub(crate) async fn save_and_apply(
         }
     };
     let text = config.to_yaml();
-    if let Err(e) = save(path, text.as_bytes()) {
+    if let Err(e) = ward_state::write_atomically(path, text.as_bytes()) {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
@@ -173,7 +172,7 @@ pub(crate) async fn save_and_apply(
         Outcome::Rejected { reason } => {
             // Put the file back as it was: what serves and what is saved stay one config.
             if let Some(before) = before {
-                let _ = save(path, &before);
+                let _ = ward_state::write_atomically(path, &before);
             }
             (
                 StatusCode::BAD_REQUEST,
@@ -186,29 +185,6 @@ pub(crate) async fn save_and_apply(
             Json(json!({ "revision": revision, "outcome": report })).into_response()
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced,
-/// renamed over it.
-fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// The query of `GET /api/v1/check`.

@@ -20,8 +20,6 @@
 //!
 //! Two fetches of the same list must not run at once: they share `<id>.txt.tmp`.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -494,40 +492,13 @@ fn unreachable_304<T>(url: &str) -> Result<T, DownloadError> {
         status: 304,
     })
 }
-/// Writes `<path>.tmp`, syncs it and renames it over `path`, so `path` is always either the
-/// old file or the whole new one.
+/// [`crate::write_atomically`], its error naming the file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DownloadError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let io = |action, path: &Path| {
-        let path = path.to_owned();
-        move |source| DownloadError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
-    let written = File::create(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .map_err(io("writing", &tmp))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(io("renaming", &tmp)));
-    if written.is_err() {
-        // Best effort: the error being returned is the one that matters.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    // The rename itself survives a crash only once the directory is synced.
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))?;
-    Ok(())
+    crate::write_atomically(path, bytes).map_err(|source| DownloadError::Io {
+        action: "writing",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A request error naming its causes.

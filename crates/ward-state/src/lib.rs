@@ -566,6 +566,36 @@ pub fn revision(config: &Config) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes `bytes` to `path` so that `path` is always either the old file or the whole new
+/// one: `<path>.tmp` in the same directory (created if missing), synced, renamed over
+/// `path`, then the directory synced so that the rename survives a crash. The temporary
+/// file is removed on failure.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // Best effort: the error being returned is the one that matters.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 /// Refuses text that is no filter list although it may parse as one, as AdGuard Home
 /// does: an HTML page (its first line that is not blank or a comment starts with `<html`
 /// or `<!doctype`), or a binary file (a control character other than tab, CR, LF).

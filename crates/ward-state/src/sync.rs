@@ -15,7 +15,6 @@
 //! preference to the filtering part of its own file, also when the primary is gone.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use ward_config::Config;
 
-use crate::Snapshot;
 use crate::reload::{Outcome, Reloader, Trigger};
+use crate::{Snapshot, write_atomically};
 
 /// One list of a [`SyncState`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,18 +106,6 @@ fn list_copy(data_dir: &Path, sha256: &str) -> PathBuf {
     sync_dir(data_dir)
         .join("lists")
         .join(format!("{sha256}.txt"))
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The config a replica serves for `state`: the state's filtering part, each list read
