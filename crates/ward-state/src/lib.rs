@@ -91,10 +91,7 @@ impl CompiledList {
     pub fn sha256(&self) -> &str {
         self.sha256.get_or_init(|| {
             use sha2::Digest;
-            sha2::Sha256::digest(self.text())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            hex(&sha2::Sha256::digest(self.text()))
         })
     }
 }
@@ -557,13 +554,18 @@ pub struct Citation {
     pub line: usize,
 }
 
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The revision of a config: the first 16 hex digits of the SHA-256 of the YAML form of
 /// its filtering part (node-local settings, which differ from pod to pod, left out).
 pub fn revision(config: &Config) -> String {
     use sha2::Digest;
     let filtering = config.with_node_local_from(&Config::default_config());
     let digest = sha2::Sha256::digest(filtering.to_yaml().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..8])
 }
 
 /// Writes `bytes` to `path` so that `path` is always either the old file or the whole new

@@ -25,7 +25,7 @@ use sha2::Digest;
 use ward_config::Config;
 
 use crate::reload::{Outcome, Reloader, Trigger};
-use crate::{Snapshot, write_atomically};
+use crate::{Snapshot, hex, write_atomically};
 
 /// One list of a [`SyncState`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,10 +47,6 @@ pub struct SyncState {
     pub config: Config,
     /// The enabled lists the primary serves.
     pub lists: Vec<ListContent>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_ms() -> u64 {
