@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
 use ward_admin::api::Control;
-use ward_admin::auth::Credentials;
+use ward_admin::auth::{Credentials, read_secret};
 use ward_admin::sync::{SyncControl, SyncSlot};
 use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
@@ -91,7 +91,9 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     let role = config.sync.role;
     let sync_token = match (&config.sync.token_file, role) {
         (_, SyncRole::Standalone) => String::new(),
-        (Some(path), _) => read_secret(path).context("sync.token_file")?,
+        (Some(path), _) => {
+            read_secret(path).map_err(|e| anyhow::anyhow!("sync.token_file: {e}"))?
+        }
         (None, _) => {
             anyhow::bail!("sync.token_file: a primary and its replicas need the sync token")
         }
@@ -285,15 +287,6 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     })
     .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// A secret from a file: its first line, trimmed; an empty one is an error.
-fn read_secret(path: &std::path::Path) -> Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let secret = text.lines().next().unwrap_or("").trim().to_owned();
-    anyhow::ensure!(!secret.is_empty(), "{} is empty", path.display());
-    Ok(secret)
 }
 
 /// Binds one address: `threads` UDP sockets sharing it with `SO_REUSEPORT` (the kernel

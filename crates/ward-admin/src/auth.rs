@@ -65,13 +65,8 @@ impl Credentials {
     ) -> Result<Credentials, String> {
         let mut credentials = Credentials::default();
         if let Some(path) = token_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("reading the admin token {}: {e}", path.display()))?;
-            let token = text.lines().next().unwrap_or("").trim();
-            if token.is_empty() {
-                return Err(format!("the admin token file {} is empty", path.display()));
-            }
-            credentials = credentials.with_token(token);
+            let token = read_secret(path).map_err(|e| format!("the admin token: {e}"))?;
+            credentials = credentials.with_token(&token);
         }
         if let Some(path) = users_file {
             let text = std::fs::read_to_string(path)
@@ -134,6 +129,18 @@ impl Credentials {
         }
         ok.into()
     }
+}
+
+/// A secret kept in a file (a token: the admin's, the sync's): its first line, trimmed.
+/// An empty one is an error; the error names the file, never the secret.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(secret.to_owned())
 }
 
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
