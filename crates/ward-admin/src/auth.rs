@@ -143,6 +143,12 @@ pub fn read_secret(path: &Path) -> Result<String, String> {
     Ok(secret.to_owned())
 }
 
+/// Whether the request's `Authorization` header is `Bearer <token>` with this (non-empty)
+/// token, compared in constant time.
+pub(crate) fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
+    !token.is_empty() && Credentials::none().with_token(token).accepts(headers)
+}
+
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
     let (given, rest) = value.split_once(' ')?;
     given.eq_ignore_ascii_case(scheme).then_some(rest)
@@ -242,6 +248,15 @@ mod tests {
         // A token is not a password and the other way round.
         assert!(!c.accepts(&headers("Bearer pw:with:colons")));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_sync_token_is_a_bearer_token_and_never_empty() {
+        assert!(bearer_is(&headers("Bearer sync-token"), "sync-token"));
+        assert!(!bearer_is(&headers("Bearer other"), "sync-token"));
+        assert!(!bearer_is(&headers(&basic("sync-token", "x")), "sync-token"));
+        assert!(!bearer_is(&headers("Bearer "), ""));
+        assert!(!bearer_is(&HeaderMap::new(), ""));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 use ward_state::reload::Reloader;
 use ward_state::sync::{Replica, SyncState};
 
@@ -33,13 +32,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn authorized(control: &SyncControl, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
-        .map_or("", |(_, token)| token.trim());
-    !control.token.is_empty() && bool::from(control.token.as_bytes().ct_eq(given.as_bytes()))
+    crate::auth::bearer_is(headers, &control.token)
 }
 
 /// Where the sync routes find their [`SyncControl`] once the node has loaded its config
