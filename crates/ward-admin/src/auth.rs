@@ -254,7 +254,10 @@ mod tests {
     fn the_sync_token_is_a_bearer_token_and_never_empty() {
         assert!(bearer_is(&headers("Bearer sync-token"), "sync-token"));
         assert!(!bearer_is(&headers("Bearer other"), "sync-token"));
-        assert!(!bearer_is(&headers(&basic("sync-token", "x")), "sync-token"));
+        assert!(!bearer_is(
+            &headers(&basic("sync-token", "x")),
+            "sync-token"
+        ));
         assert!(!bearer_is(&headers("Bearer "), ""));
         assert!(!bearer_is(&HeaderMap::new(), ""));
     }

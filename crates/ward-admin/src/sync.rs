@@ -14,6 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use ward_state::reload::Reloader;
+
+use crate::api::{error, starting};
 use ward_state::sync::{Replica, SyncState};
 
 /// What the sync endpoints need.
@@ -25,10 +27,6 @@ pub struct SyncControl {
     pub reloader: Arc<Reloader>,
     /// The replica side, on a replica.
     pub replica: Option<Arc<Replica>>,
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 fn authorized(control: &SyncControl, headers: &HeaderMap) -> bool {
@@ -48,13 +46,6 @@ pub fn router(slot: SyncSlot) -> Router {
         // A state carries the whole config; lists travel separately.
         .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
         .with_state(slot)
-}
-
-fn starting() -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "starting: no config loaded yet",
-    )
 }
 
 async fn state(State(slot): State<SyncSlot>, headers: HeaderMap) -> Response {
