@@ -1,4 +1,5 @@
-//! Query log costs: search latency with one million entries held, and `log()` per call.
+//! Query log costs: search latency with one million entries held, and the store's cost
+//! per entry written (the recorder thread's share of a query, not the query path's).
 //!
 //! The log holds 1M entries of 200 clients, 3 policies and 20,000 distinct names (5%
 //! blocked), plus 10 entries of one rare name and of one rare client. Searches (a page
@@ -87,27 +88,18 @@ fn entries(n: usize) -> impl Iterator<Item = Entry> {
     })
 }
 
-/// A log holding `n` entries (its writer runs on `rt`).
-fn filled(rt: &tokio::runtime::Runtime, n: usize) -> QueryLog {
-    let (log, writer) = QueryLog::new(QueryLogConfig {
+/// A log holding `n` entries, written in batches of 1,024 as the recorder writes them.
+fn filled(n: usize) -> QueryLog {
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
         memory_entries: n,
-        channel_capacity: 65_536,
         ..QueryLogConfig::default()
     });
-    rt.spawn(writer.run());
     let started = Instant::now();
-    for (i, e) in entries(n).enumerate() {
-        log.log(e);
-        if i % 50_000 == 49_999 {
-            while log.len() + (log.dropped() as usize) < i + 1 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+    let mut all = entries(n).peekable();
+    while all.peek().is_some() {
+        store.write(all.by_ref().take(1024));
     }
-    while log.len() + (log.dropped() as usize) < n {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert_eq!(log.dropped(), 0, "the bench log must hold every entry");
+    assert_eq!(log.len(), n, "the bench log must hold every entry");
     eprintln!("filled the log with {n} entries in {:?}", started.elapsed());
     log
 }
@@ -122,13 +114,8 @@ fn rss_bytes() -> Option<u64> {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let n = if bench { 1_000_000 } else { 20_000 };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_time()
-        .build()
-        .unwrap();
     let rss_before = rss_bytes();
-    let log = filled(&rt, n);
+    let log = filled(n);
     if let (Some(before), Some(after)) = (rss_before, rss_bytes()) {
         eprintln!(
             "resident memory of {n} entries: {} MiB ({} bytes an entry)",
@@ -182,42 +169,27 @@ fn main() {
     group.finish();
     drop(log);
 
-    // log() with room in the channel: bursts of 10,000 into a fresh log, the entries
-    // cloned before the timing starts (the query path builds its own).
-    let sample = entries(1000).nth(7).unwrap();
-    let mut group = c.benchmark_group("querylog-log");
-    group.bench_function("log", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters as usize;
-            while left > 0 {
-                let n = left.min(10_000);
-                left -= n;
-                let (log, writer) = QueryLog::new(QueryLogConfig {
-                    channel_capacity: n,
-                    ..QueryLogConfig::default()
-                });
-                let burst: Vec<Entry> = (0..n).map(|_| sample.clone()).collect();
-                let started = Instant::now();
-                for e in burst {
-                    log.log(e);
-                }
-                total += started.elapsed();
-                assert_eq!(log.dropped(), 0);
-                drop(writer);
-            }
-            total
-        })
-    });
-    // The same with the channel full: the overflow path (the entry is dropped there).
-    let (full, _writer) = QueryLog::new(QueryLogConfig {
-        channel_capacity: 1,
-        ..QueryLogConfig::default()
-    });
-    full.log(sample.clone());
-    group.bench_function("log-channel-full", |b| {
-        b.iter_batched(|| sample.clone(), |e| full.log(e), BatchSize::SmallInput)
-    });
+    // Store::write per entry, in batches of 1,024: into the ring only, and into the ring
+    // and the JSON-lines file (rotated at the default 64 MiB).
+    let batch: Vec<Entry> = entries(1024).collect();
+    let dir = std::env::temp_dir().join(format!("ward-bench-querylog-{}", std::process::id()));
+    let mut group = c.benchmark_group("querylog-write-1024");
+    group.throughput(criterion::Throughput::Elements(batch.len() as u64));
+    for (label, dir) in [("memory", None), ("memory-and-file", Some(dir.clone()))] {
+        let (_log, mut store) = QueryLog::new(QueryLogConfig {
+            memory_entries: 100_000,
+            dir,
+            ..QueryLogConfig::default()
+        });
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || batch.clone(),
+                |batch| store.write(batch),
+                BatchSize::LargeInput,
+            )
+        });
+    }
     group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
     c.final_summary();
 }

@@ -1,14 +1,11 @@
 //! The query log: every answered query as an [`Entry`], kept in a bounded in-memory ring
 //! for fast searches and appended to rotated JSON-lines files.
 //!
-//! The query path only calls [`QueryLog::log`], which hands the entry to a bounded
-//! channel (`std::sync::mpsc::sync_channel`) with `try_send`: it never waits, never takes
-//! a lock, never touches a file and never wakes a thread (the writer polls). When the
-//! channel is full the entry is dropped and counted ([`QueryLog::dropped`]): a query is
-//! never slowed down for its log entry. One [`Writer`] task drains the channel every
-//! 25 ms in batches; it does the work that costs something (ignored names,
-//! anonymisation, JSON, file writes) and pushes each batch into the ring under one short
-//! write lock.
+//! The query path never touches this module: it hands a cheap event to a bounded channel
+//! (`ward_dns::record`), and the one thread draining that channel turns the events into
+//! entries and gives them to the [`Store`] in batches. The store does the work that costs
+//! something (ignored names, JSON, file writes) and pushes each batch into the ring under
+//! one short write lock; [`QueryLog`] handles search it meanwhile.
 //!
 //! The ring is stored in chunks of 4,096 entries with the names of a chunk packed into
 //! one buffer, so a name-substring search is a `memmem` over a few MiB rather
@@ -29,8 +26,6 @@ mod search;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -44,8 +39,6 @@ pub use search::{ClientFilter, Cursor, Page, Search, parse_reason};
 
 /// The default size of the in-memory ring.
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
-/// The default channel capacity between the query path and the writer.
-pub const DEFAULT_CHANNEL_CAPACITY: usize = 16_384;
 /// The default size at which `querylog.json` is rotated.
 pub const DEFAULT_ROTATE_BYTES: u64 = 64 << 20;
 /// The default retention of rotated files: a day. AdGuard Home keeps 90 days, but Ward
@@ -61,8 +54,6 @@ pub const MAX_LIMIT: usize = 1000;
 pub struct QueryLogConfig {
     /// Entries held in memory for searches; the oldest are evicted first.
     pub memory_entries: usize,
-    /// Entries waiting for the writer; more are dropped and counted.
-    pub channel_capacity: usize,
     /// Where the JSON-lines files go; `None` keeps the log in memory only.
     pub dir: Option<PathBuf>,
     /// The size at which `querylog.json` is rotated.
@@ -80,7 +71,6 @@ impl Default for QueryLogConfig {
     fn default() -> QueryLogConfig {
         QueryLogConfig {
             memory_entries: DEFAULT_MEMORY_ENTRIES,
-            channel_capacity: DEFAULT_CHANNEL_CAPACITY,
             dir: None,
             rotate_bytes: DEFAULT_ROTATE_BYTES,
             retention: DEFAULT_RETENTION,
@@ -175,7 +165,6 @@ impl Serialize for Entry {
 
 struct Shared {
     ring: RwLock<Ring>,
-    dropped: AtomicU64,
 }
 
 impl Shared {
@@ -188,52 +177,38 @@ impl Shared {
     }
 }
 
-/// The query path's handle: log entries, search them. Cheap to clone.
+/// Searches the entries held in memory. Cheap to clone.
 #[derive(Clone)]
 pub struct QueryLog {
-    sender: SyncSender<Entry>,
     shared: Arc<Shared>,
 }
 
-/// Drains what [`QueryLog::log`] sends into the ring and the files; run it as a task.
-pub struct Writer {
-    receiver: Receiver<Entry>,
+/// Where entries are written: the ring and the files. One owner (the thread that drains
+/// the query path's events) writes; [`QueryLog`] handles search meanwhile.
+pub struct Store {
     shared: Arc<Shared>,
-    config: QueryLogConfig,
+    ignored: IgnoredNames,
+    anonymize: bool,
+    files: Option<Files>,
+    file_tick: Instant,
 }
 
 impl QueryLog {
-    /// A query log and the writer that must run for entries to appear.
-    pub fn new(config: QueryLogConfig) -> (QueryLog, Writer) {
-        let (sender, receiver) = sync_channel(config.channel_capacity.max(1));
+    /// An empty query log and the store that fills it.
+    pub fn new(config: QueryLogConfig) -> (QueryLog, Store) {
         let shared = Arc::new(Shared {
             ring: RwLock::new(Ring::new(config.memory_entries)),
-            dropped: AtomicU64::new(0),
         });
-        let log = QueryLog {
-            sender,
+        let store = Store {
             shared: shared.clone(),
+            ignored: IgnoredNames::new(&config.ignore),
+            anonymize: config.anonymize_clients,
+            files: config
+                .dir
+                .map(|dir| Files::new(dir, config.rotate_bytes, config.retention)),
+            file_tick: Instant::now(),
         };
-        (
-            log,
-            Writer {
-                receiver,
-                shared,
-                config,
-            },
-        )
-    }
-
-    /// Logs an entry without waiting: when the writer is behind, it is dropped and counted.
-    pub fn log(&self, entry: Entry) {
-        if self.sender.try_send(entry).is_err() {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Entries dropped because the channel was full (or the writer had stopped).
-    pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        (QueryLog { shared }, store)
     }
 
     /// Entries held in memory.
@@ -252,69 +227,44 @@ impl QueryLog {
     }
 }
 
-/// Entries taken from the channel per batch (and per write lock of the ring).
-const BATCH: usize = 1024;
-/// How often the writer drains the channel. It polls rather than waits so that
-/// `log()` never has a sleeping writer to wake: a wake-up is a futex call on the query
-/// thread, several times the cost of the send. With the default channel this drains
-/// 650,000 entries a second; entries reach searches within this delay.
-const POLL: Duration = Duration::from_millis(25);
 /// How often the file is flushed, rotated by age and its directory expired.
 const FILE_TICK: Duration = Duration::from_secs(1);
 
-impl Writer {
-    /// Runs until every [`QueryLog`] handle is dropped, then flushes the file and returns.
-    /// File writes are plain buffered `std::fs` calls (one `write(2)` per 64 KiB, a
-    /// rename per rotation): cheap, but blocking, so spawn it on a multi-thread runtime.
-    pub async fn run(self) {
-        let ignored = IgnoredNames::new(&self.config.ignore);
-        let mut files = self
-            .config
-            .dir
-            .clone()
-            .map(|dir| Files::new(dir, self.config.rotate_bytes, self.config.retention));
-        let mut poll = tokio::time::interval(POLL);
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut file_tick = Instant::now();
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut closed = false;
-        while !closed {
-            poll.tick().await;
-            loop {
-                while batch.len() < BATCH {
-                    match self.receiver.try_recv() {
-                        Ok(entry) => batch.push(entry),
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => {
-                            closed = true;
-                            break;
-                        }
-                    }
-                }
-                let full = batch.len() == BATCH;
-                batch.retain_mut(|e| prepare(e, &ignored, self.config.anonymize_clients));
-                if let Some(files) = &mut files {
-                    for entry in &batch {
-                        files.write(entry);
-                    }
-                }
-                if !batch.is_empty() {
-                    self.shared.write().push_all(batch.drain(..));
-                }
-                if !full {
-                    break;
-                }
+impl Store {
+    /// Logs a batch (oldest first): names in the ignore list are left out, clients
+    /// anonymised if configured, the rest appended to the file and pushed into the ring
+    /// under one write lock. File writes are plain buffered `std::fs` calls (one
+    /// `write(2)` per 64 KiB, a rename per rotation): cheap, but blocking.
+    pub fn write(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        let mut batch: Vec<Entry> = entries
+            .into_iter()
+            .filter_map(|mut e| prepare(&mut e, &self.ignored, self.anonymize).then_some(e))
+            .collect();
+        if let Some(files) = &mut self.files {
+            for entry in &batch {
+                files.write(entry);
             }
-            if let Some(files) = &mut files {
-                if file_tick.elapsed() >= FILE_TICK {
-                    file_tick = Instant::now();
-                    files.tick();
-                }
+            if self.file_tick.elapsed() >= FILE_TICK {
+                self.file_tick = Instant::now();
+                files.tick();
             }
         }
-        if let Some(files) = &mut files {
+        if !batch.is_empty() {
+            self.shared.write().push_all(batch.drain(..));
+        }
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn flush(&mut self) {
+        if let Some(files) = &mut self.files {
             files.flush();
         }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
