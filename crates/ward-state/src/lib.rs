@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod download;
+pub mod metrics;
 pub mod querylog;
 mod records;
 pub mod refresh;
