@@ -17,6 +17,7 @@ pub mod querylog;
 mod records;
 pub mod refresh;
 pub mod reload;
+pub mod stats;
 pub mod status;
 mod subnets;
 pub mod sync;

@@ -1,0 +1,467 @@
+//! Statistics as AdGuard Home's dashboard shows them, counted from the query log's
+//! [`Entry`] values: totals and a time series, the top names, blocked names and clients,
+//! queries per policy and the average latency of each upstream.
+//!
+//! Counts live in time buckets, because a report covers a range (24 hours, 7 or 30 days)
+//! ending now and buckets let old data expire without keeping every entry:
+//! - per minute, for the last 24 hours: only counts (queries, blocked, allowlisted,
+//!   rewritten, cached, processing time), for a per-minute chart of the last day;
+//! - per hour, for the last 30 days: the same counts, plus counting maps of names, blocked
+//!   names, clients, policies and upstreams, from which the top lists are merged.
+//!
+//! The counting maps are what could grow without bound (every distinct name a client asks
+//! for), so they are bounded as AdGuard Home bounds them (`maxDomains`): the hour still
+//! open holds at most [`OPEN_KEYS`] keys per map (when full, it keeps its largest half, so
+//! a flood of random names cannot push out the names that are really asked for); a closed
+//! hour of the last day keeps its top [`TOP_KEPT`], an older one its top [`TOP_KEPT_OLD`].
+//! The top lists of a report are therefore exact for names that are in each hour's top
+//! and approximate below; the totals are always exact.
+//!
+//! Time is the entries' own: the newest entry recorded is "now" for expiry, so tests are
+//! exact and a server that was stopped for a while keeps what is still in range. An entry
+//! older than 30 days before the newest one recorded is ignored (a clock that starts at
+//! 1970 before NTP sets it cannot wipe the history; a clock that was once far ahead needs
+//! [`Stats::reset`]).
+//!
+//! Everything is kept in memory behind one mutex, taken once per recorded batch and once
+//! per report, and saved as `stats.json` in the data directory (a few MiB at most).
+
+mod report;
+
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::querylog::{Entry, Reason};
+pub use report::{
+    ClientCount, DEFAULT_TOP, MAX_TOP, NameCount, Point, PolicyCount, Range, Report, ReportQuery,
+    Resolution, Totals, UpstreamLatency,
+};
+
+/// The file the statistics are saved to, in the directory given to [`Stats::open`].
+pub const FILE_NAME: &str = "stats.json";
+/// Keys each counting map of the open hour holds at most.
+pub const OPEN_KEYS: usize = 10_000;
+/// Keys each counting map of a closed hour of the last 24 hours keeps: AdGuard Home's
+/// `maxDomains` and `maxClients`.
+pub const TOP_KEPT: usize = 100;
+/// Keys each counting map of an hour older than 24 hours keeps, so that 30 days stay a
+/// few MiB on disk and in memory.
+pub const TOP_KEPT_OLD: usize = 30;
+/// Policies or upstreams counted per hour at most (they come from the config, so this is
+/// only a guard).
+const CONFIG_KEYS: usize = 1_000;
+/// The version of `stats.json`; another version is set aside like a corrupt file.
+const FILE_VERSION: u32 = 1;
+
+const MINUTE_MS: u64 = 60_000;
+const HOUR_MS: u64 = 3_600_000;
+/// Minute buckets kept: 24 hours.
+const MINUTES_KEPT: u64 = 24 * 60;
+/// Hour buckets kept: 30 days.
+const HOURS_KEPT: u64 = 30 * 24;
+
+/// The statistics of one node. Cheap to clone: clones share the same counts.
+#[derive(Clone)]
+pub struct Stats {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tables: Mutex<Tables>,
+    /// `<dir>/stats.json`, or `None` in memory only.
+    file: Option<PathBuf>,
+    /// One save at a time: two would write the same temporary file.
+    saving: Mutex<()>,
+}
+
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stats")
+            .field("file", &self.shared.file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stats {
+    /// Statistics saved in `dir` (`None`: in memory only), loaded from its `stats.json`
+    /// when there is one. A file that cannot be read or parsed is logged, renamed to
+    /// `stats.json.bad` and the statistics start empty: they never stop a start.
+    pub fn open(dir: Option<PathBuf>) -> Stats {
+        let file = dir.map(|d| d.join(FILE_NAME));
+        let tables = file.as_deref().map(load).unwrap_or_default();
+        Stats {
+            shared: Arc::new(Shared {
+                tables: Mutex::new(tables),
+                file,
+                saving: Mutex::new(()),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.shared.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a batch of answered queries (in any order) under one lock.
+    pub fn record(&self, entries: &[Entry]) {
+        if !entries.is_empty() {
+            self.lock().record(entries);
+        }
+    }
+
+    /// The statistics of `query.range` ending at `now_ms` (Unix ms).
+    pub fn report(&self, now_ms: u64, query: &ReportQuery) -> Report {
+        report::build(&self.lock(), now_ms, query)
+    }
+
+    /// Forgets everything, and saves the empty statistics so a restart does not bring them
+    /// back. The counts are cleared even when the save fails.
+    pub fn reset(&self) -> std::io::Result<()> {
+        *self.lock() = Tables::default();
+        self.save()
+    }
+
+    /// Writes `stats.json` atomically (nothing to do in memory only). Call it now and then
+    /// and at shutdown; what was recorded since the last save is lost on a crash.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(path) = &self.shared.file else {
+            return Ok(());
+        };
+        let _turn = self.shared.saving.lock().unwrap_or_else(|e| e.into_inner());
+        // Serialised under the lock, written without it: the recorder waits for the
+        // former only (milliseconds), never for the disk.
+        let bytes = {
+            let tables = self.lock();
+            serde_json::to_vec(&FileOut {
+                version: FILE_VERSION,
+                stats: &tables,
+            })
+            .map_err(std::io::Error::other)?
+        };
+        crate::write_atomically(path, &bytes)
+    }
+
+    /// Keys held in all the counting maps (names, clients, policies, upstreams of every
+    /// hour): what the memory and the file size grow with.
+    pub fn tracked_keys(&self) -> usize {
+        self.lock().hours.values().map(HourBucket::keys).sum()
+    }
+}
+
+/// Reads `path`; a missing file is a first start, a bad one is set aside.
+fn load(path: &Path) -> Tables {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Tables::default(),
+        Err(e) => return set_aside(path, &e.to_string()),
+    };
+    match serde_json::from_slice::<FileIn>(&text) {
+        Ok(file) if file.version == FILE_VERSION => {
+            let mut tables = file.stats;
+            // A file edited by hand (or by an older build) is held to today's bounds.
+            tables.expire();
+            tables
+        }
+        Ok(file) => set_aside(
+            path,
+            &format!("version {} (not {FILE_VERSION})", file.version),
+        ),
+        Err(e) => set_aside(path, &e.to_string()),
+    }
+}
+
+fn set_aside(path: &Path, why: &str) -> Tables {
+    let mut bad = path.as_os_str().to_owned();
+    bad.push(".bad");
+    let renamed = std::fs::rename(path, &bad);
+    tracing::warn!(
+        file = %path.display(),
+        error = why,
+        moved_to = %Path::new(&bad).display(),
+        moved = renamed.is_ok(),
+        "the saved statistics cannot be read; starting with empty statistics"
+    );
+    Tables::default()
+}
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    version: u32,
+    stats: &'a Tables,
+}
+
+#[derive(Deserialize)]
+struct FileIn {
+    version: u32,
+    stats: Tables,
+}
+
+/// Counts of one bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Counts {
+    queries: u64,
+    blocked: u64,
+    allowlisted: u64,
+    rewritten: u64,
+    cached: u64,
+    /// The sum of the entries' `elapsed_us`, for the average processing time.
+    elapsed_us: u64,
+}
+
+impl Counts {
+    fn count(&mut self, e: &Entry) {
+        self.queries += 1;
+        match e.reason {
+            Reason::FilteredBlockList => self.blocked += 1,
+            Reason::NotFilteredAllowList => self.allowlisted += 1,
+            Reason::RewrittenRule => self.rewritten += 1,
+            Reason::NotFilteredNotFound => {}
+        }
+        self.cached += u64::from(e.cached);
+        self.elapsed_us += u64::from(e.elapsed_us);
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.queries += other.queries;
+        self.blocked += other.blocked;
+        self.allowlisted += other.allowlisted;
+        self.rewritten += other.rewritten;
+        self.cached += other.cached;
+        self.elapsed_us += other.elapsed_us;
+    }
+}
+
+/// Queries of one client in one hour, with the client's name when the config has one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ClientTally {
+    count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<Box<str>>,
+}
+
+/// Queries of one policy in one hour.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+struct PolicyTally {
+    queries: u64,
+    blocked: u64,
+}
+
+/// Answers of one upstream in one hour.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+struct UpstreamTally {
+    queries: u64,
+    elapsed_us: u64,
+}
+
+/// One hour: counts, and counting maps bounded to `kept` keys each.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct HourBucket {
+    counts: Counts,
+    /// Keys each of `names`, `blocked` and `clients` may hold: [`OPEN_KEYS`] while the
+    /// hour is open, then [`TOP_KEPT`], then [`TOP_KEPT_OLD`].
+    kept: usize,
+    names: HashMap<Box<str>, u64>,
+    blocked: HashMap<Box<str>, u64>,
+    clients: HashMap<IpAddr, ClientTally>,
+    policies: HashMap<Box<str>, PolicyTally>,
+    upstreams: HashMap<Box<str>, UpstreamTally>,
+}
+
+impl HourBucket {
+    fn new(kept: usize) -> HourBucket {
+        HourBucket {
+            counts: Counts::default(),
+            kept,
+            names: HashMap::new(),
+            blocked: HashMap::new(),
+            clients: HashMap::new(),
+            policies: HashMap::new(),
+            upstreams: HashMap::new(),
+        }
+    }
+
+    fn count(&mut self, e: &Entry) {
+        self.counts.count(e);
+        // While the hour is open a full map sheds its smaller half to take a new key; once
+        // it is closed, a late entry's new key is left out (its counts are not).
+        let open = self.kept >= OPEN_KEYS;
+        let kept = self.kept;
+        tally(&mut self.names, &*e.name, kept, open, |n| *n += 1, |n| *n);
+        if e.reason == Reason::FilteredBlockList {
+            tally(&mut self.blocked, &*e.name, kept, open, |n| *n += 1, |n| *n);
+        }
+        tally(
+            &mut self.clients,
+            &e.client,
+            kept,
+            open,
+            |c| {
+                c.count += 1;
+                if e.client_name.is_some() && c.name != e.client_name {
+                    c.name.clone_from(&e.client_name);
+                }
+            },
+            |c| c.count,
+        );
+        let blocked = u64::from(e.reason == Reason::FilteredBlockList);
+        tally(
+            &mut self.policies,
+            &*e.policy,
+            CONFIG_KEYS,
+            false,
+            |p| {
+                p.queries += 1;
+                p.blocked += blocked;
+            },
+            |p| p.queries,
+        );
+        if let Some(upstream) = e.upstream.as_deref().filter(|_| !e.cached) {
+            tally(
+                &mut self.upstreams,
+                upstream,
+                CONFIG_KEYS,
+                false,
+                |u| {
+                    u.queries += 1;
+                    u.elapsed_us += u64::from(e.elapsed_us);
+                },
+                |u| u.queries,
+            );
+        }
+    }
+
+    /// Cuts the counting maps to their top `kept` keys (and never raises the bound).
+    fn trim(&mut self, kept: usize) {
+        self.kept = self.kept.min(kept);
+        keep_top(&mut self.names, self.kept, |n| *n);
+        keep_top(&mut self.blocked, self.kept, |n| *n);
+        keep_top(&mut self.clients, self.kept, |c| c.count);
+        keep_top(&mut self.policies, CONFIG_KEYS, |p| p.queries);
+        keep_top(&mut self.upstreams, CONFIG_KEYS, |u| u.queries);
+    }
+
+    fn keys(&self) -> usize {
+        self.names.len()
+            + self.blocked.len()
+            + self.clients.len()
+            + self.policies.len()
+            + self.upstreams.len()
+    }
+}
+
+/// Updates `key`'s tally in `map`. A new key is added while the map holds fewer than
+/// `kept`; when it is full, an open map first keeps its largest half, a closed one leaves
+/// the key out.
+fn tally<K, Q, V>(
+    map: &mut HashMap<K, V>,
+    key: &Q,
+    kept: usize,
+    open: bool,
+    update: impl FnOnce(&mut V),
+    count: impl Fn(&V) -> u64,
+) where
+    K: Borrow<Q> + Hash + Eq,
+    Q: ToOwned<Owned: Into<K>> + Hash + Eq + ?Sized,
+    V: Default,
+{
+    if let Some(v) = map.get_mut(key) {
+        update(v);
+        return;
+    }
+    if map.len() >= kept {
+        if !open {
+            return;
+        }
+        keep_top(map, kept / 2, count);
+    }
+    let mut v = V::default();
+    update(&mut v);
+    map.insert(key.to_owned().into(), v);
+}
+
+/// Keeps the `n` keys with the largest counts (ties broken arbitrarily).
+fn keep_top<K: Hash + Eq, V>(map: &mut HashMap<K, V>, n: usize, count: impl Fn(&V) -> u64) {
+    if map.len() <= n {
+        return;
+    }
+    if n == 0 {
+        map.clear();
+        return;
+    }
+    let mut all: Vec<(K, V)> = map.drain().collect();
+    all.select_nth_unstable_by(n - 1, |a, b| count(&b.1).cmp(&count(&a.1)));
+    all.truncate(n);
+    map.extend(all);
+    map.shrink_to_fit();
+}
+
+/// Every bucket, keyed by minute or hour since the Unix epoch.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Tables {
+    /// The newest entry's time, Unix ms: "now" for expiry.
+    newest_ms: u64,
+    minutes: BTreeMap<u64, Counts>,
+    hours: BTreeMap<u64, HourBucket>,
+}
+
+/// The bound of an hour's counting maps when `newest` is the newest hour.
+fn kept_for(hour: u64, newest: u64) -> usize {
+    if hour >= newest {
+        OPEN_KEYS
+    } else if newest - hour < 24 {
+        TOP_KEPT
+    } else {
+        TOP_KEPT_OLD
+    }
+}
+
+impl Tables {
+    fn record(&mut self, entries: &[Entry]) {
+        let before = self.newest_ms;
+        let newest_ms = entries.iter().map(|e| e.time_ms).max().unwrap_or(0);
+        self.newest_ms = self.newest_ms.max(newest_ms);
+        let newest_hour = self.newest_ms / HOUR_MS;
+        let first_hour = (newest_hour + 1).saturating_sub(HOURS_KEPT);
+        let first_minute = (self.newest_ms / MINUTE_MS + 1).saturating_sub(MINUTES_KEPT);
+        for e in entries {
+            let hour = e.time_ms / HOUR_MS;
+            if hour < first_hour {
+                continue;
+            }
+            let minute = e.time_ms / MINUTE_MS;
+            if minute >= first_minute {
+                self.minutes.entry(minute).or_default().count(e);
+            }
+            self.hours
+                .entry(hour)
+                .or_insert_with(|| HourBucket::new(kept_for(hour, newest_hour)))
+                .count(e);
+        }
+        // Closing an hour after its batch is counted: the last entries of an hour that
+        // come in the same batch as the first of the next still reach its open maps.
+        if self.newest_ms / HOUR_MS != before / HOUR_MS {
+            self.expire();
+        } else if self.newest_ms / MINUTE_MS != before / MINUTE_MS {
+            self.minutes = self.minutes.split_off(&first_minute);
+        }
+    }
+
+    /// Drops the buckets out of range and bounds each hour as its age says.
+    fn expire(&mut self) {
+        let newest_hour = self.newest_ms / HOUR_MS;
+        let first_minute = (self.newest_ms / MINUTE_MS + 1).saturating_sub(MINUTES_KEPT);
+        self.minutes = self.minutes.split_off(&first_minute);
+        self.hours = self
+            .hours
+            .split_off(&(newest_hour + 1).saturating_sub(HOURS_KEPT));
+        for (&hour, bucket) in &mut self.hours {
+            bucket.trim(kept_for(hour, newest_hour));
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! What a report asks for, and the report: the buckets of a range merged.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::{Counts, HOUR_MS, MINUTE_MS, MINUTES_KEPT, Tables};
+
+/// The top lists' length unless asked.
+pub const DEFAULT_TOP: usize = 10;
+/// The longest top list a report gives.
+pub const MAX_TOP: usize = 100;
+
+/// How far back a report goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Range {
+    /// The current hour and the 23 before it.
+    #[default]
+    #[serde(rename = "24h")]
+    Day,
+    /// The current hour and the 167 before it.
+    #[serde(rename = "7d")]
+    Week,
+    /// The current hour and the 719 before it.
+    #[serde(rename = "30d")]
+    Month,
+}
+
+impl Range {
+    /// Hours covered.
+    pub fn hours(self) -> u64 {
+        match self {
+            Range::Day => 24,
+            Range::Week => 7 * 24,
+            Range::Month => 30 * 24,
+        }
+    }
+}
+
+impl FromStr for Range {
+    type Err = String;
+
+    /// `24h` (or `1d`), `7d`, `30d`.
+    fn from_str(s: &str) -> Result<Range, String> {
+        match s {
+            "24h" | "1d" => Ok(Range::Day),
+            "7d" => Ok(Range::Week),
+            "30d" => Ok(Range::Month),
+            _ => Err(format!("{s:?}: expected 24h, 7d or 30d")),
+        }
+    }
+}
+
+/// The step of a report's time series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// One point per hour of the range.
+    #[default]
+    Hour,
+    /// One point per minute of the last 24 hours (minutes are kept for a day only, so a
+    /// longer range is cut to its last day).
+    Minute,
+}
+
+impl FromStr for Resolution {
+    type Err = String;
+
+    /// `hour` or `minute`.
+    fn from_str(s: &str) -> Result<Resolution, String> {
+        match s {
+            "hour" => Ok(Resolution::Hour),
+            "minute" => Ok(Resolution::Minute),
+            _ => Err(format!("{s:?}: expected hour or minute")),
+        }
+    }
+}
+
+/// What [`super::Stats::report`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// How far back.
+    pub range: Range,
+    /// The time series' step.
+    pub resolution: Resolution,
+    /// The length of each top list, at most [`MAX_TOP`].
+    pub limit: usize,
+}
+
+impl Default for ReportQuery {
+    fn default() -> ReportQuery {
+        ReportQuery {
+            range: Range::Day,
+            resolution: Resolution::Hour,
+            limit: DEFAULT_TOP,
+        }
+    }
+}
+
+/// The statistics of a range.
+///
+/// `totals`, `blocked_ratio`, `avg_processing_ms` and `series` cover the same buckets
+/// (from `from_ms` to `to_ms`): the totals are the sum of the series. The top lists,
+/// `policies` and `upstreams` come from the hour buckets of the range.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// The range asked for.
+    pub range: Range,
+    /// The series' step.
+    pub resolution: Resolution,
+    /// The start of the first bucket, Unix ms.
+    pub from_ms: u64,
+    /// The end of the last bucket (exclusive), Unix ms.
+    pub to_ms: u64,
+    /// Every query of the range, by outcome.
+    pub totals: Totals,
+    /// Blocked queries over all queries (0 without queries).
+    pub blocked_ratio: f64,
+    /// The average time from request to response, ms (0 without queries).
+    pub avg_processing_ms: f64,
+    /// One point per bucket, oldest first, empty buckets included.
+    pub series: Vec<Point>,
+    /// The names asked for most.
+    pub top_names: Vec<NameCount>,
+    /// The names blocked most.
+    pub top_blocked: Vec<NameCount>,
+    /// The clients that asked most.
+    pub top_clients: Vec<ClientCount>,
+    /// Queries per policy, most first.
+    pub policies: Vec<PolicyCount>,
+    /// Answers per upstream (not from the cache) with their average time, most first.
+    pub upstreams: Vec<UpstreamLatency>,
+}
+
+/// Queries by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Every answered query.
+    pub queries: u64,
+    /// Blocked by a rule (`FilteredBlockList`).
+    pub blocked: u64,
+    /// Let through by an exception (`NotFilteredAllowList`).
+    pub allowlisted: u64,
+    /// Answered by a `$dnsrewrite` rule (`RewrittenRule`).
+    pub rewritten: u64,
+    /// Answered from the cache.
+    pub cached: u64,
+}
+
+/// One bucket of the time series.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Point {
+    /// The bucket's start, Unix ms.
+    pub time_ms: u64,
+    /// The same, RFC 3339.
+    pub time: String,
+    /// Its queries by outcome.
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// The average processing time of its queries, ms.
+    pub avg_processing_ms: f64,
+}
+
+/// A name and how often it was asked for (or blocked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NameCount {
+    /// The name.
+    pub name: String,
+    /// Its queries.
+    pub count: u64,
+}
+
+/// A client and how often it asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientCount {
+    /// Its address.
+    pub client: IpAddr,
+    /// Its name in the config, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its queries.
+    pub count: u64,
+}
+
+/// A policy's queries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyCount {
+    /// The policy's name.
+    pub policy: String,
+    /// Queries it answered.
+    pub queries: u64,
+    /// Of those, blocked.
+    pub blocked: u64,
+}
+
+/// An upstream's answers and their average time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpstreamLatency {
+    /// The upstream, as the query log names it.
+    pub upstream: String,
+    /// Queries it answered (cached answers are not counted).
+    pub queries: u64,
+    /// Their average time from request to response, ms.
+    pub avg_ms: f64,
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn totals(c: &Counts) -> Totals {
+    Totals {
+        queries: c.queries,
+        blocked: c.blocked,
+        allowlisted: c.allowlisted,
+        rewritten: c.rewritten,
+        cached: c.cached,
+    }
+}
+
+fn point(start_ms: u64, c: &Counts) -> Point {
+    Point {
+        time_ms: start_ms,
+        time: humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(start_ms))
+            .to_string(),
+        totals: totals(c),
+        avg_processing_ms: ratio(c.elapsed_us, c.queries) / 1000.0,
+    }
+}
+
+/// The `limit` largest of `counts`, largest first, ties in key order.
+fn top<K: Ord, V>(counts: HashMap<K, V>, limit: usize, count: impl Fn(&V) -> u64) -> Vec<(K, V)> {
+    let mut all: Vec<(K, V)> = counts.into_iter().collect();
+    all.sort_unstable_by(|a, b| count(&b.1).cmp(&count(&a.1)).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(limit);
+    all
+}
+
+pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report {
+    let limit = query.limit.min(MAX_TOP);
+    let now_hour = now_ms / HOUR_MS;
+    let first_hour = (now_hour + 1).saturating_sub(query.range.hours());
+    let hours = tables.hours.range(first_hour..=now_hour);
+
+    let (step, first, last) = match query.resolution {
+        Resolution::Hour => (HOUR_MS, first_hour, now_hour),
+        Resolution::Minute => {
+            let now_minute = now_ms / MINUTE_MS;
+            let minutes = MINUTES_KEPT.min(query.range.hours() * 60);
+            (
+                MINUTE_MS,
+                (now_minute + 1).saturating_sub(minutes),
+                now_minute,
+            )
+        }
+    };
+    let mut sum = Counts::default();
+    let mut series = Vec::with_capacity((last + 1 - first) as usize);
+    for bucket in first..=last {
+        let counts = match query.resolution {
+            Resolution::Hour => tables.hours.get(&bucket).map(|h| h.counts),
+            Resolution::Minute => tables.minutes.get(&bucket).copied(),
+        }
+        .unwrap_or_default();
+        sum.add(&counts);
+        series.push(point(bucket * step, &counts));
+    }
+
+    let mut names: HashMap<&str, u64> = HashMap::new();
+    let mut blocked: HashMap<&str, u64> = HashMap::new();
+    let mut clients: HashMap<IpAddr, (u64, Option<&str>)> = HashMap::new();
+    let mut policies: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut upstreams: HashMap<&str, (u64, u64)> = HashMap::new();
+    // Oldest first, so a client's name is the newest one it had.
+    for (_, hour) in hours {
+        for (name, n) in &hour.names {
+            *names.entry(&**name).or_default() += n;
+        }
+        for (name, n) in &hour.blocked {
+            *blocked.entry(&**name).or_default() += n;
+        }
+        for (ip, c) in &hour.clients {
+            let merged = clients.entry(*ip).or_default();
+            merged.0 += c.count;
+            if c.name.is_some() {
+                merged.1 = c.name.as_deref();
+            }
+        }
+        for (policy, p) in &hour.policies {
+            let merged = policies.entry(&**policy).or_default();
+            merged.0 += p.queries;
+            merged.1 += p.blocked;
+        }
+        for (upstream, u) in &hour.upstreams {
+            let merged = upstreams.entry(&**upstream).or_default();
+            merged.0 += u.queries;
+            merged.1 += u.elapsed_us;
+        }
+    }
+    let name_counts = |counts| {
+        top(counts, limit, |n| *n)
+            .into_iter()
+            .map(|(name, count): (&str, u64)| NameCount {
+                name: name.to_owned(),
+                count,
+            })
+            .collect()
+    };
+
+    Report {
+        range: query.range,
+        resolution: query.resolution,
+        from_ms: first * step,
+        to_ms: (last + 1) * step,
+        totals: totals(&sum),
+        blocked_ratio: ratio(sum.blocked, sum.queries),
+        avg_processing_ms: ratio(sum.elapsed_us, sum.queries) / 1000.0,
+        series,
+        top_names: name_counts(names),
+        top_blocked: name_counts(blocked),
+        top_clients: top(clients, limit, |c| c.0)
+            .into_iter()
+            .map(|(client, (count, name))| ClientCount {
+                client,
+                name: name.map(str::to_owned),
+                count,
+            })
+            .collect(),
+        policies: top(policies, usize::MAX, |p| p.0)
+            .into_iter()
+            .map(|(policy, (queries, blocked))| PolicyCount {
+                policy: policy.to_owned(),
+                queries,
+                blocked,
+            })
+            .collect(),
+        upstreams: top(upstreams, usize::MAX, |u| u.0)
+            .into_iter()
+            .map(|(upstream, (queries, elapsed_us))| UpstreamLatency {
+                upstream: upstream.to_owned(),
+                queries,
+                avg_ms: ratio(elapsed_us, queries) / 1000.0,
+            })
+            .collect(),
+    }
+}

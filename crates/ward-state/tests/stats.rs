@@ -1,0 +1,479 @@
+//! Statistics: buckets roll over and expire at the right times, ranges and top lists hold
+//! what they should, the saved file survives a restart (and a corrupt one does not stop
+//! it), and the memory stays bounded whatever names are asked.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ward_state::querylog::{Entry, Reason};
+use ward_state::stats::{
+    FILE_NAME, OPEN_KEYS, Range, Report, ReportQuery, Resolution, Stats, TOP_KEPT, TOP_KEPT_OLD,
+};
+
+const MINUTE: u64 = 60_000;
+const HOUR: u64 = 3_600_000;
+const DAY: u64 = 24 * HOUR;
+/// An hour boundary (2023-11-14T22:00:00Z).
+const T0: u64 = 1_700_000_000_000 / HOUR * HOUR;
+
+fn entry(time_ms: u64, client: &str, name: &str, reason: Reason) -> Entry {
+    Entry {
+        time_ms,
+        client: client.parse().unwrap(),
+        client_name: None,
+        policy: Arc::from("main"),
+        name: name.into(),
+        qtype: 1,
+        reason,
+        rule: None,
+        list: None,
+        answer: "0.0.0.0".into(),
+        rcode: 0,
+        upstream: None,
+        cached: false,
+        elapsed_us: 1000,
+    }
+}
+
+fn ok(time_ms: u64, name: &str) -> Entry {
+    entry(time_ms, "10.0.0.1", name, Reason::NotFilteredNotFound)
+}
+
+fn query(range: Range, resolution: Resolution) -> ReportQuery {
+    ReportQuery {
+        range,
+        resolution,
+        ..ReportQuery::default()
+    }
+}
+
+fn report(stats: &Stats, now_ms: u64, range: Range) -> Report {
+    stats.report(now_ms, &query(range, Resolution::Hour))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ward-stats-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn names(list: &[ward_state::stats::NameCount]) -> Vec<(&str, u64)> {
+    list.iter().map(|n| (&*n.name, n.count)).collect()
+}
+
+#[test]
+fn buckets_roll_over_at_minute_and_hour_boundaries() {
+    let stats = Stats::open(None);
+    // The last millisecond of an hour (and of its last minute), then the first of the next.
+    stats.record(&[ok(T0 + HOUR - 1, "a.example"), ok(T0 + HOUR, "b.example")]);
+    stats.record(&[ok(T0 + HOUR + MINUTE - 1, "b.example")]);
+    stats.record(&[ok(T0 + HOUR + MINUTE, "c.example")]);
+    let now = T0 + HOUR + 2 * MINUTE;
+
+    let by_minute = stats.report(now, &query(Range::Day, Resolution::Minute));
+    assert_eq!(by_minute.series.len(), 24 * 60);
+    let last: Vec<(u64, u64)> = by_minute.series[24 * 60 - 4..]
+        .iter()
+        .map(|p| (p.time_ms, p.totals.queries))
+        .collect();
+    assert_eq!(
+        last,
+        [
+            (T0 + HOUR - MINUTE, 1),
+            (T0 + HOUR, 2),
+            (T0 + HOUR + MINUTE, 1),
+            (T0 + HOUR + 2 * MINUTE, 0),
+        ]
+    );
+    assert_eq!(by_minute.to_ms, T0 + HOUR + 3 * MINUTE);
+    assert_eq!(by_minute.from_ms, by_minute.to_ms - DAY);
+    assert_eq!(by_minute.totals.queries, 4);
+
+    let by_hour = report(&stats, now, Range::Day);
+    assert_eq!(by_hour.series.len(), 24);
+    assert_eq!(by_hour.from_ms, T0 + HOUR - 23 * HOUR);
+    assert_eq!(by_hour.to_ms, T0 + 2 * HOUR);
+    let last: Vec<(u64, u64)> = by_hour.series[22..]
+        .iter()
+        .map(|p| (p.time_ms, p.totals.queries))
+        .collect();
+    assert_eq!(last, [(T0, 1), (T0 + HOUR, 3)]);
+    assert_eq!(by_hour.series[23].time, "2023-11-14T23:00:00Z");
+    // The totals are the sum of the series.
+    assert_eq!(by_hour.totals.queries, 4);
+}
+
+#[test]
+fn ranges_include_their_hours_and_exclude_older_ones() {
+    let stats = Stats::open(None);
+    let now = T0 + 40 * DAY + 30 * MINUTE;
+    let this_hour = now / HOUR * HOUR;
+    let ages = [
+        ("this-hour.example", 0),
+        ("23h.example", 23 * HOUR),
+        ("24h.example", 24 * HOUR),
+        ("167h.example", 167 * HOUR),
+        ("168h.example", 168 * HOUR),
+        ("719h.example", 719 * HOUR),
+    ];
+    let mut batch: Vec<Entry> = ages
+        .iter()
+        .map(|(name, age)| ok(this_hour - age, name))
+        .collect();
+    batch.reverse();
+    stats.record(&batch);
+    // Older than 30 days before the newest entry: ignored.
+    stats.record(&[ok(this_hour - 720 * HOUR, "720h.example")]);
+
+    let in_range = |range| -> Vec<String> {
+        let mut names: Vec<String> = report(&stats, now, range)
+            .top_names
+            .into_iter()
+            .map(|n| n.name)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(in_range(Range::Day), ["23h.example", "this-hour.example"]);
+    assert_eq!(
+        in_range(Range::Week),
+        [
+            "167h.example",
+            "23h.example",
+            "24h.example",
+            "this-hour.example"
+        ]
+    );
+    assert_eq!(in_range(Range::Month).len(), 6);
+    assert_eq!(report(&stats, now, Range::Day).totals.queries, 2);
+    assert_eq!(report(&stats, now, Range::Week).totals.queries, 4);
+    assert_eq!(report(&stats, now, Range::Month).totals.queries, 6);
+    assert_eq!(report(&stats, now, Range::Month).series.len(), 720);
+    assert_eq!(report(&stats, now, Range::Week).series.len(), 168);
+
+    // A day later the 30-day range has lost the oldest day, whatever is recorded.
+    let later = now + DAY;
+    stats.record(&[ok(later, "next-day.example")]);
+    let month = report(&stats, later, Range::Month);
+    assert!(!month.top_names.iter().any(|n| n.name == "719h.example"));
+    assert_eq!(month.totals.queries, 6);
+}
+
+#[test]
+fn top_lists_are_ordered_and_limited_with_client_names() {
+    let stats = Stats::open(None);
+    let mut batch = Vec::new();
+    for (name, n) in [
+        ("b.example", 5),
+        ("a.example", 5),
+        ("c.example", 3),
+        ("d.example", 1),
+    ] {
+        for i in 0..n {
+            batch.push(ok(T0 + i, name));
+        }
+    }
+    for (name, n) in [("ads.example", 4), ("track.example", 2)] {
+        for i in 0..n {
+            batch.push(entry(T0 + i, "10.0.0.2", name, Reason::FilteredBlockList));
+        }
+    }
+    let mut named = ok(T0 + 50, "a.example");
+    named.client = "10.0.0.3".parse().unwrap();
+    named.client_name = Some("laptop".into());
+    batch.push(named);
+    stats.record(&batch);
+
+    let r = stats.report(
+        T0 + MINUTE,
+        &ReportQuery {
+            limit: 3,
+            ..ReportQuery::default()
+        },
+    );
+    assert_eq!(
+        names(&r.top_names),
+        [("a.example", 6), ("b.example", 5), ("ads.example", 4)]
+    );
+    assert_eq!(
+        names(&r.top_blocked),
+        [("ads.example", 4), ("track.example", 2)]
+    );
+    let clients: Vec<(String, Option<&str>, u64)> = r
+        .top_clients
+        .iter()
+        .map(|c| (c.client.to_string(), c.name.as_deref(), c.count))
+        .collect();
+    assert_eq!(
+        clients,
+        [
+            ("10.0.0.1".to_owned(), None, 14),
+            ("10.0.0.2".to_owned(), None, 6),
+            ("10.0.0.3".to_owned(), Some("laptop"), 1),
+        ]
+    );
+    // The default limit is 10; more than 100 is cut to 100.
+    assert_eq!(report(&stats, T0 + MINUTE, Range::Day).top_names.len(), 6);
+    let many = stats.report(
+        T0 + MINUTE,
+        &ReportQuery {
+            limit: 1000,
+            ..ReportQuery::default()
+        },
+    );
+    assert_eq!(many.top_names.len(), 6);
+}
+
+#[test]
+fn ratios_policies_and_upstream_latency() {
+    let stats = Stats::open(None);
+    let kids: Arc<str> = "kids".into();
+    let mut batch = Vec::new();
+    for i in 0..8u64 {
+        let reason = match i {
+            0 | 1 => Reason::FilteredBlockList,
+            2 => Reason::NotFilteredAllowList,
+            3 => Reason::RewrittenRule,
+            _ => Reason::NotFilteredNotFound,
+        };
+        let mut e = entry(T0 + i, "10.0.0.1", "x.example", reason);
+        e.elapsed_us = 500 * (i as u32 + 1);
+        if i >= 4 {
+            e.upstream = Some(if i < 6 { "8.8.8.8:53" } else { "1.1.1.1:53" }.into());
+        }
+        if i == 7 {
+            // From the cache: counted as cached, not as the upstream's latency.
+            e.cached = true;
+        }
+        if i % 2 == 0 {
+            e.policy = kids.clone();
+        }
+        batch.push(e);
+    }
+    stats.record(&batch);
+    let r = report(&stats, T0 + 10, Range::Day);
+    assert_eq!(r.totals.queries, 8);
+    assert_eq!(r.totals.blocked, 2);
+    assert_eq!(r.totals.allowlisted, 1);
+    assert_eq!(r.totals.rewritten, 1);
+    assert_eq!(r.totals.cached, 1);
+    assert_eq!(r.blocked_ratio, 0.25);
+    // (500 + 1000 + ... + 4000) / 8 µs = 2250 µs.
+    assert_eq!(r.avg_processing_ms, 2.25);
+    let policies: Vec<(&str, u64, u64)> = r
+        .policies
+        .iter()
+        .map(|p| (&*p.policy, p.queries, p.blocked))
+        .collect();
+    assert_eq!(policies, [("kids", 4, 1), ("main", 4, 1)]);
+    let upstreams: Vec<(&str, u64, f64)> = r
+        .upstreams
+        .iter()
+        .map(|u| (&*u.upstream, u.queries, u.avg_ms))
+        .collect();
+    // 8.8.8.8: 2500 and 3000 µs; 1.1.1.1: 3500 µs (the cached 4000 is left out).
+    assert_eq!(upstreams, [("8.8.8.8:53", 2, 2.75), ("1.1.1.1:53", 1, 3.5)]);
+
+    // No queries: zeros, not NaN.
+    let empty = report(&Stats::open(None), T0, Range::Day);
+    assert_eq!(empty.blocked_ratio, 0.0);
+    assert_eq!(empty.avg_processing_ms, 0.0);
+    assert!(serde_json::to_string(&empty).is_ok());
+}
+
+#[test]
+fn a_late_entry_still_counts_after_its_hour_closed() {
+    let stats = Stats::open(None);
+    stats.record(&[ok(T0 + HOUR - 10, "early.example")]);
+    stats.record(&[ok(T0 + HOUR + 5, "next.example")]);
+    // 20 ms late, after the next hour began.
+    stats.record(&[ok(T0 + HOUR - 1, "late.example")]);
+    let r = report(&stats, T0 + HOUR + MINUTE, Range::Day);
+    assert_eq!(r.series[22].totals.queries, 2);
+    assert_eq!(r.series[23].totals.queries, 1);
+    assert!(r.top_names.iter().any(|n| n.name == "late.example"));
+}
+
+#[test]
+fn statistics_survive_a_restart() {
+    let dir = scratch("restart");
+    let stats = Stats::open(Some(dir.clone()));
+    let mut batch = Vec::new();
+    for h in 0..50u64 {
+        let mut e = entry(
+            T0 + h * HOUR + h,
+            "10.0.0.9",
+            &format!("n{}.example", h % 7),
+            if h % 3 == 0 {
+                Reason::FilteredBlockList
+            } else {
+                Reason::NotFilteredNotFound
+            },
+        );
+        e.client_name = Some("tv".into());
+        e.upstream = Some("9.9.9.9:53".into());
+        batch.push(e);
+    }
+    stats.record(&batch);
+    stats.save().unwrap();
+    assert!(dir.join(FILE_NAME).exists());
+    let now = T0 + 50 * HOUR;
+    let reopened = Stats::open(Some(dir.clone()));
+    for range in [Range::Day, Range::Week, Range::Month] {
+        for resolution in [Resolution::Hour, Resolution::Minute] {
+            let q = ReportQuery {
+                range,
+                resolution,
+                limit: 100,
+            };
+            assert_eq!(reopened.report(now, &q), stats.report(now, &q));
+        }
+    }
+    assert_eq!(reopened.tracked_keys(), stats.tracked_keys());
+    // Hours 27 to 49 of the 50 recorded are in the last 24 hours (the 24th is `now`'s).
+    assert_eq!(
+        reopened.report(now, &ReportQuery::default()).totals.queries,
+        23
+    );
+    // And they go on counting where they stopped.
+    reopened.record(&[ok(now, "more.example")]);
+    assert_eq!(
+        reopened.report(now, &ReportQuery::default()).totals.queries,
+        24
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_file_is_set_aside_and_the_statistics_start_empty() {
+    let dir = scratch("corrupt");
+    std::fs::create_dir_all(&dir).unwrap();
+    for bad in [
+        "{\"version\": 1, \"stats\": {\"newest_ms\": ".to_owned(),
+        "\u{0}\u{1}not json".to_owned(),
+        // Another version of the format is not guessed at.
+        r#"{"version": 99, "stats": {"newest_ms": 0, "minutes": {}, "hours": {}}}"#.to_owned(),
+    ] {
+        std::fs::write(dir.join(FILE_NAME), &bad).unwrap();
+        let stats = Stats::open(Some(dir.clone()));
+        assert_eq!(report(&stats, T0, Range::Month).totals.queries, 0);
+        assert!(!dir.join(FILE_NAME).exists());
+        let set_aside = std::fs::read_to_string(dir.join("stats.json.bad")).unwrap();
+        assert_eq!(set_aside, bad);
+        // It works as if new, and saves a good file again.
+        stats.record(&[ok(T0, "a.example")]);
+        stats.save().unwrap();
+        let reopened = Stats::open(Some(dir.clone()));
+        assert_eq!(report(&reopened, T0, Range::Day).totals.queries, 1);
+        std::fs::remove_file(dir.join(FILE_NAME)).unwrap();
+    }
+    // A missing file is a first start, not an error.
+    let _ = std::fs::remove_file(dir.join("stats.json.bad"));
+    let stats = Stats::open(Some(dir.clone()));
+    assert_eq!(report(&stats, T0, Range::Day).totals.queries, 0);
+    assert!(!dir.join("stats.json.bad").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reset_forgets_everything_on_disk_too() {
+    let dir = scratch("reset");
+    let stats = Stats::open(Some(dir.clone()));
+    stats.record(&[ok(T0, "a.example")]);
+    stats.save().unwrap();
+    stats.reset().unwrap();
+    assert_eq!(report(&stats, T0, Range::Day).totals.queries, 0);
+    assert_eq!(stats.tracked_keys(), 0);
+    let reopened = Stats::open(Some(dir.clone()));
+    assert_eq!(report(&reopened, T0, Range::Day).totals.queries, 0);
+    // Counting starts again at any time, even earlier than before the reset.
+    stats.record(&[ok(T0 - 40 * DAY, "old.example")]);
+    assert_eq!(report(&stats, T0 - 40 * DAY, Range::Day).totals.queries, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_flood_of_distinct_names_keeps_the_open_hour_bounded_and_its_real_top() {
+    let stats = Stats::open(None);
+    // 50,000 random-looking names from 50,000 clients, one query each, with a name and a
+    // client asked 500 times spread through the flood.
+    let mut batch = Vec::new();
+    for i in 0..50_000u64 {
+        let client = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+        batch.push(entry(
+            T0 + i % HOUR,
+            &client,
+            &format!("r{i}.flood.example"),
+            Reason::FilteredBlockList,
+        ));
+        if i % 100 == 0 {
+            batch.push(entry(
+                T0 + i % HOUR,
+                "192.168.1.5",
+                "popular.example",
+                Reason::FilteredBlockList,
+            ));
+        }
+        if batch.len() >= 1000 {
+            stats.record(&batch);
+            batch.clear();
+        }
+    }
+    stats.record(&batch);
+    assert!(
+        stats.tracked_keys() <= 3 * OPEN_KEYS + 1,
+        "{}",
+        stats.tracked_keys()
+    );
+    let r = report(&stats, T0 + HOUR - 1, Range::Day);
+    assert_eq!(r.totals.queries, 50_500);
+    assert_eq!(r.top_names[0].name, "popular.example");
+    assert_eq!(r.top_names[0].count, 500);
+    assert_eq!(r.top_blocked[0].name, "popular.example");
+    assert_eq!(r.top_clients[0].client.to_string(), "192.168.1.5");
+
+    // Once the hour is closed it keeps only its top.
+    stats.record(&[ok(T0 + HOUR, "next.example")]);
+    let names_clients_kept = 3 * TOP_KEPT + 2;
+    assert!(
+        stats.tracked_keys() <= names_clients_kept + 3,
+        "{}",
+        stats.tracked_keys()
+    );
+    let r = report(&stats, T0 + HOUR, Range::Day);
+    assert_eq!(r.top_names[0].name, "popular.example");
+    assert_eq!(r.totals.queries, 50_501);
+}
+
+#[test]
+fn thirty_busy_days_stay_a_few_mib() {
+    let dir = scratch("bounded");
+    let stats = Stats::open(Some(dir.clone()));
+    // 200 distinct names, blocked names and clients in every hour of 30 days.
+    for h in 0..720u64 {
+        let batch: Vec<Entry> = (0..200u64)
+            .map(|i| {
+                entry(
+                    T0 + h * HOUR + i,
+                    &format!("10.1.{}.{}", i / 100, i % 100),
+                    &format!("host-{i}-of-hour-{h}.some-long-domain-name.example"),
+                    Reason::FilteredBlockList,
+                )
+            })
+            .collect();
+        stats.record(&batch);
+    }
+    let closed_recent = 23 * 3 * TOP_KEPT;
+    let closed_old = 696 * 3 * TOP_KEPT_OLD;
+    let open = 3 * 200;
+    let policies = 720;
+    assert!(
+        stats.tracked_keys() <= closed_recent + closed_old + open + policies,
+        "{}",
+        stats.tracked_keys()
+    );
+    stats.save().unwrap();
+    let size = std::fs::metadata(dir.join(FILE_NAME)).unwrap().len();
+    assert!(size < 4 << 20, "stats.json is {size} bytes");
+    let _ = std::fs::remove_dir_all(&dir);
+}
