@@ -81,6 +81,16 @@ pub struct QueryLogConfig {
     /// Names never logged: exact names or `*.suffix`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
+    /// Answered queries waiting for the recorder thread (which feeds the log, the
+    /// statistics and the query metrics); beyond this they are dropped and counted, never
+    /// waited for.
+    #[serde(default = "default_query_log_queue")]
+    pub queue: usize,
+}
+
+/// The default room for answered queries waiting to be recorded.
+pub fn default_query_log_queue() -> usize {
+    16_384
 }
 
 fn default_true() -> bool {
@@ -106,6 +116,7 @@ impl Default for QueryLogConfig {
             retention: default_query_log_retention(),
             anonymize_clients: false,
             ignore: Vec::new(),
+            queue: default_query_log_queue(),
         }
     }
 }
@@ -341,6 +352,10 @@ pub struct ClientRule {
     pub subnet: IpNetwork,
     /// The policy of clients in it.
     pub policy: String,
+    /// A name for the clients in it (`kids-tablet` for a /32), shown in the query log and
+    /// the statistics; the most specific named subnet names a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The cache of upstream answers.

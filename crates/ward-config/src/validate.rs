@@ -470,6 +470,14 @@ impl Validator<'_> {
                 );
             }
             self.reference(at.key("policy"), Target::Policy, &c.policy);
+            if c.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                self.push(
+                    at.key("name"),
+                    ErrorKind::Empty {
+                        what: "a client name",
+                    },
+                );
+            }
         }
     }
 
@@ -496,6 +504,14 @@ impl Validator<'_> {
                 at.key("memory_entries"),
                 ErrorKind::OutOfRange {
                     message: "at least 1 (set enabled: false to log nothing)".into(),
+                },
+            );
+        }
+        if q.queue == 0 {
+            self.push(
+                at.key("queue"),
+                ErrorKind::OutOfRange {
+                    message: "at least 1".into(),
                 },
             );
         }

@@ -270,6 +270,7 @@ fn filtering_changes_make_configs_differ() {
             c.clients.push(ward_config::ClientRule {
                 subnet: "10.1.0.0/16".parse().unwrap(),
                 policy: "main".to_owned(),
+                name: None,
             })
         }),
     ];

@@ -317,7 +317,7 @@ impl AnswerCache {
 
 /// The name at `at`, following compression pointers: lowercase, dot-separated, without
 /// the trailing dot. `None` for a name that runs off the message, loops or is too long.
-fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
+pub(crate) fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
     let mut name = String::new();
     let mut jumps = 0;
     loop {

@@ -8,12 +8,15 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
+use prometheus_client::metrics::gauge::Gauge;
 use ward_config::UpstreamServer;
 use ward_rules::{Reason, Request, Verdict};
 use ward_state::{Policy, Snapshot};
 
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
+use crate::metrics::{DnsMetrics, UpstreamMetrics};
+use crate::record::{Event, Recorder, Source, Trace};
 use crate::upstream::{Strategy, UpstreamAddr, UpstreamError, UpstreamGroup, UpstreamQuery};
 use crate::wire;
 
@@ -22,6 +25,8 @@ pub struct Runtime {
     /// The compiled config and lists.
     pub snapshot: Arc<Snapshot>,
     upstreams: HashMap<String, UpstreamGroup>,
+    /// Where the groups count their exchanges.
+    metrics: Option<UpstreamMetrics>,
 }
 
 impl Runtime {
@@ -30,7 +35,16 @@ impl Runtime {
     /// bootstrap that does not depend on Ward). Groups whose servers cannot be used are left
     /// out, with the reason in the returned list.
     pub async fn build(snapshot: Arc<Snapshot>) -> (Runtime, Vec<String>) {
-        Runtime::build_after(snapshot, None).await
+        Runtime::build_after(snapshot, None, None).await
+    }
+
+    /// [`Runtime::build`], with groups that count their exchanges in `metrics` (and so do
+    /// the groups of every runtime a [`Handler::swap`] builds after it).
+    pub async fn build_with_metrics(
+        snapshot: Arc<Snapshot>,
+        metrics: UpstreamMetrics,
+    ) -> (Runtime, Vec<String>) {
+        Runtime::build_after(snapshot, None, Some(metrics)).await
     }
 
     /// [`Runtime::build`], taking over `previous`'s groups whose config is unchanged, with
@@ -38,6 +52,7 @@ impl Runtime {
     async fn build_after(
         snapshot: Arc<Snapshot>,
         previous: Option<&Runtime>,
+        metrics: Option<UpstreamMetrics>,
     ) -> (Runtime, Vec<String>) {
         let mut upstreams = HashMap::new();
         let mut errors = Vec::new();
@@ -92,7 +107,16 @@ impl Runtime {
                 ward_config::Strategy::RoundRobin => Strategy::RoundRobin,
                 ward_config::Strategy::Failover => Strategy::Failover,
             };
-            match UpstreamGroup::new(name, servers, strategy, config.dns.upstream_timeout, None) {
+            let timeout = config.dns.upstream_timeout;
+            let built = UpstreamGroup::with_metrics(
+                name,
+                servers,
+                strategy,
+                timeout,
+                None,
+                metrics.as_ref(),
+            );
+            match built {
                 Ok(g) => {
                     upstreams.insert(name.clone(), g);
                 }
@@ -103,6 +127,7 @@ impl Runtime {
             Runtime {
                 snapshot,
                 upstreams,
+                metrics,
             },
             errors,
         )
@@ -113,6 +138,8 @@ impl Runtime {
 pub struct Handler {
     runtime: ArcSwap<Runtime>,
     cache: AnswerCache,
+    recorder: Option<Recorder>,
+    cache_entries: Gauge,
 }
 
 impl Handler {
@@ -128,6 +155,30 @@ impl Handler {
         Handler {
             runtime: ArcSwap::from_pointee(runtime),
             cache: AnswerCache::new(limits),
+            recorder: None,
+            cache_entries: Gauge::default(),
+        }
+    }
+
+    /// A handler whose serving loops hand every answered query to `recorder`, and whose
+    /// cache reports its size in `metrics`.
+    pub fn with_recorder(runtime: Runtime, recorder: Recorder, metrics: &DnsMetrics) -> Handler {
+        Handler {
+            recorder: Some(recorder),
+            cache_entries: metrics.cache_entries.clone(),
+            ..Handler::new(runtime)
+        }
+    }
+
+    /// Whether answered queries are recorded (the serving loops skip the clock otherwise).
+    pub fn records(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Hands an answered query to the recorder, if there is one.
+    pub fn record(&self, event: Event) {
+        if let Some(recorder) = &self.recorder {
+            recorder.record(event);
         }
     }
 
@@ -142,7 +193,8 @@ impl Handler {
     /// started with. Returns the groups that could not be built, as [`Runtime::build`].
     pub async fn swap(&self, snapshot: Arc<Snapshot>) -> Vec<String> {
         let current = self.runtime.load_full();
-        let (next, errors) = Runtime::build_after(snapshot, Some(&current)).await;
+        let metrics = current.metrics.clone();
+        let (next, errors) = Runtime::build_after(snapshot, Some(&current), metrics).await;
         let before = &current.snapshot.config;
         let after = &next.snapshot.config;
         let upstreams_changed = before.upstreams != after.upstreams
@@ -150,6 +202,7 @@ impl Handler {
         self.runtime.store(Arc::new(next));
         if upstreams_changed {
             self.cache.clear();
+            self.cache_entries.set(0);
         }
         errors
     }
@@ -158,11 +211,23 @@ impl Handler {
     /// payload, else 512 bytes; larger answers are truncated with the TC bit). Returns
     /// `None` for input that deserves no answer (not a query, or not even a header).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
+        self.handle_traced(bytes, src, udp, &mut Trace::default())
+            .await
+    }
+
+    /// [`Handler::handle`], noting in `trace` what decided the answer (for the record).
+    pub async fn handle_traced(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        udp: bool,
+        trace: &mut Trace,
+    ) -> Option<Vec<u8>> {
         let mut name = [0u8; 255];
         if let Some(q) = wire::parse_query(bytes, &mut name) {
-            let answer = match self.decide(bytes, &q, src.ip()) {
+            let answer = match self.decide(bytes, &q, src.ip(), trace) {
                 Fast::Answer(answer) => Some(answer),
-                Fast::Forward(rt) => Some(self.forward_wire(&rt, bytes, &q, src.ip()).await),
+                Fast::Forward(rt) => Some(self.forward_wire(&rt, bytes, &q, src.ip(), trace).await),
                 Fast::Full => None,
             };
             if let Some(answer) = answer {
@@ -187,7 +252,7 @@ impl Handler {
         } else if req.queries.len() != 1 {
             Reply::Message(answer::response_to(&req, ResponseCode::FormErr))
         } else {
-            self.answer(&req, bytes, src.ip()).await
+            self.answer(&req, bytes, src.ip(), trace).await
         };
         match reply {
             Reply::Message(resp) => encode(&req, resp, udp),
@@ -199,16 +264,26 @@ impl Handler {
     /// cached answers at once, a cache miss forwarded without decoding anything, the rest
     /// (local records, rewrites, hosts-style addresses, private reverse zones) to the full
     /// path.
-    fn decide(&self, raw: &[u8], q: &wire::Question<'_>, client: IpAddr) -> Fast {
+    fn decide(
+        &self,
+        raw: &[u8],
+        q: &wire::Question<'_>,
+        client: IpAddr,
+        trace: &mut Trace,
+    ) -> Fast {
         let rt = self.runtime.load();
         let snap = &rt.snapshot;
         if snap.records.lookup(q.name).is_some() {
             return Fast::Full;
         }
-        let policy = snap.policy_for(client);
+        let policy_index = snap.policy_index(client);
+        let policy = &snap.policies[policy_index];
         let verdict = filter(snap, policy, q.name, q.qtype, client);
+        trace.policy(snap, policy_index);
+        trace.verdict(verdict.reason, verdict.rules.first().copied());
         match verdict.reason {
             Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => {
+                trace.source = Source::Filter;
                 Fast::Answer(wire::blocked(raw, q, &policy.blocking))
             }
             Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
@@ -220,8 +295,14 @@ impl Handler {
                     return Fast::Full;
                 };
                 match self.cache.get(&key) {
-                    Some(hit) => Fast::Answer(answer_from(snap, policy, raw, q, client, &hit)),
-                    None => Fast::Forward(arc_swap::Guard::into_inner(rt)),
+                    Some(hit) => {
+                        trace.source = Source::Cache;
+                        Fast::Answer(answer_from(snap, policy, raw, q, client, &hit, trace))
+                    }
+                    None => {
+                        trace.cache_miss = true;
+                        Fast::Forward(arc_swap::Guard::into_inner(rt))
+                    }
                 }
             }
             _ => Fast::Full,
@@ -236,6 +317,7 @@ impl Handler {
         raw: &[u8],
         q: &wire::Question<'_>,
         client: IpAddr,
+        trace: &mut Trace,
     ) -> Vec<u8> {
         let snap = &rt.snapshot;
         let policy = snap.policy_for(client);
@@ -251,8 +333,11 @@ impl Handler {
             return servfail();
         };
         let query = UpstreamQuery::from_wire(raw, q.question_end, dnssec_ok);
-        match self.fetch(group, q.name, &key, query).await {
-            Some(entry) => answer_from(snap, policy, raw, q, client, &entry),
+        match self.fetch(group, q.name, &key, query, trace).await {
+            Some(entry) => {
+                trace.source = Source::Upstream;
+                answer_from(snap, policy, raw, q, client, &entry, trace)
+            }
             None => servfail(),
         }
     }
@@ -265,14 +350,17 @@ impl Handler {
         name: &str,
         key: &CacheKey,
         query: Result<UpstreamQuery, UpstreamError>,
+        trace: &mut Trace,
     ) -> Option<Arc<CachedAnswer>> {
         let answer = match query {
-            Ok(query) => group.exchange(&query).await,
+            Ok(query) => group.exchange_from(&query).await,
             Err(err) => Err(err),
         };
         match answer {
-            Ok(answer) => {
+            Ok((answer, server)) => {
+                trace.upstream = Some(server);
                 let entry = self.cache.insert(key, &answer);
+                self.cache_entries.set(self.cache.len() as i64);
                 if entry.is_none() {
                     tracing::debug!(name, group = group.name(), "unreadable upstream answer");
                 }
@@ -285,7 +373,7 @@ impl Handler {
         }
     }
 
-    async fn answer(&self, req: &Message, raw: &[u8], client: IpAddr) -> Reply {
+    async fn answer(&self, req: &Message, raw: &[u8], client: IpAddr, trace: &mut Trace) -> Reply {
         let q = &req.queries[0];
         let name = q
             .name()
@@ -294,27 +382,39 @@ impl Handler {
             .to_ascii_lowercase();
         let rt = self.runtime.load_full();
         let snap = &rt.snapshot;
-        let policy = snap.policy_for(client);
+        let policy_index = snap.policy_index(client);
+        let policy = &snap.policies[policy_index];
+        trace.policy(snap, policy_index);
 
         if let Some(records) = snap.records.lookup(&name) {
+            trace.source = Source::Local;
             return Reply::Message(answer::local(req, q, records));
         }
         let verdict = filter(snap, policy, &name, q.query_type(), client);
+        trace.verdict(verdict.reason, verdict.rules.first().copied());
         let ttl = policy.blocking.ttl;
         match verdict.reason {
             Reason::FilteredBlockList if !verdict.ip_addrs.is_empty() => {
+                trace.source = Source::Filter;
                 Reply::Message(answer::addresses(req, q, &verdict.ip_addrs, ttl))
             }
-            Reason::FilteredBlockList => Reply::Message(answer::blocked(req, q, &policy.blocking)),
+            Reason::FilteredBlockList => {
+                trace.source = Source::Filter;
+                Reply::Message(answer::blocked(req, q, &policy.blocking))
+            }
             Reason::RewrittenRule => {
-                Reply::Message(self.rewritten(&rt, policy, req, q, &verdict, client).await)
+                trace.source = Source::Filter;
+                let reply = self.rewritten(&rt, policy, req, q, &verdict, client, trace);
+                Reply::Message(reply.await)
             }
             Reason::NotFilteredAllowList | Reason::NotFilteredNotFound => {
-                self.forward(&rt, policy, req, raw, q, &name, client).await
+                self.forward(&rt, policy, req, raw, q, &name, client, trace)
+                    .await
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn rewritten(
         &self,
         rt: &Runtime,
@@ -323,6 +423,7 @@ impl Handler {
         q: &Query,
         v: &Verdict,
         client: IpAddr,
+        trace: &mut Trace,
     ) -> Message {
         let Some(rw) = &v.rewrite else {
             return answer::response_to(req, ResponseCode::ServFail);
@@ -344,8 +445,9 @@ impl Handler {
         let mut sub = req.clone();
         sub.queries = vec![Query::query(target_name, q.query_type())];
         let raw = sub.to_vec().unwrap_or_default();
+        let sub_q = &sub.queries[0];
         let reply =
-            Box::pin(self.forward(rt, policy, &sub, &raw, &sub.queries[0], target, client)).await;
+            Box::pin(self.forward(rt, policy, &sub, &raw, sub_q, target, client, trace)).await;
         let Some(target_resp) = reply.into_message() else {
             return answer::response_to(req, ResponseCode::ServFail);
         };
@@ -364,6 +466,7 @@ impl Handler {
         q: &Query,
         name: &str,
         client: IpAddr,
+        trace: &mut Trace,
     ) -> Reply {
         let snap = &rt.snapshot;
         let group_name = match snap.forward_zone(name) {
@@ -371,32 +474,51 @@ impl Handler {
             // Private reverse zones never leave the network: without a forward zone for
             // them, they do not exist (RFC 6303).
             None if is_private_reverse(name) => {
+                trace.source = Source::Local;
                 return Reply::Message(answer::nxdomain(req, q, snap.config.cache.negative_ttl));
             }
             None => policy.upstream.as_str(),
         };
-        let Some(group) = rt.upstreams.get(group_name) else {
-            return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
-        };
         let dnssec_ok = req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        let Some(key) = CacheKey::new(group_name, name, q.query_type(), dnssec_ok) else {
+        let (Some(group), Some(key)) = (
+            rt.upstreams.get(group_name),
+            CacheKey::new(group_name, name, q.query_type(), dnssec_ok),
+        ) else {
+            trace.source = Source::Error;
             return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
         };
         let cached = match self.cache.get(&key) {
-            Some(hit) => hit,
-            None => match self.fetch(group, name, &key, UpstreamQuery::new(req)).await {
-                Some(entry) => entry,
-                None => return Reply::Message(answer::response_to(req, ResponseCode::ServFail)),
-            },
+            Some(hit) => {
+                trace.source = Source::Cache;
+                hit
+            }
+            None => {
+                trace.cache_miss = true;
+                let query = UpstreamQuery::new(req);
+                match self.fetch(group, name, &key, query, trace).await {
+                    Some(entry) => {
+                        trace.source = Source::Upstream;
+                        entry
+                    }
+                    None => {
+                        trace.source = Source::Error;
+                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
+                    }
+                }
+            }
         };
         // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
-        if cloaked(snap, policy, client, &cached) {
+        if let Some(blocking) = cloaked(snap, policy, client, &cached) {
+            trace.verdict(blocking.reason, blocking.rules.first().copied());
             return Reply::Message(answer::blocked(req, q, &policy.blocking));
         }
         let edns = req.edns.as_ref().map(|e| e.flags().dnssec_ok);
         match cached.render(raw, edns) {
             Some(wire) => Reply::Wire(wire),
-            None => Reply::Message(answer::response_to(req, ResponseCode::ServFail)),
+            None => {
+                trace.source = Source::Error;
+                Reply::Message(answer::response_to(req, ResponseCode::ServFail))
+            }
         }
     }
 }
@@ -422,15 +544,23 @@ fn upstream_of<'s>(snap: &'s Snapshot, policy: &'s Policy, name: &str) -> Option
     }
 }
 
-/// Whether the policy blocks one of the names or addresses an answer points at.
-fn cloaked(snap: &Snapshot, policy: &Policy, client: IpAddr, entry: &CachedAnswer) -> bool {
-    entry.targets().any(|(target, qtype)| {
-        filter(snap, policy, target, qtype, client).reason == Reason::FilteredBlockList
-    })
+/// The policy's blocking verdict for one of the names or addresses an answer points at,
+/// if it blocks one.
+fn cloaked(
+    snap: &Snapshot,
+    policy: &Policy,
+    client: IpAddr,
+    entry: &CachedAnswer,
+) -> Option<Verdict> {
+    entry
+        .targets()
+        .map(|(target, qtype)| filter(snap, policy, target, qtype, client))
+        .find(|v| v.reason == Reason::FilteredBlockList)
 }
 
 /// The fast path's answer from a cache entry: blocked if the answer is cloaked, else the
 /// entry as this client's answer (SERVFAIL if it cannot be rendered for it).
+#[allow(clippy::too_many_arguments)]
 fn answer_from(
     snap: &Snapshot,
     policy: &Policy,
@@ -438,13 +568,19 @@ fn answer_from(
     q: &wire::Question<'_>,
     client: IpAddr,
     entry: &CachedAnswer,
+    trace: &mut Trace,
 ) -> Vec<u8> {
-    if cloaked(snap, policy, client, entry) {
+    if let Some(blocking) = cloaked(snap, policy, client, entry) {
+        trace.verdict(blocking.reason, blocking.rules.first().copied());
         return wire::blocked(raw, q, &policy.blocking);
     }
-    entry
-        .render(raw, q.edns.map(|(_, d)| d))
-        .unwrap_or_else(|| wire::servfail(raw, q))
+    match entry.render(raw, q.edns.map(|(_, d)| d)) {
+        Some(answer) => answer,
+        None => {
+            trace.source = Source::Error;
+            wire::servfail(raw, q)
+        }
+    }
 }
 
 /// What the query path produced: a message to encode, or an answer already in wire

@@ -9,6 +9,8 @@
 pub mod answer;
 pub mod cache;
 pub mod handler;
+pub mod metrics;
+pub mod record;
 pub mod server;
 pub mod upstream;
 pub mod wire;

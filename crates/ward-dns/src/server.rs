@@ -14,7 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::handler::Handler;
+use crate::record::{Event, Protocol, Trace};
 
 /// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -76,22 +77,40 @@ impl DnsServer {
                         }
                     },
                 };
+                let received = Instant::now();
                 let packet = buf[..len].to_vec();
-                let handler = handler.clone();
-                let mut answer = Box::pin(async move { handler.handle(&packet, src, true).await });
+                let h = handler.clone();
+                let mut answer = Box::pin(async move {
+                    let mut trace = Trace::default();
+                    let resp = h.handle_traced(&packet, src, true, &mut trace).await;
+                    (resp, trace)
+                });
                 // Most queries (blocked, local, cached) are answered without waiting: poll
                 // once here and answer inline; only what must wait (an upstream) becomes a
                 // task, which polls the same future again with a real waker.
                 let mut cx = Context::from_waker(Waker::noop());
                 match answer.as_mut().poll(&mut cx) {
-                    Poll::Ready(Some(resp)) => reply_udp(&socket, &queries, resp, src),
-                    Poll::Ready(None) => {}
+                    Poll::Ready((Some(resp), trace)) => {
+                        let sent = Sent {
+                            received,
+                            src,
+                            trace,
+                        };
+                        reply_udp(&socket, &queries, &handler, resp, sent);
+                    }
+                    Poll::Ready((None, _)) => {}
                     Poll::Pending => {
                         let socket = socket.clone();
                         let tracked = queries.clone();
+                        let handler = handler.clone();
                         queries.spawn(async move {
-                            if let Some(resp) = answer.await {
-                                reply_udp(&socket, &tracked, resp, src);
+                            if let (Some(resp), trace) = answer.await {
+                                let sent = Sent {
+                                    received,
+                                    src,
+                                    trace,
+                                };
+                                reply_udp(&socket, &tracked, &handler, resp, sent);
                             }
                         });
                     }
@@ -144,15 +163,48 @@ impl DnsServer {
     }
 }
 
-/// Sends an answer now if the socket takes it, else from a task when it can.
-fn reply_udp(socket: &Arc<UdpSocket>, queries: &TaskTracker, resp: Vec<u8>, src: SocketAddr) {
+/// An answer on its way out: what the record of it needs besides the answer.
+struct Sent {
+    received: Instant,
+    src: SocketAddr,
+    trace: Trace,
+}
+
+impl Sent {
+    /// Hands the answer just sent to the handler's recorder.
+    fn record(self, handler: &Handler, protocol: Protocol, response: Vec<u8>) {
+        if handler.records() {
+            handler.record(Event {
+                received: self.received,
+                elapsed: self.received.elapsed(),
+                client: self.src.ip(),
+                protocol,
+                response,
+                trace: self.trace,
+            });
+        }
+    }
+}
+
+/// Sends an answer now if the socket takes it, else from a task when it can; then
+/// records it.
+fn reply_udp(
+    socket: &Arc<UdpSocket>,
+    queries: &TaskTracker,
+    handler: &Arc<Handler>,
+    resp: Vec<u8>,
+    sent: Sent,
+) {
+    let src = sent.src;
     match socket.try_send_to(&resp, src) {
-        Ok(_) => {}
+        Ok(_) => sent.record(handler, Protocol::Udp, resp),
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
             let socket = socket.clone();
+            let handler = handler.clone();
             queries.spawn(async move {
-                if let Err(err) = socket.send_to(&resp, src).await {
-                    tracing::debug!(%err, %src, "udp send");
+                match socket.send_to(&resp, src).await {
+                    Ok(_) => sent.record(&handler, Protocol::Udp, resp),
+                    Err(err) => tracing::debug!(%err, %src, "udp send"),
                 }
             });
         }
@@ -186,8 +238,10 @@ async fn serve_connection(
             return;
         }
         let (handler, writer) = (handler.clone(), writer.clone());
+        let received = Instant::now();
         queries.spawn(async move {
-            let Some(resp) = handler.handle(&msg, src, false).await else {
+            let mut trace = Trace::default();
+            let Some(resp) = handler.handle_traced(&msg, src, false, &mut trace).await else {
                 return;
             };
             let Ok(len) = u16::try_from(resp.len()) else {
@@ -199,7 +253,15 @@ async fn serve_connection(
             framed.extend_from_slice(&resp);
             if let Err(err) = w.write_all(&framed).await {
                 tracing::debug!(%err, %src, "tcp write");
+                return;
             }
+            drop(w);
+            let sent = Sent {
+                received,
+                src,
+                trace,
+            };
+            sent.record(&handler, Protocol::Tcp, resp);
         });
     }
 }

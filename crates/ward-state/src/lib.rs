@@ -113,6 +113,8 @@ pub struct Snapshot {
     pub clients: SubnetTable,
     /// The policy of clients in no subnet.
     pub default_policy: usize,
+    /// Named client subnets to indices into the config's `clients`.
+    pub client_names: SubnetTable,
     /// Local answers.
     pub records: LocalRecords,
     /// Conditional forwarding: zone -> upstream group, most specific first.
@@ -430,8 +432,12 @@ impl Snapshot {
         };
         let default_policy = policy(&config.default_policy)?;
         let mut clients = SubnetTable::default();
-        for c in &config.clients {
+        let mut client_names = SubnetTable::default();
+        for (i, c) in config.clients.iter().enumerate() {
             clients.insert(c.subnet.ip(), c.subnet.prefix(), policy(&c.policy)?);
+            if c.name.is_some() {
+                client_names.insert(c.subnet.ip(), c.subnet.prefix(), i);
+            }
         }
         let mut forward: Vec<(String, String)> = config
             .forward
@@ -449,6 +455,7 @@ impl Snapshot {
             policies,
             clients,
             default_policy,
+            client_names,
             records,
             forward,
             list_errors,
@@ -520,11 +527,20 @@ impl Snapshot {
     /// The policy for a client address (longest prefix wins, IPv4-mapped IPv6 counts as
     /// IPv4), or the default policy.
     pub fn policy_for(&self, client: IpAddr) -> &Policy {
-        let i = self
-            .clients
+        &self.policies[self.policy_index(client)]
+    }
+
+    /// [`Snapshot::policy_for`] as an index into [`Snapshot::policies`].
+    pub fn policy_index(&self, client: IpAddr) -> usize {
+        self.clients
             .lookup(client.to_canonical())
-            .unwrap_or(self.default_policy);
-        &self.policies[i]
+            .unwrap_or(self.default_policy)
+    }
+
+    /// The name of the most specific named client subnet containing `client`, if any.
+    pub fn client_name(&self, client: IpAddr) -> Option<&str> {
+        let i = self.client_names.lookup(client.to_canonical())?;
+        self.config.clients.get(i)?.name.as_deref()
     }
 
     /// The upstream group a conditional-forwarding zone sends `name` to, if any.

@@ -32,13 +32,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use rustls::pki_types::ServerName;
 
 pub use addr::UpstreamAddr;
 pub use error::{UpstreamError, UpstreamErrorKind};
+
+use crate::metrics::{ServerMetrics, UpstreamMetrics};
 
 use https::HttpsUpstream;
 use stream::StreamUpstream;
@@ -108,9 +110,10 @@ struct Group {
 }
 
 struct Server {
-    /// The address text, for errors and logs.
-    label: Box<str>,
+    /// The address text, for errors, logs, metrics and the query log.
+    label: Arc<str>,
     transport: Transport,
+    metrics: ServerMetrics,
 }
 
 enum Transport {
@@ -129,6 +132,18 @@ impl UpstreamGroup {
         strategy: Strategy,
         timeout: Duration,
         tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<UpstreamGroup, UpstreamError> {
+        UpstreamGroup::with_metrics(name, servers, strategy, timeout, tls, None)
+    }
+
+    /// [`UpstreamGroup::new`], counting every exchange in `metrics` (by group and server).
+    pub fn with_metrics(
+        name: &str,
+        servers: Vec<UpstreamAddr>,
+        strategy: Strategy,
+        timeout: Duration,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        metrics: Option<&UpstreamMetrics>,
     ) -> Result<UpstreamGroup, UpstreamError> {
         let invalid = |detail: String| {
             UpstreamError::new(UpstreamErrorKind::InvalidGroup)
@@ -149,7 +164,7 @@ impl UpstreamGroup {
         };
         let mut built = Vec::with_capacity(servers.len());
         for server in servers {
-            let label = server.to_string().into_boxed_str();
+            let label: Arc<str> = server.to_string().into();
             let transport = match server {
                 UpstreamAddr::Udp(addr) => Transport::Udp(UdpUpstream::new(addr)),
                 UpstreamAddr::Tcp(addr) => Transport::Stream(StreamUpstream::tcp(addr)),
@@ -172,7 +187,12 @@ impl UpstreamGroup {
                     Transport::Https(https)
                 }
             };
-            built.push(Server { label, transport });
+            let metrics = metrics.map_or_else(ServerMetrics::default, |m| m.server(name, &label));
+            built.push(Server {
+                label,
+                transport,
+                metrics,
+            });
         }
         Ok(UpstreamGroup {
             inner: Arc::new(Group {
@@ -202,15 +222,24 @@ impl UpstreamGroup {
     /// [`UpstreamGroup::resolve`] in wire format: the answer as the chosen server sent it
     /// (its id, its OPT record), checked to be a well-formed answer to the question.
     pub async fn exchange(&self, request: &UpstreamQuery) -> Result<Vec<u8>, UpstreamError> {
+        self.exchange_from(request).await.map(|(answer, _)| answer)
+    }
+
+    /// [`UpstreamGroup::exchange`], also naming the server whose answer it is.
+    pub async fn exchange_from(
+        &self,
+        request: &UpstreamQuery,
+    ) -> Result<(Vec<u8>, Arc<str>), UpstreamError> {
         let group = &*self.inner;
-        match group.strategy {
+        let (answer, server) = match group.strategy {
             Strategy::Parallel if group.servers.len() > 1 => group.race(request).await,
             Strategy::RoundRobin => {
                 let start = group.next.fetch_add(1, Ordering::Relaxed) % group.servers.len();
                 group.in_turn(request, start).await
             }
             Strategy::Parallel | Strategy::Failover => group.in_turn(request, 0).await,
-        }
+        }?;
+        Ok((answer, group.servers[server].label.clone()))
     }
 
     /// The group's name.
@@ -241,13 +270,13 @@ impl fmt::Debug for UpstreamGroup {
 
 impl Group {
     /// Servers one after the other from `start`, until one answers well.
-    async fn in_turn(&self, request: &Request, start: usize) -> Result<Vec<u8>, UpstreamError> {
+    async fn in_turn(&self, request: &Request, start: usize) -> Result<Answered, UpstreamError> {
         let mut failures = Failures::default();
         let n = self.servers.len();
-        for server in self.servers.iter().cycle().skip(start).take(n) {
-            let outcome = server.exchange(request, self.timeout).await;
-            if let Some(answer) = failures.add(outcome) {
-                return Ok(answer);
+        for i in (start..start + n).map(|i| i % n) {
+            let outcome = self.servers[i].exchange(request, self.timeout).await;
+            if let Some(answer) = failures.add(outcome, i) {
+                return Ok((answer, i));
             }
         }
         failures.finish(self)
@@ -255,7 +284,7 @@ impl Group {
 
     /// All servers at once; the first good answer wins and the other exchanges are dropped
     /// (their late answers match nothing in flight and are discarded).
-    async fn race(&self, request: &Request) -> Result<Vec<u8>, UpstreamError> {
+    async fn race(&self, request: &Request) -> Result<Answered, UpstreamError> {
         let mut racing: Vec<_> = self
             .servers
             .iter()
@@ -263,12 +292,12 @@ impl Group {
             .collect();
         let mut failures = Failures::default();
         let winner = poll_fn(|cx| {
-            for slot in racing.iter_mut() {
+            for (i, slot) in racing.iter_mut().enumerate() {
                 let Some(exchange) = slot else { continue };
                 if let Poll::Ready(outcome) = exchange.as_mut().poll(cx) {
                     *slot = None;
-                    if let Some(answer) = failures.add(outcome) {
-                        return Poll::Ready(Some(answer));
+                    if let Some(answer) = failures.add(outcome, i) {
+                        return Poll::Ready(Some((answer, i)));
                     }
                 }
             }
@@ -289,6 +318,26 @@ impl Group {
 impl Server {
     /// One exchange, bounded by `timeout`: an answer every reader can walk.
     async fn exchange(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        self.metrics.requests.inc();
+        let started = Instant::now();
+        let outcome = self.exchange_bounded(request, timeout).await;
+        match &outcome {
+            Ok(answer) if !wire::is_server_failure(answer) => self
+                .metrics
+                .duration
+                .observe(started.elapsed().as_secs_f64()),
+            _ => {
+                self.metrics.errors.inc();
+            }
+        }
+        outcome
+    }
+
+    async fn exchange_bounded(
         &self,
         request: &Request,
         timeout: Duration,
@@ -321,19 +370,23 @@ impl Transport {
     }
 }
 
+/// An answer and the index of the server that gave it.
+type Answered = (Vec<u8>, usize);
+
 /// What the servers tried so far said, short of a good answer.
 #[derive(Default)]
 struct Failures {
-    last_answer: Option<Vec<u8>>,
+    last_answer: Option<Answered>,
     last_error: Option<UpstreamError>,
 }
 
 impl Failures {
-    /// Records one exchange's outcome; returns the answer when it is a good one.
-    fn add(&mut self, outcome: Result<Vec<u8>, UpstreamError>) -> Option<Vec<u8>> {
+    /// Records the outcome of an exchange with server `i`; returns the answer when it is
+    /// a good one.
+    fn add(&mut self, outcome: Result<Vec<u8>, UpstreamError>, i: usize) -> Option<Vec<u8>> {
         match outcome {
             Ok(answer) if !wire::is_server_failure(&answer) => return Some(answer),
-            Ok(answer) => self.last_answer = Some(answer),
+            Ok(answer) => self.last_answer = Some((answer, i)),
             Err(e) => {
                 tracing::debug!(error = %e, "upstream exchange failed");
                 self.last_error = Some(e);
@@ -344,7 +397,7 @@ impl Failures {
 
     /// The outcome when no server answered well: the last SERVFAIL/REFUSED answer if any,
     /// else the error (a single server's own, or [`UpstreamErrorKind::AllFailed`]).
-    fn finish(self, group: &Group) -> Result<Vec<u8>, UpstreamError> {
+    fn finish(self, group: &Group) -> Result<Answered, UpstreamError> {
         if let Some(answer) = self.last_answer {
             return Ok(answer);
         }

@@ -1,0 +1,246 @@
+//! The query path's Prometheus metrics, registered in the registry the binary makes
+//! (one per server: tests running several servers in one process keep their figures
+//! apart). Names and labels are listed in docs/metrics.md.
+//!
+//! Queries, responses, latency and the cache's hits are counted by the recorder thread
+//! from the events the query path hands it ([`crate::record`]), so the query path pays
+//! nothing for them; when that channel overflows, the events lost are counted in
+//! `ward_querylog_dropped_total` and missing from these counts. Upstream exchanges are
+//! counted where they happen, per server (they cost tens of microseconds anyway).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// Latency buckets: 25 µs to about 6.5 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 19))
+}
+
+/// A histogram family with the latency buckets.
+type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct QueryLabels {
+    pub(crate) policy: String,
+    pub(crate) verdict: &'static str,
+    pub(crate) protocol: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RcodeLabels {
+    pub(crate) rcode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SourceLabels {
+    pub(crate) source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    group: String,
+    server: String,
+}
+
+/// Everything the query path reports. Cheap to clone (the metrics are shared).
+#[derive(Clone, Debug)]
+pub struct DnsMetrics {
+    pub(crate) queries: Family<QueryLabels, Counter>,
+    pub(crate) responses: Family<RcodeLabels, Counter>,
+    pub(crate) duration: LatencyFamily<SourceLabels>,
+    pub(crate) cache_hits: Counter,
+    pub(crate) cache_misses: Counter,
+    pub(crate) cache_entries: Gauge,
+    pub(crate) log_dropped: Counter,
+    pub(crate) log_entries: Gauge,
+    /// Per upstream server; hand it to the runtime that builds the groups.
+    pub upstream: UpstreamMetrics,
+}
+
+impl Default for DnsMetrics {
+    /// Metrics in no registry (counted, never read): for handlers built without one.
+    fn default() -> DnsMetrics {
+        DnsMetrics {
+            queries: Family::default(),
+            responses: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            cache_entries: Gauge::default(),
+            log_dropped: Counter::default(),
+            log_entries: Gauge::default(),
+            upstream: UpstreamMetrics::default(),
+        }
+    }
+}
+
+impl DnsMetrics {
+    /// The query path's metrics, registered in `registry` (names start with `ward_dns_`
+    /// and `ward_querylog_`).
+    pub fn register(registry: &mut Registry) -> DnsMetrics {
+        let m = DnsMetrics::default();
+        let dns = registry.sub_registry_with_prefix("ward_dns");
+        dns.register(
+            "queries",
+            "Queries answered, by the client's policy, the verdict and the protocol",
+            m.queries.clone(),
+        );
+        dns.register(
+            "responses",
+            "Responses sent, by response code",
+            m.responses.clone(),
+        );
+        dns.register_with_unit(
+            "query_duration",
+            "Time from a query's arrival to its answer being sent, by what answered it",
+            Unit::Seconds,
+            m.duration.clone(),
+        );
+        dns.register(
+            "cache_hits",
+            "Answers taken from the cache",
+            m.cache_hits.clone(),
+        );
+        dns.register(
+            "cache_misses",
+            "Queries the cache could not answer, sent upstream",
+            m.cache_misses.clone(),
+        );
+        dns.register(
+            "cache_entries",
+            "Answers held in the cache",
+            m.cache_entries.clone(),
+        );
+        m.upstream.register_in(dns);
+        let log = registry.sub_registry_with_prefix("ward_querylog");
+        log.register(
+            "dropped",
+            "Query events dropped because the recorder was behind: missing from the query \
+             log, the statistics and the query counts",
+            m.log_dropped.clone(),
+        );
+        log.register(
+            "entries",
+            "Query log entries held in memory",
+            m.log_entries.clone(),
+        );
+        m
+    }
+}
+
+/// Exchanges with upstream servers: requests, failures and latency per group and server.
+#[derive(Clone, Debug)]
+pub struct UpstreamMetrics {
+    requests: Family<UpstreamLabels, Counter>,
+    errors: Family<UpstreamLabels, Counter>,
+    duration: LatencyFamily<UpstreamLabels>,
+}
+
+impl Default for UpstreamMetrics {
+    fn default() -> UpstreamMetrics {
+        UpstreamMetrics {
+            requests: Family::default(),
+            errors: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+        }
+    }
+}
+
+impl UpstreamMetrics {
+    fn register_in(&self, registry: &mut Registry) {
+        registry.register(
+            "upstream_requests",
+            "Exchanges with an upstream server",
+            self.requests.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Exchanges that failed: timeout, connection or protocol error, SERVFAIL or REFUSED",
+            self.errors.clone(),
+        );
+        registry.register_with_unit(
+            "upstream_duration",
+            "Time an upstream server took to answer (successful exchanges)",
+            Unit::Seconds,
+            self.duration.clone(),
+        );
+    }
+
+    /// The metrics of one server of one group.
+    pub(crate) fn server(&self, group: &str, server: &str) -> ServerMetrics {
+        let labels = UpstreamLabels {
+            group: label_value(group),
+            server: label_value(server),
+        };
+        ServerMetrics {
+            requests: self.requests.get_or_create_owned(&labels),
+            errors: self.errors.get_or_create_owned(&labels),
+            duration: self.duration.get_or_create_owned(&labels),
+        }
+    }
+}
+
+/// A label value as the text format needs it: prometheus-client 0.24 writes values as
+/// they are, and a server written in the config may hold a quote or a backslash.
+fn label_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One server's metrics, kept by the server itself.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerMetrics {
+    pub(crate) requests: Counter,
+    pub(crate) errors: Counter,
+    pub(crate) duration: Histogram,
+}
+
+impl Default for ServerMetrics {
+    /// In no registry: for groups built without metrics.
+    fn default() -> ServerMetrics {
+        ServerMetrics {
+            requests: Counter::default(),
+            errors: Counter::default(),
+            duration: latency_histogram(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+
+    use super::*;
+
+    #[test]
+    fn server_labels_are_escaped_and_counted() {
+        let mut registry = Registry::default();
+        let m = DnsMetrics::register(&mut registry);
+        let server = m.upstream.server("default", "https://x/\"q\"");
+        server.requests.inc();
+        server.duration.observe(0.001);
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        let series = r#"{group="default",server="https://x/\"q\""}"#;
+        assert!(
+            text.contains(&format!("ward_dns_upstream_requests_total{series} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("ward_dns_upstream_duration_seconds_count{series} 1")),
+            "{text}"
+        );
+    }
+}

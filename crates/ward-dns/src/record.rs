@@ -1,0 +1,521 @@
+//! From the query path to the query log, the statistics and the metrics.
+//!
+//! After an answer is sent, the serving loop hands the [`Recorder`] an [`Event`]: the
+//! answer it sent (moved, not copied), the client, the times, and the handler's [`Trace`]
+//! of what decided it (the snapshot, the policy, the rule). That is a `try_send` on a
+//! bounded channel: it never waits, never takes a lock and never wakes a thread (the
+//! [`RecordWriter`] polls). When the channel is full the event is dropped and counted in
+//! `ward_querylog_dropped_total`; the query was answered all the same.
+//!
+//! The writer does the work that costs something, off the query path: it reads the
+//! question and an answer summary back from the answer's wire format, resolves the rule's
+//! text and list from the snapshot, builds a [`querylog::Entry`], counts the metrics, and
+//! hands each batch to the sinks (the statistics) and the query log's store.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::metrics::counter::Counter;
+use ward_rules::{Reason, RecordType, RuleMatch};
+use ward_state::Snapshot;
+use ward_state::querylog::{self, Entry};
+
+use crate::cache::read_name;
+use crate::metrics::{DnsMetrics, QueryLabels, RcodeLabels, SourceLabels};
+use crate::wire::skip_name;
+
+/// The default capacity of the channel from the query path to the writer: at the
+/// writer's 25 ms poll, room for 650,000 queries a second.
+pub const DEFAULT_CAPACITY: usize = 16_384;
+
+/// Events taken from the channel per batch.
+const BATCH: usize = 1024;
+
+/// How often the writer drains the channel. It polls rather than waits so that the query
+/// path never has a sleeping writer to wake: a wake-up is a futex call on the query
+/// thread, several times the cost of the send. Entries reach searches within this delay.
+const POLL: Duration = Duration::from_millis(25);
+
+/// How a query arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Plain DNS over UDP.
+    Udp,
+    /// Plain DNS over TCP.
+    Tcp,
+}
+
+impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+/// What produced an answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The filter: blocked, rewritten, or a hosts-style address.
+    Filter,
+    /// A local record.
+    Local,
+    /// The cache.
+    Cache,
+    /// An upstream server, just now.
+    Upstream,
+    /// Nothing: SERVFAIL, FORMERR, NOTIMP, or an unreadable query.
+    #[default]
+    Error,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Filter => "filter",
+            Source::Local => "local",
+            Source::Cache => "cache",
+            Source::Upstream => "upstream",
+            Source::Error => "error",
+        }
+    }
+}
+
+/// What the handler decided about one query, filled in as it goes.
+#[derive(Debug, Default)]
+pub struct Trace {
+    decided: Option<Decided>,
+    pub(crate) source: Source,
+    /// Whether the cache was asked and had nothing.
+    pub(crate) cache_miss: bool,
+    /// The upstream server that answered.
+    pub(crate) upstream: Option<Arc<str>>,
+}
+
+#[derive(Debug)]
+struct Decided {
+    snapshot: Arc<Snapshot>,
+    policy: usize,
+    reason: Reason,
+    rule: Option<RuleMatch>,
+}
+
+impl Trace {
+    /// The policy (an index into the snapshot's) that answers the query.
+    pub(crate) fn policy(&mut self, snapshot: &Arc<Snapshot>, policy: usize) {
+        self.decided = Some(Decided {
+            snapshot: snapshot.clone(),
+            policy,
+            reason: Reason::NotFilteredNotFound,
+            rule: None,
+        });
+    }
+
+    /// The filter's verdict, and the rule that decided it.
+    pub(crate) fn verdict(&mut self, reason: Reason, rule: Option<RuleMatch>) {
+        if let Some(d) = &mut self.decided {
+            d.reason = reason;
+            d.rule = rule;
+        }
+    }
+
+    /// The verdict of the policy.
+    pub fn reason(&self) -> Option<Reason> {
+        self.decided.as_ref().map(|d| d.reason)
+    }
+
+    /// What produced the answer.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+}
+
+/// One answered query, as the serving loop hands it over.
+#[derive(Debug)]
+pub struct Event {
+    /// When the query arrived.
+    pub received: Instant,
+    /// Arrival to answer sent.
+    pub elapsed: Duration,
+    /// The client's address.
+    pub client: IpAddr,
+    /// How it arrived.
+    pub protocol: Protocol,
+    /// The answer sent, in wire format.
+    pub response: Vec<u8>,
+    /// What decided the answer.
+    pub trace: Trace,
+}
+
+/// The query path's end of the channel. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    sender: SyncSender<Event>,
+    dropped: Counter,
+}
+
+impl Recorder {
+    /// Hands an event to the writer, or drops and counts it when the writer is behind.
+    pub fn record(&self, event: Event) {
+        if self.sender.try_send(event).is_err() {
+            self.dropped.inc();
+        }
+    }
+
+    /// Events dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+}
+
+/// Called with every batch of entries before the query log takes them (the statistics).
+pub type Sink = Box<dyn FnMut(&[Entry]) + Send>;
+
+/// What the writer does with the events.
+pub struct RecordConfig {
+    /// Room in the channel; more events wait for nobody and are dropped.
+    pub capacity: usize,
+    /// The query log's store; `None` when the query log is off.
+    pub store: Option<querylog::Store>,
+    /// Sees every entry, also those the query log ignores.
+    pub sinks: Vec<Sink>,
+    /// Client addresses without their host part, in the log and the sinks alike.
+    pub anonymize_clients: bool,
+}
+
+/// Drains the channel: entries for the query log and the sinks, counts for the metrics.
+pub struct RecordWriter {
+    receiver: Receiver<Event>,
+    config: RecordConfig,
+    metrics: DnsMetrics,
+    log: Option<querylog::QueryLog>,
+    policies: PolicyNames,
+}
+
+/// A recorder and the writer that must run for anything to be recorded.
+pub fn channel(
+    config: RecordConfig,
+    metrics: &DnsMetrics,
+    log: Option<querylog::QueryLog>,
+) -> (Recorder, RecordWriter) {
+    let (sender, receiver) = sync_channel(config.capacity.max(1));
+    let recorder = Recorder {
+        sender,
+        dropped: metrics.log_dropped.clone(),
+    };
+    let writer = RecordWriter {
+        receiver,
+        config,
+        metrics: metrics.clone(),
+        log,
+        policies: PolicyNames::default(),
+    };
+    (recorder, writer)
+}
+
+impl RecordWriter {
+    /// Runs until `stop` completes (then drains what is left and flushes the query log's
+    /// file) or every [`Recorder`] is dropped. File writes are buffered `std::fs` calls:
+    /// cheap, but blocking, so spawn this on a multi-thread runtime.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
+        let mut poll = tokio::time::interval(POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        let mut stopping = false;
+        loop {
+            if !stopping {
+                tokio::select! {
+                    _ = poll.tick() => {}
+                    _ = &mut stop => stopping = true,
+                }
+            }
+            let open = self.drain();
+            if stopping || !open {
+                break;
+            }
+        }
+        if let Some(store) = &mut self.config.store {
+            store.flush();
+        }
+    }
+
+    /// Takes every event waiting, in batches; false once every recorder is gone.
+    fn drain(&mut self) -> bool {
+        let mut events = Vec::with_capacity(BATCH);
+        loop {
+            let mut open = true;
+            while events.len() < BATCH {
+                match self.receiver.try_recv() {
+                    Ok(event) => events.push(event),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            let full = events.len() == BATCH;
+            self.write(&mut events);
+            if !full || !open {
+                return open;
+            }
+        }
+    }
+
+    /// One batch: metrics, entries, sinks, store (which also checks its files when the
+    /// batch is empty).
+    fn write(&mut self, events: &mut Vec<Event>) {
+        // Wall-clock time of an event: now, less how long ago it arrived.
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let now = Instant::now();
+        let mut entries = Vec::with_capacity(events.len());
+        for event in events.drain(..) {
+            self.count(&event);
+            let ago = now.saturating_duration_since(event.received).as_millis() as u64;
+            if let Some(entry) = self.entry(event, now_ms.saturating_sub(ago)) {
+                entries.push(entry);
+            }
+        }
+        for sink in &mut self.config.sinks {
+            sink(&entries);
+        }
+        if let Some(store) = &mut self.config.store {
+            store.write(entries);
+        }
+        if let Some(log) = &self.log {
+            self.metrics.log_entries.set(log.len() as i64);
+        }
+    }
+
+    fn count(&self, event: &Event) {
+        let m = &self.metrics;
+        let rcode = event.response.get(3).map_or(2, |b| b & 0x0f);
+        m.responses
+            .get_or_create(&RcodeLabels {
+                rcode: rcode_label(rcode),
+            })
+            .inc();
+        m.duration
+            .get_or_create(&SourceLabels {
+                source: event.trace.source.as_str(),
+            })
+            .observe(event.elapsed.as_secs_f64());
+        if event.trace.source == Source::Cache {
+            m.cache_hits.inc();
+        } else if event.trace.cache_miss {
+            m.cache_misses.inc();
+        }
+        if let Some(d) = &event.trace.decided {
+            let policy = d
+                .snapshot
+                .policies
+                .get(d.policy)
+                .map_or("", |p| p.name.as_str());
+            m.queries
+                .get_or_create(&QueryLabels {
+                    policy: policy.to_owned(),
+                    verdict: verdict_label(d.reason),
+                    protocol: event.protocol.as_str(),
+                })
+                .inc();
+        }
+    }
+
+    /// The log entry of an event whose question was read and decided.
+    fn entry(&mut self, event: Event, time_ms: u64) -> Option<Entry> {
+        let d = event.trace.decided?;
+        let answer = Summary::read(&event.response)?;
+        let snapshot = &d.snapshot;
+        let policy = snapshot.policies.get(d.policy)?;
+        let citation = d.rule.map(|rule| snapshot.cite(policy, &rule));
+        let client_name = snapshot.client_name(event.client).map(Box::from);
+        let client = if self.config.anonymize_clients {
+            querylog::anonymize_ip(event.client)
+        } else {
+            event.client
+        };
+        let (rule, list) = match citation {
+            Some(c) => (Some(c.text.into_boxed_str()), Some(c.list.into_boxed_str())),
+            None => (None, None),
+        };
+        Some(Entry {
+            time_ms,
+            client,
+            client_name,
+            policy: self.policies.name(snapshot, d.policy),
+            name: answer.name.into_boxed_str(),
+            qtype: answer.qtype,
+            reason: d.reason,
+            rule,
+            list,
+            answer: answer.text.into_boxed_str(),
+            rcode: answer.rcode,
+            upstream: event.trace.upstream,
+            cached: event.trace.source == Source::Cache,
+            elapsed_us: u32::try_from(event.elapsed.as_micros()).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// The policy names of the latest snapshot seen, shared by every entry of it.
+#[derive(Default)]
+struct PolicyNames {
+    generation: Option<u64>,
+    names: Vec<Arc<str>>,
+}
+
+impl PolicyNames {
+    fn name(&mut self, snapshot: &Snapshot, i: usize) -> Arc<str> {
+        if self.generation != Some(snapshot.generation) {
+            self.generation = Some(snapshot.generation);
+            self.names = snapshot
+                .policies
+                .iter()
+                .map(|p| Arc::from(p.name.as_str()))
+                .collect();
+        }
+        self.names.get(i).cloned().unwrap_or_else(|| Arc::from(""))
+    }
+}
+
+fn verdict_label(reason: Reason) -> &'static str {
+    match reason {
+        Reason::FilteredBlockList => "blocked",
+        Reason::NotFilteredAllowList => "allowlisted",
+        Reason::RewrittenRule => "rewritten",
+        Reason::NotFilteredNotFound => "processed",
+    }
+}
+
+fn rcode_label(rcode: u8) -> &'static str {
+    match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => "OTHER",
+    }
+}
+
+/// What an answer says, read from its wire format.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) name: String,
+    pub(crate) qtype: u16,
+    pub(crate) rcode: u8,
+    /// The answer records, shortly: addresses as they are, `CNAME target`, other types by
+    /// their name; empty when there are none.
+    pub(crate) text: String,
+}
+
+impl Summary {
+    /// `None` when the message has no readable question.
+    pub(crate) fn read(wire: &[u8]) -> Option<Summary> {
+        let u16_at = |at: usize| -> Option<u16> {
+            Some(u16::from_be_bytes([*wire.get(at)?, *wire.get(at + 1)?]))
+        };
+        if u16_at(4)? != 1 {
+            return None;
+        }
+        let answers = u16_at(6)?;
+        let name = read_name(wire, 12)?;
+        let mut at = skip_name(wire, 12)?;
+        let qtype = u16_at(at)?;
+        at += 4;
+        let mut text = String::new();
+        let mut add = |part: &str| {
+            if !text.is_empty() {
+                text.push_str(", ");
+            }
+            text.push_str(part);
+        };
+        for _ in 0..answers {
+            let Some(rdata) = skip_name(wire, at).map(|a| a + 10) else {
+                break;
+            };
+            let (Some(rtype), Some(len)) = (u16_at(rdata - 10), u16_at(rdata - 2)) else {
+                break;
+            };
+            let Some(data) = wire.get(rdata..rdata + usize::from(len)) else {
+                break;
+            };
+            match (RecordType::from(rtype), data.len()) {
+                (RecordType::A, 4) => {
+                    add(&Ipv4Addr::from(<[u8; 4]>::try_from(data).ok()?).to_string())
+                }
+                (RecordType::AAAA, 16) => {
+                    add(&Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?).to_string())
+                }
+                (RecordType::CNAME, _) => match read_name(wire, rdata) {
+                    Some(target) => add(&format!("CNAME {target}")),
+                    None => add("CNAME"),
+                },
+                (other, _) => add(&other.to_string()),
+            }
+            at = rdata + usize::from(len);
+        }
+        Some(Summary {
+            name,
+            qtype,
+            rcode: wire.get(3)? & 0x0f,
+            text,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
+    use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
+    use hickory_proto::rr::{Name, RData, Record};
+
+    use super::*;
+
+    fn answer(records: Vec<RData>, rcode: ResponseCode) -> Vec<u8> {
+        let name = Name::from_ascii("WWW.Example.com.").unwrap();
+        let mut m = Message::query();
+        m.metadata.message_type = MessageType::Response;
+        m.metadata.response_code = rcode;
+        m.add_query(Query::query(name.clone(), RecordType::A));
+        for r in records {
+            m.add_answer(Record::from_rdata(name.clone(), 60, r));
+        }
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn summaries_name_what_the_answer_holds() {
+        let wire = answer(
+            vec![
+                RData::CNAME(CNAME(Name::from_ascii("cdn.example.net.").unwrap())),
+                RData::A(A::new(93, 184, 216, 34)),
+                RData::AAAA(AAAA::new(0x2606, 0, 0, 0, 0, 0, 0, 1)),
+                RData::MX(MX::new(10, Name::from_ascii("mx.example.com.").unwrap())),
+            ],
+            ResponseCode::NoError,
+        );
+        let s = Summary::read(&wire).unwrap();
+        assert_eq!(s.name, "www.example.com");
+        assert_eq!(s.qtype, 1);
+        assert_eq!(s.rcode, 0);
+        assert_eq!(s.text, "CNAME cdn.example.net, 93.184.216.34, 2606::1, MX");
+    }
+
+    #[test]
+    fn empty_and_broken_answers() {
+        let nx = Summary::read(&answer(vec![], ResponseCode::NXDomain)).unwrap();
+        assert_eq!((nx.rcode, nx.text.as_str()), (3, ""));
+        let full = answer(vec![RData::A(A::new(1, 2, 3, 4))], ResponseCode::NoError);
+        // Cut inside the answer record: the question is still read, the record is not.
+        let cut = Summary::read(&full[..full.len() - 2]).unwrap();
+        assert_eq!(cut.text, "");
+        assert_eq!(Summary::read(&full[..11]), None);
+    }
+}
