@@ -8,7 +8,8 @@
 # Knobs: N (600000), DURATION (15), OUT (target/dnsperf), WARD_BIN (OUT/bin/ward-* newest),
 # PORT (5498), STUB_PORT (5499), FREQ (499 Hz), CALLGRAPH (dwarf; or fp), THREADS (unset:
 # passed as --threads), QPS (unset = saturate; e.g. 10000 for a fixed rate), NOPERF=1 (only
-# CPU per query and context switches, no perf). The environment reaches Ward.
+# CPU per query and context switches, no perf), CONFIG_EXTRA (YAML appended to Ward's config,
+# e.g. "query_log: { enabled: false }"). The environment reaches Ward.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -71,6 +72,7 @@ policies:
   main: { lists: [corpus] }
 default_policy: main
 data_dir: "$P/data"
+${CONFIG_EXTRA:-}
 EOF
 "$WARD_BIN" serve --config "$P/ward.yaml" ${THREADS:+--threads "$THREADS"} >"$P/ward.log" 2>&1 &
 PIDS+=($!)
