@@ -228,6 +228,10 @@ pub(crate) struct ClientRuleSchema {
     subnet: String,
     /// The policy of clients in it.
     policy: String,
+    /// A name for the clients in it (`kids-tablet` for a /32), shown in the query log and
+    /// the statistics and matched by the query log's `client` filter; the most specific
+    /// named subnet names a client.
+    name: Option<String>,
 }
 
 /// A local answer.

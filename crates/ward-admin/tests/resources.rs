@@ -551,7 +551,7 @@ async fn clients_are_one_ordered_list_edited_whole_or_by_subnet() {
     let (_, body) = s.local(Method::GET, "/api/v1/clients", None).await;
     assert_eq!(
         json(&body),
-        json!([{ "subnet": "10.0.20.0/24", "policy": "kids" }])
+        json!([{ "subnet": "10.0.20.0/24", "policy": "kids", "name": "kids-devices" }])
     );
 
     let same = json!({ "subnet": "10.0.20.0/24", "policy": "main" }).to_string();

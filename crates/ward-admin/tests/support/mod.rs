@@ -63,7 +63,8 @@ impl Setup {
 
 /// Every field of every resource is set somewhere here (the schema tests rely on it): a
 /// path list and a URL list (disabled), a policy with only lists and one with everything
-/// else, two upstream groups (one with a strategy), a forward rule, a record.
+/// else, two upstream groups (one with a strategy), a named client rule, a forward rule, a
+/// record.
 pub fn config_text(rule: &str, list: &Path) -> String {
     let dir = list.parent().unwrap();
     format!(
@@ -82,7 +83,7 @@ policies:
   main: {{ lists: [ads], rules: ["{rule}"] }}
   kids: {{ extends: main, rules: ["||games.example^"], upstream: default, blocking_mode: nxdomain }}
 clients:
-  - {{ subnet: 10.0.20.0/24, policy: kids }}
+  - {{ subnet: 10.0.20.0/24, policy: kids, name: kids-devices }}
 default_policy: main
 "#,
         data = dir.join("data").display(),
