@@ -1,5 +1,6 @@
 //! Who may use the API: Bearer tokens and HTTP Basic users, read from files (never from
-//! the config itself), compared in constant time. `/livez` and `/readyz` stay open.
+//! the config itself), compared in constant time. `/livez`, `/readyz` and `/metrics` stay
+//! open.
 //!
 //! With no credentials at all (the embedded default, a first start), the API answers
 //! clients on loopback only: the server's own machine, a `kubectl port-forward`, a test.
@@ -166,14 +167,18 @@ fn problem(status: StatusCode, message: &str) -> Response {
     response
 }
 
-/// The middleware in front of everything but the probes.
+/// Answered without credentials: the probes, and the metrics a Prometheus in another pod
+/// scrapes (counts and config names, no query names or client addresses).
+const OPEN_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
+
+/// The middleware in front of everything but [`OPEN_PATHS`].
 pub(crate) async fn require(
     State(state): State<AdminState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == "/livez" || path == "/readyz" {
+    if OPEN_PATHS.contains(&path) {
         return next.run(request).await;
     }
     let credentials = state.credentials();

@@ -1,10 +1,11 @@
 //! Ward's admin HTTP server. The Kubernetes probes: `/livez` answers while the process
-//! runs, `/readyz` once the rules are compiled and the DNS listeners are open (both open to
-//! everyone). Behind [`auth`]: `GET /api/v1/status` (the served state), the config as a
-//! whole and "why is this name blocked?" ([`api`]), a resource for each thing users edit
-//! (lists, policies and their rules, clients, records, upstream groups), and the OpenAPI
-//! document of all of it with a page that shows it. Bodies are limited to 4 MiB, requests
-//! to 30 seconds.
+//! runs, `/readyz` once the rules are compiled and the DNS listeners are open; `/metrics`
+//! for Prometheus (all three open to everyone: the metrics carry counts and config names,
+//! never a query name or a client address). Behind [`auth`]: `GET /api/v1/status` (the
+//! served state), the config as a whole and "why is this name blocked?" ([`api`]), a
+//! resource for each thing users edit (lists, policies and their rules, clients, records,
+//! upstream groups), the query log and the statistics, and the OpenAPI document of all of
+//! it with a page that shows it. Bodies are limited to 4 MiB, requests to 30 seconds.
 //!
 //! Every route is registered through `utoipa-axum` together with its `#[utoipa::path]`
 //! documentation, so `/api/v1/openapi.json` describes exactly what the router serves.
@@ -14,18 +15,24 @@
 pub mod api;
 pub mod auth;
 mod openapi;
+mod querylog;
 mod resources;
+mod stats;
 pub mod sync;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
+use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use ward_state::querylog::QueryLog;
+use ward_state::stats::Stats;
 
 /// Produces the body of `GET /api/v1/status` (a JSON object; `version` and `ready` are
 /// added to it).
@@ -38,6 +45,9 @@ pub struct AdminState {
     status: Arc<OnceLock<StatusFn>>,
     control: Arc<OnceLock<Arc<api::Control>>>,
     refresh: Arc<OnceLock<Arc<Notify>>>,
+    query_log: Arc<OnceLock<QueryLog>>,
+    stats: Arc<OnceLock<Stats>>,
+    metrics: Arc<OnceLock<Arc<Registry>>>,
     /// One config write at a time, from reading the serving config to the reload's
     /// outcome: two API writes at once would otherwise each change the same old config and
     /// the second would undo the first.
@@ -84,6 +94,32 @@ impl AdminState {
 
     pub(crate) fn list_refresh(&self) -> Option<&Arc<Notify>> {
         self.refresh.get()
+    }
+
+    /// Lets `GET /api/v1/querylog` search `log` (until then, and when the query log is
+    /// disabled, it answers 503). Only the first call counts.
+    pub fn set_query_log(&self, log: QueryLog) {
+        let _ = self.query_log.set(log);
+    }
+
+    pub(crate) fn query_log(&self) -> Option<&QueryLog> {
+        self.query_log.get()
+    }
+
+    /// Lets `GET /api/v1/stats` report `stats` and `POST /api/v1/stats/reset` reset them
+    /// (until then both answer 503). Only the first call counts.
+    pub fn set_stats(&self, stats: Stats) {
+        let _ = self.stats.set(stats);
+    }
+
+    pub(crate) fn stats(&self) -> Option<&Stats> {
+        self.stats.get()
+    }
+
+    /// Lets `GET /metrics` encode `registry`, the server's one registry (until then it
+    /// answers 503). Only the first call counts.
+    pub fn set_metrics(&self, registry: Arc<Registry>) {
+        let _ = self.metrics.set(registry);
     }
 
     /// Waits for the turn to write the config; hold it until the write's reload is over.
@@ -179,6 +215,10 @@ fn routes() -> OpenApiRouter<AdminState> {
             upstreams::replace,
             upstreams::remove
         ))
+        .routes(routes!(querylog::search))
+        .routes(routes!(stats::report))
+        .routes(routes!(stats::reset))
+        .routes(routes!(metrics))
         .routes(routes!(openapi::document))
         .routes(routes!(openapi::docs_page))
 }
@@ -201,6 +241,39 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+/// The content type of `/metrics`: OpenMetrics text, which Prometheus asks for first.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Prometheus metrics, OpenMetrics text.
+///
+/// The counters and gauges of the server's one registry (docs/metrics.md lists them).
+/// Open to everyone, like the probes, so a Prometheus in another pod can scrape it: it
+/// carries counts and config names (policies, lists, upstreams), never a query name or a
+/// client address.
+#[utoipa::path(get, path = "/metrics", tag = "metrics", operation_id = "get_metrics",
+    security(()),
+    responses(
+        (status = 200, description = "The metrics", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 503, description = "Starting", body = openapi::ApiError),
+    ))]
+async fn metrics(State(state): State<AdminState>) -> Response {
+    let Some(registry) = state.metrics.get() else {
+        return api::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the metrics are not registered yet: the server is starting",
+        );
+    };
+    let mut text = String::with_capacity(16 << 10);
+    match prometheus_client::encoding::text::encode(&mut text, registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Err(e) => api::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the metrics failed: {e}"),
+        ),
     }
 }
 

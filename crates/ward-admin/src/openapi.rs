@@ -20,14 +20,15 @@ use utoipa::{Modify, OpenApi, ToSchema};
 #[openapi(
     info(
         title = "Ward admin API",
-        description = "Ward's native admin API. Every endpoint but /livez and /readyz needs a \
-            credential: a Bearer token (the first line of `admin.token_file`) or an HTTP Basic \
-            user (a `name:password` line of `admin.users_file`). With neither configured, \
-            only clients on loopback are answered. With `admin.read_only` every write \
-            (anything but GET) is refused with 403. Every write changes the serving config, \
-            validates it, saves it atomically over the config file and applies it through \
-            the reloader: it answers 200 with the reload's outcome and the new revision, or \
-            400 with the reason and changes nothing.",
+        description = "Ward's native admin API. Every endpoint but /livez, /readyz and \
+            /metrics needs a credential: a Bearer token (the first line of \
+            `admin.token_file`) or an HTTP Basic user (a `name:password` line of \
+            `admin.users_file`). With neither configured, only clients on loopback are \
+            answered. With `admin.read_only` every write (anything but GET) is refused with \
+            403. Every write to the config changes the serving config, validates it, saves it \
+            atomically over the config file and applies it through the reloader: it answers \
+            200 with the reload's outcome and the new revision, or 400 with the reason and \
+            changes nothing. The query log and the statistics are each node's own.",
         license(name = "MIT OR Apache-2.0"),
     ),
     security(("bearer" = []), ("basic" = [])),
@@ -41,6 +42,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "clients", description = "Which subnet gets which policy"),
         (name = "records", description = "Local answers"),
         (name = "upstreams", description = "Named groups of upstream resolvers"),
+        (name = "querylog", description = "What was asked, by whom, and what Ward answered"),
+        (name = "stats", description = "The dashboard's numbers: totals, a time series, top lists"),
+        (name = "metrics", description = "Prometheus metrics; open to everyone"),
         (name = "docs", description = "This document, and a page that shows it"),
     ),
 )]
@@ -271,4 +275,158 @@ pub(crate) struct NewUpstreamGroupSchema {
     servers: Vec<String>,
     /// `parallel` (the default), `round_robin` or `failover`.
     strategy: Option<String>,
+}
+
+/// A page of the query log, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueryLogPage {
+    /// The entries found.
+    entries: Vec<QueryLogEntry>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// One answered query.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueryLogEntry {
+    /// When it was answered, RFC 3339 with milliseconds.
+    time: String,
+    /// The same, Unix ms.
+    time_ms: u64,
+    /// The client's address (without its host part with `query_log.anonymize_clients`).
+    client: String,
+    /// The client's name in the config, when it has one.
+    client_name: Option<String>,
+    /// The policy that answered.
+    policy: String,
+    /// The question name: lowercase, no trailing dot.
+    name: String,
+    /// The question type: `A`, `AAAA`, `HTTPS`, ...
+    qtype: String,
+    /// AdGuard Home's reason: `NotFilteredNotFound`, `NotFilteredAllowList`,
+    /// `FilteredBlockList`, `RewrittenRule`.
+    reason: String,
+    /// The text of the deciding rule.
+    rule: Option<String>,
+    /// The id of the deciding rule's list.
+    list: Option<String>,
+    /// A short summary of the answer: `0.0.0.0`, `93.184.216.34, 2606::1`, `NXDOMAIN`.
+    answer: String,
+    /// The response code: `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
+    rcode: String,
+    /// The upstream that answered, if one did.
+    upstream: Option<String>,
+    /// Whether the answer came from the cache.
+    cached: bool,
+    /// Time from the request to the response, µs.
+    elapsed_us: u32,
+}
+
+/// The statistics of a range.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatsReport {
+    /// `24h`, `7d` or `30d`.
+    range: String,
+    /// `hour` or `minute`: the step of `series`.
+    resolution: String,
+    /// The start of the first bucket of `series`, Unix ms.
+    from_ms: u64,
+    /// The end of its last bucket (exclusive), Unix ms.
+    to_ms: u64,
+    /// Every query from `from_ms` to `to_ms`, by outcome.
+    totals: StatsTotals,
+    /// Blocked queries over all queries (0 without queries).
+    blocked_ratio: f64,
+    /// The average time from request to response, ms.
+    avg_processing_ms: f64,
+    /// One point per bucket, oldest first, empty buckets included.
+    series: Vec<StatsPoint>,
+    /// The names asked for most.
+    top_names: Vec<NameCount>,
+    /// The names blocked most.
+    top_blocked: Vec<NameCount>,
+    /// The clients that asked most.
+    top_clients: Vec<ClientCount>,
+    /// Queries per policy, most first.
+    policies: Vec<PolicyCount>,
+    /// Answers per upstream (not from the cache) and their average time, most first.
+    upstreams: Vec<UpstreamLatency>,
+}
+
+/// Queries by outcome.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatsTotals {
+    /// Every answered query.
+    queries: u64,
+    /// Blocked by a rule (`FilteredBlockList`).
+    blocked: u64,
+    /// Let through by an exception (`NotFilteredAllowList`).
+    allowlisted: u64,
+    /// Answered by a `$dnsrewrite` rule (`RewrittenRule`).
+    rewritten: u64,
+    /// Answered from the cache.
+    cached: u64,
+}
+
+/// One bucket (an hour or a minute) of the time series.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatsPoint {
+    /// The bucket's start, Unix ms.
+    time_ms: u64,
+    /// The same, RFC 3339.
+    time: String,
+    /// Every answered query.
+    queries: u64,
+    /// Blocked by a rule.
+    blocked: u64,
+    /// Let through by an exception.
+    allowlisted: u64,
+    /// Answered by a `$dnsrewrite` rule.
+    rewritten: u64,
+    /// Answered from the cache.
+    cached: u64,
+    /// The average processing time of its queries, ms.
+    avg_processing_ms: f64,
+}
+
+/// A name and its queries.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NameCount {
+    /// The name.
+    name: String,
+    /// Its queries.
+    count: u64,
+}
+
+/// A client and its queries.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClientCount {
+    /// Its address.
+    client: String,
+    /// Its name in the config, when it has one.
+    name: Option<String>,
+    /// Its queries.
+    count: u64,
+}
+
+/// A policy's queries.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PolicyCount {
+    /// The policy.
+    policy: String,
+    /// Queries it answered.
+    queries: u64,
+    /// Of those, blocked.
+    blocked: u64,
+}
+
+/// An upstream's answers and their average time.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UpstreamLatency {
+    /// The upstream, as the query log names it.
+    upstream: String,
+    /// Queries it answered (answers from the cache are not counted).
+    queries: u64,
+    /// Their average time from request to response, ms.
+    avg_ms: f64,
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI document and the docs page: the document describes every route the router
-//! serves and nothing else, its body schemas name the config's own fields, and both stay
-//! behind the credentials.
+//! serves and nothing else, its body schemas name the config's own fields and the fields
+//! the query log and the statistics answer with, and both stay behind the credentials.
 
 mod support;
 
@@ -48,6 +48,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/upstreams/{name}"),
     ("PUT", "/api/v1/upstreams/{name}"),
     ("DELETE", "/api/v1/upstreams/{name}"),
+    ("GET", "/api/v1/querylog"),
+    ("GET", "/api/v1/stats"),
+    ("POST", "/api/v1/stats/reset"),
+    ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
 ];
@@ -124,7 +128,7 @@ async fn the_document_describes_every_route_the_router_serves_and_no_other() {
 }
 
 #[tokio::test]
-async fn the_document_names_both_credentials_and_opens_only_the_probes() {
+async fn the_document_names_both_credentials_and_opens_only_the_probes_and_metrics() {
     let s = setup("oa-auth", Credentials::none(), false);
     let doc = document(&s).await;
     let schemes = &doc["components"]["securitySchemes"];
@@ -137,7 +141,7 @@ async fn the_document_names_both_credentials_and_opens_only_the_probes() {
     );
     for (path, item) in doc["paths"].as_object().unwrap() {
         let security = &item["get"]["security"];
-        if path == "/livez" || path == "/readyz" {
+        if path == "/livez" || path == "/readyz" || path == "/metrics" {
             assert_eq!(*security, serde_json::json!([{}]), "{path}");
         } else {
             assert!(security.is_null(), "{path} overrides the credentials");
@@ -237,5 +241,77 @@ async fn the_document_and_the_page_need_credentials() {
         let auth = support::basic("alice", "wonderland");
         let (status, _) = call(&s.app, Method::GET, uri, REMOTE, Some(&auth), None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+}
+
+/// The field names of a JSON object, and of the objects in its arrays, by the schema name
+/// the document gives them.
+fn object_fields(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn the_query_log_and_stats_schemas_name_exactly_the_fields_answered() {
+    use std::sync::Arc;
+    use ward_state::querylog::{Entry, QueryLog, QueryLogConfig, Reason};
+    use ward_state::stats::Stats;
+
+    let s = setup("oa-observe", Credentials::none(), false);
+    let doc = document(&s).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Every optional field set.
+    let entry = Entry {
+        time_ms: now - 1000,
+        client: "10.0.20.7".parse().unwrap(),
+        client_name: Some("tablet".into()),
+        policy: Arc::from("kids"),
+        name: "ads.example".into(),
+        qtype: 1,
+        reason: Reason::FilteredBlockList,
+        rule: Some("||ads.example^".into()),
+        list: Some("ads".into()),
+        answer: "0.0.0.0".into(),
+        rcode: 0,
+        upstream: Some("9.9.9.9:53".into()),
+        cached: false,
+        elapsed_us: 100,
+    };
+    let (log, mut store) = QueryLog::new(QueryLogConfig::default());
+    store.write([entry.clone(), entry.clone()]);
+    s.state.set_query_log(log);
+    let stats = Stats::open(None);
+    stats.record(&[entry]);
+    s.state.set_stats(stats);
+
+    let (_, body) = s.local(Method::GET, "/api/v1/querylog?limit=1", None).await;
+    let page = json(&body);
+    assert!(page["next_cursor"].is_string(), "{page}");
+    assert_eq!(object_fields(&page), properties(&doc, "QueryLogPage"));
+    assert_eq!(
+        object_fields(&page["entries"][0]),
+        properties(&doc, "QueryLogEntry")
+    );
+
+    let (_, body) = s.local(Method::GET, "/api/v1/stats", None).await;
+    let report = json(&body);
+    assert_eq!(object_fields(&report), properties(&doc, "StatsReport"));
+    for (field, schema) in [
+        ("totals", "StatsTotals"),
+        ("series", "StatsPoint"),
+        ("top_names", "NameCount"),
+        ("top_blocked", "NameCount"),
+        ("top_clients", "ClientCount"),
+        ("policies", "PolicyCount"),
+        ("upstreams", "UpstreamLatency"),
+    ] {
+        let value = &report[field];
+        let sample = match value {
+            Value::Array(items) => items.last().unwrap_or_else(|| panic!("{field} is empty")),
+            other => other,
+        };
+        assert_eq!(object_fields(sample), properties(&doc, schema), "{field}");
     }
 }
