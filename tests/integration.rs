@@ -6,4 +6,5 @@ mod dns_e2e;
 mod dns_support;
 mod reload_e2e;
 mod rules_cli;
+mod querylog_e2e;
 mod sync_e2e;

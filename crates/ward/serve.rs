@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use ward_admin::api::Control;
 use ward_admin::auth::{Credentials, read_secret};
 use ward_admin::sync::{SyncControl, SyncSlot};
@@ -17,10 +19,14 @@ use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
 use ward_config::SyncRole;
 use ward_dns::handler::{Handler, Runtime};
+use ward_dns::metrics::DnsMetrics;
+use ward_dns::record::{self, RecordConfig};
 use ward_dns::server::DnsServer;
 use ward_state::download::{DownloadLimits, Downloader};
+use ward_state::querylog::{self, QueryLog};
 use ward_state::refresh::{self, Activity};
 use ward_state::reload::{self, ApplyFn, Reloader, Trigger};
+use ward_state::stats::Stats;
 use ward_state::status::Status;
 use ward_state::sync::{self, Primary, Replica, SyncState};
 use ward_state::{DiskLists, Snapshot, watch};
@@ -157,11 +163,27 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         "rules compiled"
     );
     let snapshot = Arc::new(snapshot);
-    let (rt, errors) = Runtime::build(snapshot.clone()).await;
+    // One metrics registry for this server, passed down (no global recorder).
+    let mut registry = Registry::default();
+    let dns_metrics = DnsMetrics::register(&mut registry);
+    let (rt, errors) =
+        Runtime::build_with_metrics(snapshot.clone(), dns_metrics.upstream.clone()).await;
     for err in errors {
         tracing::warn!("{err}");
     }
-    let handler = Arc::new(Handler::new(rt));
+    // Every answered query goes to the recorder thread: query log, statistics, metrics.
+    // Statistics live in <data_dir>/stats/ and survive restarts.
+    let stats = Stats::open(Some(data_dir.join("stats")));
+    let (query_log, recorder, record_writer) =
+        recording(&snapshot.config, &data_dir, &dns_metrics, &stats);
+    let handler = Arc::new(Handler::with_recorder(rt, recorder, &dns_metrics));
+    let recording_stop = CancellationToken::new();
+    let recording_task = tokio::spawn(record_writer.run(recording_stop.clone().cancelled_owned()));
+    if let Some(log) = query_log {
+        admin.set_query_log(log);
+    }
+    admin.set_stats(stats.clone());
+    let stats_saver = tokio::spawn(save_stats_every(stats.clone(), STATS_SAVE));
     let server = Arc::new(DnsServer::new(handler.clone()));
     // Worker i serves socket i of every address.
     let mut per_worker: Vec<Vec<std::net::UdpSocket>> = (0..threads).map(|_| Vec::new()).collect();
@@ -214,6 +236,15 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         )));
         primary = Some(p);
     }
+    ward_state::metrics::register(
+        &mut registry,
+        ward_state::metrics::StateSources {
+            reloader: reloader.clone(),
+            replica: replica.clone(),
+            primary: primary.clone(),
+        },
+    );
+    admin.set_metrics(Arc::new(registry));
     let _ = sync_slot.set(SyncControl {
         token: sync_token.into(),
         reloader: reloader.clone(),
@@ -286,7 +317,74 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         }
     })
     .await?;
+    // The queries answered during the drain are recorded, the query log's file flushed,
+    // the statistics saved.
+    recording_stop.cancel();
+    let _ = recording_task.await;
+    stats_saver.abort();
+    save_stats(stats).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The query log (when enabled: in memory, and in `<data_dir>/querylog/` when `files`)
+/// and the channel from the query path to the thread that records every answered query.
+/// The query log's settings are node-local and read once, at start.
+fn recording(
+    config: &Config,
+    data_dir: &std::path::Path,
+    metrics: &DnsMetrics,
+    stats: &Stats,
+) -> (Option<QueryLog>, record::Recorder, record::RecordWriter) {
+    let q = &config.query_log;
+    let (log, store) = if q.enabled {
+        let (log, store) = QueryLog::new(querylog::QueryLogConfig {
+            memory_entries: q.memory_entries,
+            dir: q.files.then(|| data_dir.join("querylog")),
+            retention: q.retention,
+            // The recorder anonymises, for the statistics too.
+            anonymize_clients: false,
+            ignore: q.ignore.clone(),
+            ..querylog::QueryLogConfig::default()
+        });
+        (Some(log), Some(store))
+    } else {
+        (None, None)
+    };
+    let (recorder, writer) = record::channel(
+        RecordConfig {
+            capacity: q.queue,
+            store,
+            sinks: vec![{
+                let stats = stats.clone();
+                Box::new(move |entries| stats.record(entries))
+            }],
+            anonymize_clients: q.anonymize_clients,
+        },
+        metrics,
+        log.clone(),
+    );
+    (log, recorder, writer)
+}
+
+/// How often the statistics are saved (and at shutdown): a crash loses at most this. Not
+/// every minute: the file can reach a few MB, and Ward runs on SD cards too.
+const STATS_SAVE: Duration = Duration::from_secs(300);
+
+async fn save_stats_every(stats: Stats, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        save_stats(stats.clone()).await;
+    }
+}
+
+/// Writes the statistics file on the blocking pool; a failure is logged, never fatal.
+async fn save_stats(stats: Stats) {
+    match tokio::task::spawn_blocking(move || stats.save()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(%err, "saving the statistics"),
+        Err(err) => tracing::warn!(%err, "saving the statistics"),
+    }
 }
 
 /// Binds one address: `threads` UDP sockets sharing it with `SO_REUSEPORT` (the kernel

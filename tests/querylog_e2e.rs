@@ -1,0 +1,404 @@
+//! The query log, the statistics and the metrics of a running `ward serve`, after real
+//! queries from `dig` and `kdig` and from test sockets on several source addresses.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use crate::dns_support::{TempDir, Ward, http, ip, query, udp, upstream};
+
+/// A config with two policies, a named client and the query log's settings in `query_log`.
+fn config(dir: &Path, upstream: SocketAddr, query_log: &str) -> std::path::PathBuf {
+    let list = dir.join("ads.txt");
+    std::fs::write(&list, "||ads.example^\n||tracker.example^\n").unwrap();
+    let config = format!(
+        r#"
+dns:
+  listen: ["127.0.0.1:0"]
+  upstream_timeout: 500ms
+admin:
+  listen: "127.0.0.1:0"
+upstreams:
+  default: {{ servers: ["{upstream}"] }}
+lists:
+  - {{ id: ads, path: "{list}" }}
+policies:
+  main: {{ lists: [ads] }}
+  kids: {{ extends: main, rules: ["||tiktok.com^"] }}
+clients:
+  - {{ subnet: 127.0.0.0/8, policy: main }}
+  - {{ subnet: 127.0.0.3/32, policy: kids, name: kids-tablet }}
+default_policy: main
+data_dir: "{data}"
+query_log:
+{query_log}
+"#,
+        list = list.display(),
+        data = dir.join("data").display(),
+    );
+    let path = dir.join("ward.yaml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `GET path` on the admin API (loopback, no credentials needed), parsed.
+fn get(ward: &Ward, path: &str) -> Value {
+    let (status, body) = http(ward.admin, "GET", path, None, "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// The query log's entries for `params`, newest first, once there are `n` of them (the
+/// recorder writes every 25 ms).
+fn entries(ward: &Ward, params: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let page = get(ward, &format!("/api/v1/querylog?{params}"));
+        let found = page["entries"].as_array().unwrap().clone();
+        if found.len() >= n || Instant::now() > deadline {
+            assert_eq!(found.len(), n, "querylog?{params}: {page:#}");
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `GET /metrics` as text.
+fn metrics(ward: &Ward) -> String {
+    let (status, body) = http(ward.admin, "GET", "/metrics", None, "");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The value of one sample of the metrics text (`name{labels}` exactly as written),
+/// 0 when there is no such sample.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+fn dig(ward: &Ward, src: &str, name: &str, tcp: bool) -> String {
+    let mut cmd = Command::new("dig");
+    cmd.args(["+short", "+time=3", "+tries=1", "-b", src, "-p"])
+        .arg(ward.dns.port().to_string())
+        .arg("@127.0.0.1")
+        .arg(name);
+    if tcp {
+        cmd.arg("+tcp");
+    }
+    let out = cmd
+        .output()
+        .expect("dig (bind9-dnsutils) must be installed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn kdig(ward: &Ward, src: &str, name: &str) -> String {
+    let out = Command::new("kdig")
+        .args(["+short", "+tcp", "+timeout=3", "-b", src, "-p"])
+        .arg(ward.dns.port().to_string())
+        .arg("@127.0.0.1")
+        .arg(name)
+        .output()
+        .expect("kdig (knot-dnsutils) must be installed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn real_queries_appear_in_the_log_the_metrics_and_the_statistics() {
+    let dir = TempDir::new("querylog");
+    let up = upstream();
+    let path = config(&dir.0, up, "  ignore: [\"*.ignored.example\"]");
+    let ward = Ward::spawn(&path, &[]);
+
+    assert_eq!(dig(&ward, "127.0.0.2", "ads.example", false), "0.0.0.0");
+    assert_eq!(
+        dig(&ward, "127.0.0.2", "www.allowed.example", false),
+        "127.1.0.1"
+    );
+    assert_eq!(
+        dig(&ward, "127.0.0.2", "www.allowed.example", false),
+        "127.1.0.1"
+    );
+    assert_eq!(kdig(&ward, "127.0.0.3", "www.tiktok.com"), "0.0.0.0");
+    assert_eq!(
+        dig(&ward, "127.0.0.2", "a.ignored.example", false),
+        "127.1.0.1"
+    );
+    let aaaa = udp(
+        ward.dns,
+        ip("127.0.0.2"),
+        &query("v6.allowed.example", RecordType::AAAA),
+    );
+    assert_eq!(aaaa.answers.len(), 1);
+
+    // Five entries: the ignored name is not logged.
+    let all = entries(&ward, "", 5);
+    let names: Vec<&str> = all.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "v6.allowed.example",
+            "www.tiktok.com",
+            "www.allowed.example",
+            "www.allowed.example",
+            "ads.example"
+        ]
+    );
+    let blocked = &all[4];
+    assert_eq!(blocked["client"], "127.0.0.2");
+    assert_eq!(blocked["policy"], "main");
+    assert_eq!(blocked["qtype"], "A");
+    assert_eq!(blocked["reason"], "FilteredBlockList");
+    assert_eq!(blocked["rule"], "||ads.example^");
+    assert_eq!(blocked["list"], "ads");
+    assert_eq!(blocked["answer"], "0.0.0.0");
+    assert_eq!(blocked["rcode"], "NOERROR");
+    assert_eq!(blocked["cached"], false);
+    assert!(blocked.get("upstream").is_none(), "{blocked}");
+    let (miss, hit) = (&all[3], &all[2]);
+    assert_eq!(miss["reason"], "NotFilteredNotFound");
+    assert_eq!(miss["answer"], "127.1.0.1");
+    assert_eq!(miss["upstream"], up.to_string());
+    assert_eq!(miss["cached"], false);
+    assert_eq!(hit["cached"], true);
+    assert!(hit.get("upstream").is_none(), "{hit}");
+    let kids = &all[1];
+    assert_eq!(kids["client"], "127.0.0.3");
+    assert_eq!(kids["client_name"], "kids-tablet");
+    assert_eq!(kids["policy"], "kids");
+    assert_eq!(kids["rule"], "||tiktok.com^");
+    assert_eq!(all[0]["qtype"], "AAAA");
+    assert_eq!(all[0]["answer"], "2001:db8::1");
+    for e in &all {
+        let t = e["time_ms"].as_u64().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(t <= now && now - t < 60_000, "{e}");
+        assert!(e["elapsed_us"].as_u64().unwrap() < 5_000_000, "{e}");
+    }
+
+    // Filters, each on its own.
+    let only = |params: &str, n: usize| -> Vec<String> {
+        entries(&ward, params, n)
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(only("client=127.0.0.3", 1), ["www.tiktok.com"]);
+    assert_eq!(only("client=kids-tablet", 1), ["www.tiktok.com"]);
+    assert_eq!(only("policy=kids", 1), ["www.tiktok.com"]);
+    assert_eq!(
+        only("verdict=blocked", 2),
+        ["www.tiktok.com", "ads.example"]
+    );
+    assert_eq!(only("name=ALLOWED", 3).len(), 3);
+    assert_eq!(
+        only("client=127.0.0.0/24&verdict=processed&name=www", 2).len(),
+        2
+    );
+    let first = all.last().unwrap()["time_ms"].as_u64().unwrap();
+    assert_eq!(only(&format!("to={first}"), 1), ["ads.example"]);
+    let (status, body) = http(ward.admin, "GET", "/api/v1/querylog?limit=x", None, "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("limit"), "{body}");
+
+    // Pages of two, by the cursor: every entry once, in order.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(&ward, &format!("/api/v1/querylog?limit=2{cursor}"));
+        for e in page["entries"].as_array().unwrap() {
+            seen.push(e["name"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names);
+
+    // The metrics moved with the queries.
+    let text = metrics(&ward);
+    let q = |policy: &str, verdict: &str, protocol: &str| {
+        sample(
+            &text,
+            &format!(
+                "ward_dns_queries_total{{policy=\"{policy}\",verdict=\"{verdict}\",protocol=\"{protocol}\"}}"
+            ),
+        )
+    };
+    assert_eq!(q("main", "blocked", "udp"), 1.0, "{text}");
+    assert_eq!(q("main", "processed", "udp"), 4.0, "{text}");
+    assert_eq!(q("kids", "blocked", "tcp"), 1.0, "{text}");
+    assert_eq!(sample(&text, "ward_dns_cache_hits_total"), 1.0, "{text}");
+    assert_eq!(sample(&text, "ward_dns_cache_misses_total"), 3.0, "{text}");
+    assert_eq!(sample(&text, "ward_dns_cache_entries"), 3.0, "{text}");
+    assert_eq!(
+        sample(&text, "ward_dns_responses_total{rcode=\"NOERROR\"}"),
+        6.0,
+        "{text}"
+    );
+    let server = format!("{{group=\"default\",server=\"{up}\"}}");
+    assert_eq!(
+        sample(&text, &format!("ward_dns_upstream_requests_total{server}")),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("ward_dns_upstream_duration_seconds_count{server}")
+        ),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ward_dns_query_duration_seconds_count{source=\"cache\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "ward_querylog_dropped_total"), 0.0, "{text}");
+    assert_eq!(sample(&text, "ward_querylog_entries"), 5.0, "{text}");
+
+    // The statistics count every query, the ignored one too.
+    let stats = get(&ward, "/api/v1/stats");
+    check_stats(&stats, up);
+
+    // The file has the same entries, as JSON lines.
+    drop(ward);
+    let file = std::fs::read_to_string(dir.0.join("data/querylog/querylog.json")).unwrap();
+    let logged: Vec<Value> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged.len(), 5, "{file}");
+    assert_eq!(logged[0]["name"], "ads.example");
+    assert_eq!(logged[0]["rule"], "||ads.example^");
+
+    // The statistics survive a restart (saved at shutdown); the in-memory log starts
+    // empty.
+    let ward = Ward::spawn(&path, &[]);
+    check_stats(&get(&ward, "/api/v1/stats"), up);
+    assert_eq!(
+        get(&ward, "/api/v1/querylog")["entries"],
+        serde_json::json!([])
+    );
+}
+
+/// The statistics of the six queries of the test above.
+fn check_stats(stats: &Value, upstream: SocketAddr) {
+    let totals = &stats["totals"];
+    assert_eq!(totals["queries"], 6, "{stats:#}");
+    assert_eq!(totals["blocked"], 2, "{stats:#}");
+    assert_eq!(totals["cached"], 1, "{stats:#}");
+    let ratio = stats["blocked_ratio"].as_f64().unwrap();
+    assert!((ratio - 2.0 / 6.0).abs() < 1e-9, "{stats:#}");
+    let top = |key: &str, field: &str| -> Vec<(String, u64)> {
+        stats[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e[field].as_str().unwrap().to_owned(),
+                    e["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        top("top_names", "name")[0],
+        ("www.allowed.example".into(), 2)
+    );
+    let mut blocked = top("top_blocked", "name");
+    blocked.sort();
+    assert_eq!(
+        blocked,
+        [("ads.example".into(), 1), ("www.tiktok.com".into(), 1)]
+    );
+    assert_eq!(
+        top("top_clients", "client"),
+        [("127.0.0.2".into(), 5), ("127.0.0.3".into(), 1)]
+    );
+    assert_eq!(stats["top_clients"][1]["name"], "kids-tablet");
+    let policies: Vec<(String, u64, u64)> = stats["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["policy"].as_str().unwrap().to_owned(),
+                p["queries"].as_u64().unwrap(),
+                p["blocked"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(policies.contains(&("main".into(), 5, 1)), "{stats:#}");
+    assert!(policies.contains(&("kids".into(), 1, 1)), "{stats:#}");
+    let upstreams = stats["upstreams"].as_array().unwrap();
+    assert_eq!(upstreams.len(), 1, "{stats:#}");
+    assert_eq!(upstreams[0]["upstream"], upstream.to_string());
+    assert_eq!(upstreams[0]["queries"], 3, "{stats:#}");
+}
+
+/// A flood through a queue of one: every query is answered; what the recorder could not
+/// take is counted as dropped, and nothing is lost without being counted.
+#[test]
+fn a_flood_that_overflows_the_queue_loses_log_entries_only() {
+    let dir = TempDir::new("querylog-flood");
+    let path = config(&dir.0, upstream(), "  queue: 1\n  files: false");
+    let ward = Ward::spawn(&path, &[]);
+    let socket = UdpSocket::bind("127.0.0.2:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    const N: u16 = 3000;
+    const WINDOW: u16 = 64;
+    let mut answered = HashSet::new();
+    let mut buf = [0u8; 512];
+    // Up to WINDOW queries in flight at once, each a different name.
+    let send = |id: u16| {
+        let mut m: Message = query(&format!("n{id}.flood.example"), RecordType::A);
+        m.metadata.id = id;
+        socket.send_to(&m.to_vec().unwrap(), ward.dns).unwrap();
+    };
+    for id in 0..WINDOW {
+        send(id);
+    }
+    let mut next = WINDOW;
+    while answered.len() < usize::from(N) {
+        let len = socket.recv(&mut buf).expect("every query is answered");
+        let id = u16::from_be_bytes([buf[0], buf[1]]);
+        assert!(answered.insert(id), "answered twice: {id}");
+        if next < N {
+            send(next);
+            next += 1;
+        }
+        assert!(len > 12);
+    }
+    // The recorder took some and dropped the rest; together they are every query.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let text = metrics(&ward);
+        let dropped = sample(&text, "ward_querylog_dropped_total");
+        let held = sample(&text, "ward_querylog_entries");
+        if dropped + held == f64::from(N) || Instant::now() > deadline {
+            assert!(dropped > 0.0, "the queue of one never overflowed:\n{text}");
+            assert_eq!(dropped + held, f64::from(N), "{text}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
