@@ -239,7 +239,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(&format!("ward_dns_upstream_duration_seconds_count{series} 1")),
+            text.contains(&format!(
+                "ward_dns_upstream_duration_seconds_count{series} 1"
+            )),
             "{text}"
         );
     }
