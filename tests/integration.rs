@@ -4,7 +4,7 @@ mod admin_e2e;
 mod config_cli;
 mod dns_e2e;
 mod dns_support;
+mod querylog_e2e;
 mod reload_e2e;
 mod rules_cli;
-mod querylog_e2e;
 mod sync_e2e;
