@@ -97,23 +97,31 @@ if [[ ${NOPERF:-} != 1 ]]; then
     2>"$P/perf-record.log" &
   PERF_PID=$!
 fi
+# CPU ticks of the UDP threads (ward-udp-*), which answer the queries, and of all the others
+# (the recorder, TCP, the admin API): the query path's own cost and what runs beside it
+udp_ticks() { for t in /proc/"$WARD_PID"/task/*; do
+  if [[ $(cat "$t/comm" 2>/dev/null) == ward-udp* ]]; then awk '{print $14 + $15}' "$t/stat"; fi
+  done | awk '{n += $1} END {print n + 0}'; }
 c0=$(ctxt)
+u0=$(udp_ticks)
 t0=$(awk '{print $14 + $15}' "/proc/$WARD_PID/stat")
 taskset -c 1 dnsperf -s $ADDR -p "$PORT" -d "$QFILE" -c 10 -q 100 -t 5 -l "$DURATION" "${RATE[@]}" >"$P/dnsperf.txt" 2>&1
 t1=$(awk '{print $14 + $15}' "/proc/$WARD_PID/stat")
+u1=$(udp_ticks)
 c1=$(ctxt)
 threads=$(ls /proc/"$WARD_PID"/task | wc -l)
 [[ -n $PERF_PID ]] && { wait "$PERF_PID" || true; }
 qps=$(awk '/Queries per second/ {print $4}' "$P/dnsperf.txt")
 hz=$(getconf CLK_TCK)
-python3 - "$t0" "$t1" "$hz" "$qps" "$DURATION" "$c0" "$c1" "$threads" <<'EOF' | tee "$P/summary.txt"
+python3 - "$t0" "$t1" "$hz" "$qps" "$DURATION" "$c0" "$c1" "$threads" "$u0" "$u1" <<'EOF' | tee "$P/summary.txt"
 import sys
 t0, t1, hz, qps, dur = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4] or 0), float(sys.argv[5])
 sw = int(sys.argv[7]) - int(sys.argv[6])
 cpu = (t1 - t0) / hz
+udp = (int(sys.argv[10]) - int(sys.argv[9])) / hz
 n = qps * dur or 1
-print("qps %.0f, Ward CPU %.1f s in %.0f s = %.1f µs/q; %s threads, %.3f context switches per query"
-      % (qps, cpu, dur, cpu / n * 1e6, sys.argv[8], sw / n))
+print("qps %.0f, Ward CPU %.1f s in %.0f s = %.2f µs/q (UDP threads %.2f, others %.2f); %s threads, %.3f context switches per query"
+      % (qps, cpu, dur, cpu / n * 1e6, udp / n * 1e6, (cpu - udp) / n * 1e6, sys.argv[8], sw / n))
 EOF
 grep -E "Queries (sent|completed|lost)" "$P/dnsperf.txt"
 [[ -n $PERF_PID ]] || exit 0

@@ -42,17 +42,16 @@ import re, sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
     s, v, rest = line.split(" ", 2)
-    m = re.search(r"qps (\d+), .* = ([\d.]+) µs/q", rest)
+    m = re.search(r"qps (\d+), .* = ([\d.]+) µs/q \(UDP threads ([\d.]+), others ([\d.]+)\)", rest)
     if m:
-        rows.setdefault((s, v), []).append((float(m.group(1)), float(m.group(2))))
-print("%-14s %-8s %12s %10s %12s" % ("set", "variant", "qps (median)", "µs/query", "qps vs base"))
+        rows.setdefault((s, v), []).append(tuple(float(g) for g in m.groups()))
+print("%-14s %-8s %12s %12s %10s %10s %12s" % ("set", "variant", "qps (median)", "qps vs base", "µs/query", "UDP µs/q", "others µs/q"))
 for s in dict.fromkeys(k[0] for k in rows):
-    base = statistics.median(q for q, _ in rows.get((s, "base"), [(0, 0)]))
+    base = statistics.median(r[0] for r in rows.get((s, "base"), [(0, 0, 0, 0)]))
     for v in ("base", "nolog", "memory", "default"):
         if (s, v) not in rows:
             continue
-        qps = statistics.median(q for q, _ in rows[(s, v)])
-        us = statistics.median(u for _, u in rows[(s, v)])
-        print("%-14s %-8s %12.0f %10.2f %+11.1f%%" % (s, v, qps, us, (qps / base - 1) * 100 if base else 0))
+        med = [statistics.median(r[i] for r in rows[(s, v)]) for i in range(4)]
+        print("%-14s %-8s %12.0f %+11.1f%% %10.2f %10.2f %12.2f" % (s, v, med[0], (med[0] / base - 1) * 100 if base else 0, med[1], med[2], med[3]))
 PY
 rm -f "$RESULTS"

@@ -12,12 +12,14 @@
 //! text and list from the snapshot, builds a [`querylog::Entry`], counts the metrics, and
 //! hands each batch to the sinks (the statistics) and the query log's store.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use ward_rules::{Reason, RecordType, RuleMatch};
 use ward_state::Snapshot;
 use ward_state::querylog::{self, Entry};
@@ -145,9 +147,53 @@ pub struct Event {
     /// How it arrived.
     pub protocol: Protocol,
     /// The answer sent, in wire format.
-    pub response: Vec<u8>,
+    pub response: Response,
     /// What decided the answer.
     pub trace: Trace,
+}
+
+/// An answer as the recorder gets it: copied when it is small (most are), so that the
+/// query thread frees its own buffer (glibc makes a free from another thread take the
+/// owner's arena lock, and the query thread then pays for consolidating it), moved when
+/// it is large.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // inline on purpose: no allocation per query
+pub enum Response {
+    /// Up to [`Response::INLINE`] bytes.
+    Inline {
+        /// How many of `bytes` are the answer.
+        len: u8,
+        /// The answer, then zeros.
+        bytes: [u8; Response::INLINE],
+    },
+    /// A larger answer.
+    Heap(Vec<u8>),
+}
+
+impl Response {
+    /// The largest answer copied: a blocked answer is about 60 bytes, a typical A or
+    /// AAAA answer with a CNAME chain 100 to 200.
+    pub const INLINE: usize = 255;
+
+    /// The answer to record, from the buffer that was sent.
+    pub fn new(sent: Vec<u8>) -> Response {
+        match u8::try_from(sent.len()) {
+            Ok(len) => {
+                let mut bytes = [0u8; Response::INLINE];
+                bytes[..sent.len()].copy_from_slice(&sent);
+                Response::Inline { len, bytes }
+            }
+            Err(_) => Response::Heap(sent),
+        }
+    }
+
+    /// The answer's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Response::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Response::Heap(v) => v,
+        }
+    }
 }
 
 /// The query path's end of the channel. Cheap to clone.
@@ -191,6 +237,7 @@ pub struct RecordWriter {
     receiver: Receiver<Event>,
     config: RecordConfig,
     metrics: DnsMetrics,
+    counters: Counters,
     log: Option<querylog::QueryLog>,
     policies: PolicyNames,
 }
@@ -210,6 +257,7 @@ pub fn channel(
         receiver,
         config,
         metrics: metrics.clone(),
+        counters: Counters::new(metrics),
         log,
         policies: PolicyNames::default(),
     };
@@ -292,47 +340,30 @@ impl RecordWriter {
         }
     }
 
-    fn count(&self, event: &Event) {
-        let m = &self.metrics;
-        let rcode = event.response.get(3).map_or(2, |b| b & 0x0f);
-        m.responses
-            .get_or_create(&RcodeLabels {
-                rcode: rcode_label(rcode),
-            })
-            .inc();
-        m.duration
-            .get_or_create(&SourceLabels {
-                source: event.trace.source.as_str(),
-            })
-            .observe(event.elapsed.as_secs_f64());
+    fn count(&mut self, event: &Event) {
+        let c = &mut self.counters;
+        let rcode = event.response.bytes().get(3).map_or(2, |b| b & 0x0f);
+        c.responses[usize::from(rcode).min(RCODES.len() - 1)].inc();
+        c.duration[event.trace.source as usize].observe(event.elapsed.as_secs_f64());
         if event.trace.source == Source::Cache {
-            m.cache_hits.inc();
+            self.metrics.cache_hits.inc();
         } else if event.trace.cache_miss {
-            m.cache_misses.inc();
+            self.metrics.cache_misses.inc();
         }
         if let Some(d) = &event.trace.decided {
-            let policy = d
-                .snapshot
-                .policies
-                .get(d.policy)
-                .map_or("", |p| p.name.as_str());
-            m.queries
-                .get_or_create(&QueryLabels {
-                    policy: policy.to_owned(),
-                    verdict: verdict_label(d.reason),
-                    protocol: event.protocol.as_str(),
-                })
-                .inc();
+            if let Some(queries) = c.query(&self.metrics, d, event.protocol) {
+                queries.inc();
+            }
         }
     }
 
     /// The log entry of an event whose question was read and decided.
     fn entry(&mut self, event: Event, time_ms: u64) -> Option<Entry> {
         let d = event.trace.decided?;
-        let answer = Summary::read(&event.response)?;
+        let answer = Summary::read(event.response.bytes())?;
         let snapshot = &d.snapshot;
         let policy = snapshot.policies.get(d.policy)?;
-        let citation = d.rule.map(|rule| snapshot.cite(policy, &rule));
+        let citation = d.rule.map(|rule| snapshot.rule_text(policy, &rule));
         let client_name = snapshot.client_name(event.client).map(Box::from);
         let client = if self.config.anonymize_clients {
             querylog::anonymize_ip(event.client)
@@ -340,7 +371,7 @@ impl RecordWriter {
             event.client
         };
         let (rule, list) = match citation {
-            Some(c) => (Some(c.text.into_boxed_str()), Some(c.list.into_boxed_str())),
+            Some((list, text)) => (Some(Box::from(text)), Some(Box::from(list))),
             None => (None, None),
         };
         Some(Entry {
@@ -383,24 +414,84 @@ impl PolicyNames {
     }
 }
 
-fn verdict_label(reason: Reason) -> &'static str {
+/// The metric series the writer counts in, looked up once rather than per event (a
+/// family lookup hashes its labels under a lock).
+struct Counters {
+    responses: Vec<Counter>,
+    duration: Vec<Histogram>,
+    /// `ward_dns_queries_total` by policy, verdict and protocol, for the policies of
+    /// one generation.
+    queries: Vec<Counter>,
+    generation: Option<u64>,
+}
+
+/// Response codes by value; the last stands for every other.
+const RCODES: [&str; 7] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "OTHER",
+];
+/// Sources, in the order of [`Source`]'s variants.
+const SOURCES: [Source; 5] = [
+    Source::Filter,
+    Source::Local,
+    Source::Cache,
+    Source::Upstream,
+    Source::Error,
+];
+/// Verdicts, in the order of [`verdict_index`].
+const VERDICTS: [&str; 4] = ["processed", "allowlisted", "blocked", "rewritten"];
+const PROTOCOLS: [Protocol; 2] = [Protocol::Udp, Protocol::Tcp];
+
+fn verdict_index(reason: Reason) -> usize {
     match reason {
-        Reason::FilteredBlockList => "blocked",
-        Reason::NotFilteredAllowList => "allowlisted",
-        Reason::RewrittenRule => "rewritten",
-        Reason::NotFilteredNotFound => "processed",
+        Reason::NotFilteredNotFound => 0,
+        Reason::NotFilteredAllowList => 1,
+        Reason::FilteredBlockList => 2,
+        Reason::RewrittenRule => 3,
     }
 }
 
-fn rcode_label(rcode: u8) -> &'static str {
-    match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        _ => "OTHER",
+impl Counters {
+    fn new(m: &DnsMetrics) -> Counters {
+        Counters {
+            responses: RCODES
+                .iter()
+                .map(|&rcode| m.responses.get_or_create_owned(&RcodeLabels { rcode }))
+                .collect(),
+            duration: SOURCES
+                .iter()
+                .map(|s| {
+                    m.duration
+                        .get_or_create_owned(&SourceLabels { source: s.as_str() })
+                })
+                .collect(),
+            queries: Vec::new(),
+            generation: None,
+        }
+    }
+
+    /// The query counter of a decided event (the series of its snapshot's policies are
+    /// looked up again when the generation changes).
+    fn query(&mut self, m: &DnsMetrics, d: &Decided, protocol: Protocol) -> Option<&Counter> {
+        let snapshot = &d.snapshot;
+        if self.generation != Some(snapshot.generation) {
+            self.generation = Some(snapshot.generation);
+            self.queries.clear();
+            for policy in &snapshot.policies {
+                for verdict in VERDICTS {
+                    for protocol in PROTOCOLS {
+                        self.queries
+                            .push(m.queries.get_or_create_owned(&QueryLabels {
+                                policy: policy.name.clone(),
+                                verdict,
+                                protocol: protocol.as_str(),
+                            }));
+                    }
+                }
+            }
+        }
+        let i = (d.policy * VERDICTS.len() + verdict_index(d.reason)) * PROTOCOLS.len()
+            + protocol as usize;
+        self.queries.get(i)
     }
 }
 
@@ -430,11 +521,11 @@ impl Summary {
         let qtype = u16_at(at)?;
         at += 4;
         let mut text = String::new();
-        let mut add = |part: &str| {
+        let mut add = |part: &dyn std::fmt::Display| {
             if !text.is_empty() {
                 text.push_str(", ");
             }
-            text.push_str(part);
+            let _ = write!(text, "{part}");
         };
         for _ in 0..answers {
             let Some(rdata) = skip_name(wire, at).map(|a| a + 10) else {
@@ -447,17 +538,13 @@ impl Summary {
                 break;
             };
             match (RecordType::from(rtype), data.len()) {
-                (RecordType::A, 4) => {
-                    add(&Ipv4Addr::from(<[u8; 4]>::try_from(data).ok()?).to_string())
-                }
-                (RecordType::AAAA, 16) => {
-                    add(&Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?).to_string())
-                }
+                (RecordType::A, 4) => add(&Ipv4Addr::from(<[u8; 4]>::try_from(data).ok()?)),
+                (RecordType::AAAA, 16) => add(&Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?)),
                 (RecordType::CNAME, _) => match read_name(wire, rdata) {
-                    Some(target) => add(&format!("CNAME {target}")),
-                    None => add("CNAME"),
+                    Some(target) => add(&format_args!("CNAME {target}")),
+                    None => add(&"CNAME"),
                 },
-                (other, _) => add(&other.to_string()),
+                (other, _) => add(&other),
             }
             at = rdata + usize::from(len);
         }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::handler::Handler;
-use crate::record::{Event, Protocol, Trace};
+use crate::record::{Event, Protocol, Response, Trace};
 
 /// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -179,7 +179,7 @@ impl Sent {
                 elapsed: self.received.elapsed(),
                 client: self.src.ip(),
                 protocol,
-                response,
+                response: Response::new(response),
                 trace: self.trace,
             });
         }

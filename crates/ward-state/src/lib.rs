@@ -489,14 +489,30 @@ impl Snapshot {
     /// Where a rule of a verdict from [`Snapshot::check`] with `policy` comes from: its
     /// list (or `policy <name> rules`), its text and its 1-based line.
     pub fn cite(&self, policy: &Policy, rule: &ward_rules::RuleMatch) -> Citation {
-        let rules = match policy.lists.get(rule.layer) {
-            Some(&i) => &self.lists[i].rules,
-            None => &policy.custom,
-        };
+        let rules = self.layer(policy, rule);
         Citation {
             list: rules.list_name(rule.rule.list).to_owned(),
             text: rules.rule_text(rule.rule).to_owned(),
             line: rules.rule_line(rule.rule),
+        }
+    }
+
+    /// The list and the text of a rule, as [`Snapshot::cite`] without the line number
+    /// (which costs a count of the lines before the rule): what the query log records.
+    pub fn rule_text<'a>(
+        &'a self,
+        policy: &'a Policy,
+        rule: &ward_rules::RuleMatch,
+    ) -> (&'a str, &'a str) {
+        let rules = self.layer(policy, rule);
+        (rules.list_name(rule.rule.list), rules.rule_text(rule.rule))
+    }
+
+    /// The rule set of a verdict's layer: one of the policy's lists, else its own rules.
+    fn layer<'a>(&'a self, policy: &'a Policy, rule: &ward_rules::RuleMatch) -> &'a RuleSet {
+        match policy.lists.get(rule.layer) {
+            Some(&i) => &self.lists[i].rules,
+            None => &policy.custom,
         }
     }
 
