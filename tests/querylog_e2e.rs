@@ -174,6 +174,7 @@ fn real_queries_appear_in_the_log_the_metrics_and_the_statistics() {
     assert_eq!(kids["client_name"], "kids-tablet");
     assert_eq!(kids["policy"], "kids");
     assert_eq!(kids["rule"], "||tiktok.com^");
+    assert_eq!(kids["list"], "policy kids rules");
     assert_eq!(all[0]["qtype"], "AAAA");
     assert_eq!(all[0]["answer"], "2001:db8::1");
     for e in &all {
@@ -401,4 +402,53 @@ fn a_flood_that_overflows_the_queue_loses_log_entries_only() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `--log-json`: every line on stderr is a JSON object a log shipper can read.
+#[test]
+fn logs_are_json_lines_when_asked() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new("querylog-json-logs");
+    let path = config(&dir.0, upstream(), "  files: false");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", "--log-json", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let ready = line.contains("\"ready\"");
+        lines.push(line);
+        if ready {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines.len() >= 3, "{lines:#?}");
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        assert!(v["fields"]["message"].is_string(), "{line}");
+    }
+    let ready: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(ready["fields"]["message"], "ready");
+    assert_eq!(
+        ready["fields"]["udp_threads"].as_u64().is_some(),
+        true,
+        "{ready}"
+    );
 }
