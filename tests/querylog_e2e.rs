@@ -446,9 +446,5 @@ fn logs_are_json_lines_when_asked() {
     }
     let ready: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
     assert_eq!(ready["fields"]["message"], "ready");
-    assert_eq!(
-        ready["fields"]["udp_threads"].as_u64().is_some(),
-        true,
-        "{ready}"
-    );
+    assert!(ready["fields"]["udp_threads"].as_u64().is_some(), "{ready}");
 }
