@@ -473,3 +473,19 @@ pub(crate) fn http(
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
 }
+
+/// `dig +short` from a bound source address, over UDP or TCP: a client no one here wrote.
+pub(crate) fn dig(server: SocketAddr, src: &str, name: &str, tcp: bool) -> String {
+    let mut cmd = Command::new("dig");
+    cmd.args(["+short", "+time=3", "+tries=1", "-b", src, "-p"])
+        .arg(server.port().to_string())
+        .arg(format!("@{}", server.ip()))
+        .arg(name);
+    if tcp {
+        cmd.arg("+tcp");
+    }
+    let out = cmd
+        .output()
+        .expect("dig (bind9-dnsutils) must be installed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

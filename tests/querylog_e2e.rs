@@ -85,18 +85,7 @@ fn sample(text: &str, series: &str) -> f64 {
 }
 
 fn dig(ward: &Ward, src: &str, name: &str, tcp: bool) -> String {
-    let mut cmd = Command::new("dig");
-    cmd.args(["+short", "+time=3", "+tries=1", "-b", src, "-p"])
-        .arg(ward.dns.port().to_string())
-        .arg("@127.0.0.1")
-        .arg(name);
-    if tcp {
-        cmd.arg("+tcp");
-    }
-    let out = cmd
-        .output()
-        .expect("dig (bind9-dnsutils) must be installed");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    crate::dns_support::dig(ward.dns, src, name, tcp)
 }
 
 fn kdig(ward: &Ward, src: &str, name: &str) -> String {

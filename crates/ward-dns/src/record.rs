@@ -123,16 +123,6 @@ impl Trace {
             d.rule = rule;
         }
     }
-
-    /// The verdict of the policy.
-    pub fn reason(&self) -> Option<Reason> {
-        self.decided.as_ref().map(|d| d.reason)
-    }
-
-    /// What produced the answer.
-    pub fn source(&self) -> Source {
-        self.source
-    }
 }
 
 /// One answered query, as the serving loop hands it over.
