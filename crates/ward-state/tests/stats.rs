@@ -477,3 +477,54 @@ fn thirty_busy_days_stay_a_few_mib() {
     assert!(size < 4 << 20, "stats.json is {size} bytes");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_batch_counts_as_its_entries_one_by_one_whatever_their_order() {
+    // Entries of two hours and several minutes, interleaved as late entries come: the
+    // batch looks each bucket up once per run, and must count the same as single entries.
+    let times = [
+        T0 + HOUR - 1,
+        T0 + HOUR,
+        T0 + HOUR - MINUTE,
+        T0 + HOUR + 1,
+        T0 + HOUR + 2,
+        T0 + HOUR - 2,
+        T0 + HOUR + MINUTE,
+        T0 + 5,
+    ];
+    let batch: Vec<Entry> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            let reason = if i % 3 == 0 {
+                Reason::FilteredBlockList
+            } else {
+                Reason::NotFilteredNotFound
+            };
+            entry(
+                t,
+                &format!("10.0.0.{}", i % 2),
+                &format!("n{}.example", i % 3),
+                reason,
+            )
+        })
+        .collect();
+    let batched = Stats::open(None);
+    batched.record(&batch);
+    let one_by_one = Stats::open(None);
+    for e in &batch {
+        one_by_one.record(std::slice::from_ref(e));
+    }
+    let now = T0 + HOUR + 2 * MINUTE;
+    for resolution in [Resolution::Hour, Resolution::Minute] {
+        let q = ReportQuery {
+            limit: 100,
+            ..query(Range::Day, resolution)
+        };
+        assert_eq!(batched.report(now, &q), one_by_one.report(now, &q));
+    }
+    let r = batched.report(now, &query(Range::Day, Resolution::Hour));
+    assert_eq!(r.series[22].totals.queries, 4);
+    assert_eq!(r.series[23].totals.queries, 4);
+    assert_eq!(r.totals.blocked, 3);
+}

@@ -25,11 +25,19 @@
 //!
 //! Everything is kept in memory behind one mutex, taken once per recorded batch and once
 //! per report, and saved as `stats.json` in the data directory (a few MiB at most).
+//!
+//! Recording is on the recorder thread's budget for every answered query, so it is kept
+//! to a few hash lookups an entry: the maps hash with foldhash rather than SipHash (a
+//! random seed per map; the keys are names clients choose, but each map is bounded, so
+//! even a flood of colliding names could only slow one map of [`OPEN_KEYS`] keys), a
+//! batch looks its minute and hour buckets up once per run of entries that share them,
+//! and a full open map sheds its smaller half in place, keeping its capacity for the
+//! names that follow.
 
 mod report;
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +73,9 @@ const HOUR_MS: u64 = 3_600_000;
 const MINUTES_KEPT: u64 = 24 * 60;
 /// Hour buckets kept: 30 days.
 const HOURS_KEPT: u64 = 30 * 24;
+
+/// The counting maps: hashed with foldhash (see the module docs for why).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The statistics of one node. Cheap to clone: clones share the same counts.
 #[derive(Clone)]
@@ -278,11 +289,11 @@ impl HourBucket {
         HourBucket {
             counts: Counts::default(),
             kept,
-            names: HashMap::new(),
-            blocked: HashMap::new(),
-            clients: HashMap::new(),
-            policies: HashMap::new(),
-            upstreams: HashMap::new(),
+            names: HashMap::default(),
+            blocked: HashMap::default(),
+            clients: HashMap::default(),
+            policies: HashMap::default(),
+            upstreams: HashMap::default(),
         }
     }
 
@@ -339,11 +350,12 @@ impl HourBucket {
     /// Cuts the counting maps to their top `kept` keys (and never raises the bound).
     fn trim(&mut self, kept: usize) {
         self.kept = self.kept.min(kept);
-        keep_top(&mut self.names, self.kept, |n| *n);
-        keep_top(&mut self.blocked, self.kept, |n| *n);
-        keep_top(&mut self.clients, self.kept, |c| c.count);
-        keep_top(&mut self.policies, CONFIG_KEYS, |p| p.queries);
-        keep_top(&mut self.upstreams, CONFIG_KEYS, |u| u.queries);
+        // A closed hour takes no new keys: give the memory back.
+        keep_top(&mut self.names, self.kept, |n| *n, Shrink::Yes);
+        keep_top(&mut self.blocked, self.kept, |n| *n, Shrink::Yes);
+        keep_top(&mut self.clients, self.kept, |c| c.count, Shrink::Yes);
+        keep_top(&mut self.policies, CONFIG_KEYS, |p| p.queries, Shrink::Yes);
+        keep_top(&mut self.upstreams, CONFIG_KEYS, |u| u.queries, Shrink::Yes);
     }
 
     fn keys(&self) -> usize {
@@ -378,15 +390,31 @@ fn tally<K, Q, V>(
         if !open {
             return;
         }
-        keep_top(map, kept / 2, count);
+        // The map fills up again: keep its capacity rather than regrow it.
+        keep_top(map, kept / 2, count, Shrink::No);
     }
     let mut v = V::default();
     update(&mut v);
     map.insert(key.to_owned().into(), v);
 }
 
+/// Whether [`keep_top`] gives the memory of the dropped keys back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shrink {
+    Yes,
+    No,
+}
+
 /// Keeps the `n` keys with the largest counts (ties broken arbitrarily).
-fn keep_top<K: Hash + Eq, V>(map: &mut HashMap<K, V>, n: usize, count: impl Fn(&V) -> u64) {
+///
+/// In place: only the counts are copied out (to find the `n`-th largest), so the kept
+/// keys are neither moved nor hashed again.
+fn keep_top<K: Hash + Eq, V>(
+    map: &mut HashMap<K, V>,
+    n: usize,
+    count: impl Fn(&V) -> u64,
+    shrink: Shrink,
+) {
     if map.len() <= n {
         return;
     }
@@ -394,11 +422,22 @@ fn keep_top<K: Hash + Eq, V>(map: &mut HashMap<K, V>, n: usize, count: impl Fn(&
         map.clear();
         return;
     }
-    let mut all: Vec<(K, V)> = map.drain().collect();
-    all.select_nth_unstable_by(n - 1, |a, b| count(&b.1).cmp(&count(&a.1)));
-    all.truncate(n);
-    map.extend(all);
-    map.shrink_to_fit();
+    let mut counts: Vec<u64> = map.values().map(&count).collect();
+    let (larger, &mut nth, _) = counts.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
+    // Every key counted above the n-th largest count stays, and as many of those counted
+    // just that as there is room for.
+    let mut ties = n - larger.iter().filter(|c| **c > nth).count();
+    map.retain(|_, v| match count(v).cmp(&nth) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal if ties > 0 => {
+            ties -= 1;
+            true
+        }
+        _ => false,
+    });
+    if shrink == Shrink::Yes {
+        map.shrink_to_fit();
+    }
 }
 
 /// Every bucket, keyed by minute or hour since the Unix epoch.
@@ -429,6 +468,10 @@ impl Tables {
         let newest_hour = self.newest_ms / HOUR_MS;
         let first_hour = (newest_hour + 1).saturating_sub(HOURS_KEPT);
         let first_minute = (self.newest_ms / MINUTE_MS + 1).saturating_sub(MINUTES_KEPT);
+        // A batch covers a second or so: its entries share one minute and one hour, so
+        // each is looked up once per run rather than once per entry.
+        let mut minute_bucket: Option<(u64, &mut Counts)> = None;
+        let mut hour_bucket: Option<(u64, &mut HourBucket)> = None;
         for e in entries {
             let hour = e.time_ms / HOUR_MS;
             if hour < first_hour {
@@ -436,12 +479,23 @@ impl Tables {
             }
             let minute = e.time_ms / MINUTE_MS;
             if minute >= first_minute {
-                self.minutes.entry(minute).or_default().count(e);
+                if minute_bucket.as_ref().is_none_or(|(m, _)| *m != minute) {
+                    minute_bucket = Some((minute, self.minutes.entry(minute).or_default()));
+                }
+                if let Some((_, counts)) = &mut minute_bucket {
+                    counts.count(e);
+                }
             }
-            self.hours
-                .entry(hour)
-                .or_insert_with(|| HourBucket::new(kept_for(hour, newest_hour)))
-                .count(e);
+            if hour_bucket.as_ref().is_none_or(|(h, _)| *h != hour) {
+                let bucket = self
+                    .hours
+                    .entry(hour)
+                    .or_insert_with(|| HourBucket::new(kept_for(hour, newest_hour)));
+                hour_bucket = Some((hour, bucket));
+            }
+            if let Some((_, bucket)) = &mut hour_bucket {
+                bucket.count(e);
+            }
         }
         // Closing an hour after its batch is counted: the last entries of an hour that
         // come in the same batch as the first of the next still reach its open maps.
@@ -462,6 +516,38 @@ impl Tables {
             .split_off(&(newest_hour + 1).saturating_sub(HOURS_KEPT));
         for (&hour, bucket) in &mut self.hours {
             bucket.trim(kept_for(hour, newest_hour));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_top_keeps_the_largest_counts_and_only_as_many_ties_as_fit() {
+        let counts = [5, 3, 1, 3, 7, 3, 1, 1];
+        for (n, kept) in [
+            (0, &[][..]),
+            (1, &[7][..]),
+            (2, &[7, 5][..]),
+            (3, &[7, 5, 3][..]),
+            (4, &[7, 5, 3, 3][..]),
+            (5, &[7, 5, 3, 3, 3][..]),
+            (6, &[7, 5, 3, 3, 3, 1][..]),
+            (8, &counts[..]),
+            (9, &counts[..]),
+        ] {
+            for shrink in [Shrink::Yes, Shrink::No] {
+                let mut map: HashMap<u32, u64> = HashMap::default();
+                map.extend((0..).zip(counts));
+                keep_top(&mut map, n, |c| *c, shrink);
+                let mut left: Vec<u64> = map.into_values().collect();
+                left.sort_unstable_by(|a, b| b.cmp(a));
+                let mut want = kept.to_vec();
+                want.sort_unstable_by(|a, b| b.cmp(a));
+                assert_eq!(left, want, "n = {n}");
+            }
         }
     }
 }

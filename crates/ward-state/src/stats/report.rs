@@ -1,13 +1,12 @@
 //! What a report asks for, and the report: the buckets of a range merged.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{Counts, HOUR_MS, MINUTE_MS, MINUTES_KEPT, Tables};
+use super::{Counts, HOUR_MS, HashMap, MINUTE_MS, MINUTES_KEPT, Tables};
 
 /// The top lists' length unless asked.
 pub const DEFAULT_TOP: usize = 10;
@@ -273,11 +272,11 @@ pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report
         series.push(point(bucket * step, &counts));
     }
 
-    let mut names: HashMap<&str, u64> = HashMap::new();
-    let mut blocked: HashMap<&str, u64> = HashMap::new();
-    let mut clients: HashMap<IpAddr, (u64, Option<&str>)> = HashMap::new();
-    let mut policies: HashMap<&str, (u64, u64)> = HashMap::new();
-    let mut upstreams: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut names: HashMap<&str, u64> = HashMap::default();
+    let mut blocked: HashMap<&str, u64> = HashMap::default();
+    let mut clients: HashMap<IpAddr, (u64, Option<&str>)> = HashMap::default();
+    let mut policies: HashMap<&str, (u64, u64)> = HashMap::default();
+    let mut upstreams: HashMap<&str, (u64, u64)> = HashMap::default();
     // Oldest first, so a client's name is the newest one it had.
     for (_, hour) in hours {
         for (name, n) in &hour.names {
