@@ -557,3 +557,86 @@ async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
         .collect();
     assert_eq!(names, ["\"run0.example\"", "\"run1.example\""]);
 }
+
+#[tokio::test]
+async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
+    // The files write their lines without serde (for speed); every field, escape and
+    // optional field must come out as `serde_json` writes the `Serialize` form.
+    let dir = scratch("json");
+    let (_log, mut store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let policies: [Arc<str>; 3] = ["default".into(), "kids \"k\"".into(), "päd\\agogik".into()];
+    let names = [
+        "ads.example",
+        "b\u{fc}cher.example",
+        "quote\".example",
+        "back\\slash.example",
+        "ctl\u{1}\u{1f}\t\r\u{8}\u{c}.example",
+        "new\nline.example",
+        "del\u{7f}.example",
+        "emoji-\u{1f600}.example",
+        "",
+    ];
+    let clients = [
+        "10.0.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "::1",
+        "2001:db8::8a2e:370:7334",
+        "::ffff:192.0.2.1",
+    ];
+    let qtypes = [
+        0u16, 1, 2, 5, 12, 15, 16, 28, 33, 64, 65, 255, 257, 65_534, 65_535,
+    ];
+    let times = [
+        0,
+        999,
+        1_700_000_000_000,
+        1_700_000_000_999,
+        1_700_000_001_000,
+        1_700_000_000_500,
+        951_825_600_123, // 2000-02-29
+        253_402_300_799_999,
+    ];
+    let mut expected = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..300usize {
+        let reason = [
+            Reason::NotFilteredNotFound,
+            Reason::FilteredBlockList,
+            Reason::NotFilteredAllowList,
+            Reason::RewrittenRule,
+        ][i % 4];
+        let mut e = entry(0, clients[i % clients.len()], &policies[i % 3], "", reason);
+        e.time_ms = times[i % times.len()];
+        e.name = names[i % names.len()].into();
+        e.qtype = qtypes[i % qtypes.len()];
+        e.rcode = (i * 7 % 256) as u8;
+        e.client_name = (i % 5 == 1).then(|| ["laptop", "tv \"living\"", "a\\b"][i % 3].into());
+        e.rule = (i % 3 != 0).then(|| ["||ads.example^", "/x\"y\\z/", "@@|a|"][i % 3].into());
+        e.list = (i % 4 != 1).then(|| ["ads", "my \"list\""][i % 2].into());
+        e.answer = ["0.0.0.0", "93.184.216.34, 2606::1", "NXDOMAIN", "\"txt\""][i % 4].into();
+        e.upstream =
+            (i % 6 != 0).then(|| ["1.1.1.1:53", "https://dns.example/q?a=\"b\""][i % 2].into());
+        e.cached = i % 2 == 0;
+        e.elapsed_us = [0, 1, 120, 999_999, u32::MAX][i % 5];
+        expected.push(serde_json::to_string(&e).unwrap());
+        batch.push(e);
+    }
+    // In one batch, and again one by one.
+    store.write(batch.clone());
+    for e in batch {
+        store.log(e);
+    }
+    drop(store);
+    let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 * expected.len());
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(*line, expected[i % expected.len()], "line {i}");
+    }
+    assert!(text.ends_with('\n'));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::Entry;
+use super::json::LineEncoder;
 
 const CURRENT: &str = "querylog.json";
 /// The longest a non-empty `querylog.json` goes unrotated, so that the entries of a quiet
@@ -36,7 +37,9 @@ pub(super) struct Files {
     /// When to try opening the file again after an error.
     retry_at: Option<Instant>,
     expired_at: Instant,
-    line: Vec<u8>,
+    encoder: LineEncoder,
+    /// The lines of the entries being written, handed to the file in one piece.
+    lines: Vec<u8>,
 }
 
 impl Files {
@@ -51,7 +54,8 @@ impl Files {
             current: None,
             retry_at: None,
             expired_at: Instant::now(),
-            line: Vec::with_capacity(512),
+            encoder: LineEncoder::new(),
+            lines: Vec::with_capacity(64 << 10),
         };
         files.expire();
         files.open();
@@ -89,22 +93,36 @@ impl Files {
         self.retry_at = Some(Instant::now() + RETRY);
     }
 
-    /// Appends one entry as a line; rotates at the size.
-    pub(super) fn write(&mut self, entry: &Entry) {
-        let Some(open) = &mut self.current else {
-            return;
-        };
-        self.line.clear();
-        if serde_json::to_writer(&mut self.line, entry).is_err() {
-            return;
-        }
-        self.line.push(b'\n');
-        match open.out.write_all(&self.line) {
-            Ok(()) => open.bytes += self.line.len() as u64,
-            Err(err) => return self.failed("writing", &self.dir.join(CURRENT), err),
-        }
-        if open.bytes >= self.rotate_bytes {
-            self.rotate();
+    /// Appends each entry as a line; rotates at the size (right after the line that
+    /// reaches it, as if the lines were written one by one).
+    pub(super) fn write_all(&mut self, mut entries: &[Entry]) {
+        while !entries.is_empty() {
+            let Some(open) = &self.current else {
+                return;
+            };
+            // The lines up to the one that reaches the size go to the file in one piece.
+            let room = self.rotate_bytes.saturating_sub(open.bytes);
+            self.lines.clear();
+            let mut taken = 0;
+            for entry in entries {
+                self.encoder.encode(entry, &mut self.lines);
+                self.lines.push(b'\n');
+                taken += 1;
+                if self.lines.len() as u64 >= room {
+                    break;
+                }
+            }
+            entries = &entries[taken..];
+            let Some(open) = &mut self.current else {
+                return;
+            };
+            match open.out.write_all(&self.lines) {
+                Ok(()) => open.bytes += self.lines.len() as u64,
+                Err(err) => return self.failed("writing", &self.dir.join(CURRENT), err),
+            }
+            if open.bytes >= self.rotate_bytes {
+                self.rotate();
+            }
         }
     }
 

@@ -20,10 +20,10 @@
 //! does NOT load them back into the ring (searches see entries since the start).
 
 mod files;
+mod json;
 mod ring;
 mod search;
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,7 +31,6 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde::Serialize;
 pub use ward_rules::Reason;
-use ward_rules::{RecordType, ResponseCode, rcode_name};
 
 use files::Files;
 use ring::Ring;
@@ -113,7 +112,8 @@ pub struct Entry {
     pub elapsed_us: u32,
 }
 
-/// The JSON form of an entry: readable names for the time, type, reason and rcode.
+/// The JSON form of an entry: readable names for the time, type, reason and rcode. The
+/// files write the same bytes without serde (json.rs).
 #[derive(Serialize)]
 struct EntryJson<'a> {
     time: String,
@@ -123,14 +123,14 @@ struct EntryJson<'a> {
     client_name: Option<&'a str>,
     policy: &'a str,
     name: &'a str,
-    qtype: String,
+    qtype: &'static str,
     reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     list: Option<&'a str>,
     answer: &'a str,
-    rcode: String,
+    rcode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream: Option<&'a str>,
     cached: bool,
@@ -149,12 +149,12 @@ impl Serialize for Entry {
             client_name: self.client_name.as_deref(),
             policy: &self.policy,
             name: &self.name,
-            qtype: RecordType::from(self.qtype).to_string(),
+            qtype: json::qtype_name(self.qtype),
             reason: self.reason.as_str(),
             rule: self.rule.as_deref(),
             list: self.list.as_deref(),
             answer: &self.answer,
-            rcode: rcode_name(ResponseCode::from(0, self.rcode)),
+            rcode: json::rcode_str(self.rcode),
             upstream: self.upstream.as_deref(),
             cached: self.cached,
             elapsed_us: self.elapsed_us,
@@ -191,6 +191,8 @@ pub struct Store {
     anonymize: bool,
     files: Option<Files>,
     file_tick: Instant,
+    /// The batch being logged; kept so that its memory is reused.
+    batch: Vec<Entry>,
 }
 
 impl QueryLog {
@@ -207,6 +209,7 @@ impl QueryLog {
                 .dir
                 .map(|dir| Files::new(dir, config.rotate_bytes, config.retention)),
             file_tick: Instant::now(),
+            batch: Vec::new(),
         };
         (QueryLog { shared }, store)
     }
@@ -236,14 +239,14 @@ impl Store {
     /// under one write lock. File writes are plain buffered `std::fs` calls (one
     /// `write(2)` per 64 KiB, a rename per rotation): cheap, but blocking.
     pub fn write(&mut self, entries: impl IntoIterator<Item = Entry>) {
-        let mut batch: Vec<Entry> = entries
-            .into_iter()
-            .filter_map(|mut e| prepare(&mut e, &self.ignored, self.anonymize).then_some(e))
-            .collect();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.extend(
+            entries
+                .into_iter()
+                .filter_map(|mut e| prepare(&mut e, &self.ignored, self.anonymize).then_some(e)),
+        );
         if let Some(files) = &mut self.files {
-            for entry in &batch {
-                files.write(entry);
-            }
+            files.write_all(&batch);
             if self.file_tick.elapsed() >= FILE_TICK {
                 self.file_tick = Instant::now();
                 files.tick();
@@ -252,6 +255,7 @@ impl Store {
         if !batch.is_empty() {
             self.shared.write().push_all(batch.drain(..));
         }
+        self.batch = batch;
     }
 
     /// Writes what is buffered to the file.
@@ -294,14 +298,14 @@ pub fn anonymize_ip(ip: IpAddr) -> IpAddr {
 
 /// The names never logged.
 struct IgnoredNames {
-    exact: HashSet<Box<str>>,
+    exact: foldhash::HashSet<Box<str>>,
     /// `.suffix`, for `*.suffix`.
     below: Vec<Box<str>>,
 }
 
 impl IgnoredNames {
     fn new(patterns: &[String]) -> IgnoredNames {
-        let mut exact = HashSet::new();
+        let mut exact = foldhash::HashSet::default();
         let mut below = Vec::new();
         for p in patterns {
             let p = p.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -317,6 +321,8 @@ impl IgnoredNames {
     }
 
     fn contains(&self, name: &str) -> bool {
-        self.exact.contains(name) || self.below.iter().any(|s| name.ends_with(&**s))
+        // Most configs ignore nothing: no hashing then.
+        (!self.exact.is_empty() && self.exact.contains(name))
+            || self.below.iter().any(|s| name.ends_with(&**s))
     }
 }

@@ -6,7 +6,7 @@
 //! read only for the entries that pass those, so the worst case (a rare name substring
 //! over one million entries) stays a few milliseconds.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -17,6 +17,9 @@ use super::{Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, Reason, Search};
 /// Entries per chunk: large enough for one name scan to amortise its setup, small enough
 /// that the memory of evicted entries is given back soon.
 const CHUNK: usize = 4096;
+/// The packed names' first capacity per entry: most names are shorter, so a chunk's
+/// buffer seldom grows.
+const NAME_BYTES: usize = 32;
 
 /// What a search checks first, without following a pointer.
 struct Key {
@@ -48,9 +51,21 @@ impl Chunk {
             max_ms: 0,
             keys: Vec::with_capacity(CHUNK),
             entries: Vec::with_capacity(CHUNK),
-            names: Vec::new(),
+            names: Vec::with_capacity(CHUNK * NAME_BYTES),
             name_ends: Vec::with_capacity(CHUNK),
         }
+    }
+
+    /// This chunk's entries dropped and its buffers kept, so that an evicted chunk
+    /// becomes the next one without allocating (and faulting in) a megabyte anew.
+    fn emptied(mut self) -> Chunk {
+        self.min_ms = u64::MAX;
+        self.max_ms = 0;
+        self.keys.clear();
+        self.entries.clear();
+        self.names.clear();
+        self.name_ends.clear();
+        self
     }
 
     fn name_start(&self, i: usize) -> usize {
@@ -84,7 +99,9 @@ pub(super) struct Ring {
     capacity: usize,
     next_seq: u64,
     /// Policy names by the index keys carry.
-    policy_ids: HashMap<Arc<str>, u32>,
+    policy_ids: foldhash::HashMap<Arc<str>, u32>,
+    /// The last chunk evicted, emptied, to be the next one.
+    spare: Option<Chunk>,
 }
 
 impl Ring {
@@ -95,7 +112,8 @@ impl Ring {
             len: 0,
             capacity,
             next_seq: 0,
-            policy_ids: HashMap::new(),
+            policy_ids: foldhash::HashMap::default(),
+            spare: None,
         }
     }
 
@@ -113,13 +131,23 @@ impl Ring {
         if self.capacity == 0 {
             return;
         }
-        let next_id = self.policy_ids.len() as u32;
-        let policy = *self
-            .policy_ids
-            .entry(entry.policy.clone())
-            .or_insert(next_id);
+        let policy = match self.policy_ids.get(&*entry.policy) {
+            Some(id) => *id,
+            None => {
+                let id = self.policy_ids.len() as u32;
+                self.policy_ids.insert(entry.policy.clone(), id);
+                id
+            }
+        };
         if self.chunks.back().is_none_or(|c| c.keys.len() == CHUNK) {
-            self.chunks.push_back(Chunk::new(self.next_seq));
+            let chunk = match self.spare.take() {
+                Some(spare) => Chunk {
+                    first_seq: self.next_seq,
+                    ..spare
+                },
+                None => Chunk::new(self.next_seq),
+            };
+            self.chunks.push_back(chunk);
         }
         let Some(chunk) = self.chunks.back_mut() else {
             return;
@@ -133,7 +161,11 @@ impl Ring {
             reason: entry.reason,
         });
         let name = std::mem::take(&mut entry.name);
-        chunk.names.extend(name.bytes().filter(|b| *b != b'\n'));
+        if memchr::memchr(b'\n', name.as_bytes()).is_none() {
+            chunk.names.extend_from_slice(name.as_bytes());
+        } else {
+            chunk.names.extend(name.bytes().filter(|b| *b != b'\n'));
+        }
         chunk.name_ends.push(chunk.names.len() as u32);
         chunk.names.push(b'\n');
         chunk.entries.push(entry);
@@ -147,7 +179,7 @@ impl Ring {
                 .front()
                 .is_some_and(|c| self.skip == c.keys.len())
             {
-                self.chunks.pop_front();
+                self.spare = self.chunks.pop_front().map(Chunk::emptied);
                 self.skip = 0;
             }
         }
