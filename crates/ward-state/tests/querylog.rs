@@ -558,16 +558,11 @@ async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
     assert_eq!(names, ["\"run0.example\"", "\"run1.example\""]);
 }
 
-#[tokio::test]
-async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
-    // The files write their lines without serde (for speed); every field, escape and
-    // optional field must come out as `serde_json` writes the `Serialize` form.
-    let dir = scratch("json");
-    let (_log, mut store) = QueryLog::new(QueryLogConfig {
-        dir: Some(dir.clone()),
-        ..QueryLogConfig::default()
-    });
-    let policies: [Arc<str>; 3] = ["default".into(), "kids \"k\"".into(), "päd\\agogik".into()];
+/// Entry `i` of a varied sequence: every optional field present and absent (and empty),
+/// strings that need JSON escapes, IPv4 and IPv6 clients, odd types and rcodes, times
+/// from 1970 to 9999.
+fn varied(i: usize) -> Entry {
+    let policies = ["default", "kids \"k\"", "päd\\agogik"];
     let names = [
         "ads.example",
         "b\u{fc}cher.example",
@@ -600,31 +595,50 @@ async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
         951_825_600_123, // 2000-02-29
         253_402_300_799_999,
     ];
-    let mut expected = Vec::new();
-    let mut batch = Vec::new();
-    for i in 0..300usize {
-        let reason = [
-            Reason::NotFilteredNotFound,
-            Reason::FilteredBlockList,
-            Reason::NotFilteredAllowList,
-            Reason::RewrittenRule,
-        ][i % 4];
-        let mut e = entry(0, clients[i % clients.len()], &policies[i % 3], "", reason);
-        e.time_ms = times[i % times.len()];
-        e.name = names[i % names.len()].into();
-        e.qtype = qtypes[i % qtypes.len()];
-        e.rcode = (i * 7 % 256) as u8;
-        e.client_name = (i % 5 == 1).then(|| ["laptop", "tv \"living\"", "a\\b"][i % 3].into());
-        e.rule = (i % 3 != 0).then(|| ["||ads.example^", "/x\"y\\z/", "@@|a|"][i % 3].into());
-        e.list = (i % 4 != 1).then(|| ["ads", "my \"list\""][i % 2].into());
-        e.answer = ["0.0.0.0", "93.184.216.34, 2606::1", "NXDOMAIN", "\"txt\""][i % 4].into();
-        e.upstream =
-            (i % 6 != 0).then(|| ["1.1.1.1:53", "https://dns.example/q?a=\"b\""][i % 2].into());
-        e.cached = i % 2 == 0;
-        e.elapsed_us = [0, 1, 120, 999_999, u32::MAX][i % 5];
-        expected.push(serde_json::to_string(&e).unwrap());
-        batch.push(e);
-    }
+    let reason = [
+        Reason::NotFilteredNotFound,
+        Reason::FilteredBlockList,
+        Reason::NotFilteredAllowList,
+        Reason::RewrittenRule,
+    ][i % 4];
+    let policy: Arc<str> = policies[i % 3].into();
+    let mut e = entry(0, clients[i % clients.len()], &policy, "", reason);
+    e.time_ms = times[i % times.len()];
+    e.name = names[i % names.len()].into();
+    e.qtype = qtypes[i % qtypes.len()];
+    e.rcode = (i * 7 % 256) as u8;
+    e.client_name = (i % 5 == 1).then(|| ["laptop", "tv \"living\"", "a\\b", ""][i % 4].into());
+    e.rule = (i % 3 != 0).then(|| ["||ads.example^", "/x\"y\\z/", "@@|a|", ""][i % 4].into());
+    e.list = (i % 4 != 1).then(|| ["ads", "my \"list\"", ""][i % 3].into());
+    e.answer = [
+        "0.0.0.0",
+        "93.184.216.34, 2606::1",
+        "NXDOMAIN",
+        "\"txt\"",
+        "",
+    ][i % 5]
+        .into();
+    e.upstream =
+        (i % 6 != 0).then(|| ["1.1.1.1:53", "https://dns.example/q?a=\"b\""][i % 2].into());
+    e.cached = i % 2 == 0;
+    e.elapsed_us = [0, 1, 120, 999_999, u32::MAX][i % 5];
+    e
+}
+
+#[tokio::test]
+async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
+    // The files write their lines without serde (for speed); every field, escape and
+    // optional field must come out as `serde_json` writes the `Serialize` form.
+    let dir = scratch("json");
+    let (_log, mut store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let batch: Vec<Entry> = (0..300).map(varied).collect();
+    let expected: Vec<String> = batch
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
     // In one batch, and again one by one.
     store.write(batch.clone());
     for e in batch {
@@ -639,4 +653,58 @@ async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
     }
     assert!(text.ends_with('\n'));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn searches_return_every_field_as_logged_across_chunks_and_evictions() {
+    // The ring keeps entries packed (texts in a buffer per chunk, policies and upstreams
+    // as numbers); a search must give back what was logged, field for field, but for
+    // the newlines it drops from names.
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
+        memory_entries: 5_000,
+        ..QueryLogConfig::default()
+    });
+    let all: Vec<Entry> = (0..9_000).map(varied).collect();
+    for batch in all.chunks(1024) {
+        store.write(batch.to_vec());
+    }
+    assert_eq!(log.len(), 5_000);
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log.search(&Search {
+            limit: Some(1000),
+            cursor,
+            ..Search::default()
+        });
+        found.extend(page.entries);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next.parse().unwrap()),
+            None => break,
+        }
+    }
+    let expected: Vec<Entry> = all[4_000..]
+        .iter()
+        .rev()
+        .map(|e| Entry {
+            name: e.name.replace('\n', "").into(),
+            ..e.clone()
+        })
+        .collect();
+    assert_eq!(found.len(), expected.len());
+    for (got, want) in found.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+    // Client names are found by the client filter as well.
+    let tv = log.search(&Search {
+        client: Some(ClientFilter::Name("TV \"LIVING\"".into())),
+        limit: Some(1000),
+        ..Search::default()
+    });
+    assert!(!tv.entries.is_empty());
+    assert!(
+        tv.entries
+            .iter()
+            .all(|e| e.client_name.as_deref() == Some("tv \"living\""))
+    );
 }

@@ -253,8 +253,10 @@ impl Store {
             }
         }
         if !batch.is_empty() {
-            self.shared.write().push_all(batch.drain(..));
+            self.shared.write().push_all(&batch);
         }
+        // The ring copied what it keeps: the entries are freed here, outside the lock.
+        batch.clear();
         self.batch = batch;
     }
 

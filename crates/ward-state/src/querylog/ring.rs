@@ -5,6 +5,13 @@
 //! packed name buffer, which `memmem` scans at memory speed; the full entry is
 //! read only for the entries that pass those, so the worst case (a rare name substring
 //! over one million entries) stays a few milliseconds.
+//!
+//! The rest of an entry is a fixed-size [`Detail`] with its texts (client name, rule,
+//! list, answer) packed into one buffer per chunk and its policy and upstream as
+//! numbers, not an [`Entry`] with its own allocations: a push copies a few bytes into
+//! buffers already in use, and evicting a chunk frees nothing entry by entry (that,
+//! on entries pushed 100,000 entries earlier and long out of the cache, was most of a
+//! push's cost). A search builds an [`Entry`] for each entry it returns.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -20,6 +27,8 @@ const CHUNK: usize = 4096;
 /// The packed names' first capacity per entry: most names are shorter, so a chunk's
 /// buffer seldom grows.
 const NAME_BYTES: usize = 32;
+/// A text length that stands for `None`.
+const ABSENT: u32 = u32::MAX;
 
 /// What a search checks first, without following a pointer.
 struct Key {
@@ -29,14 +38,31 @@ struct Key {
     reason: Reason,
 }
 
+/// The rest of an entry, but for its name.
+#[derive(Clone, Copy)]
+struct Detail {
+    /// Where the entry's texts start in its chunk's `texts`: the client name, the rule,
+    /// the list and the answer, one after the other.
+    texts_start: u32,
+    /// Their lengths, in that order; [`ABSENT`] for a `None`.
+    text_lens: [u32; 4],
+    elapsed_us: u32,
+    /// The upstream's number in [`Ring::upstreams`] plus one; 0 for none.
+    upstream: u32,
+    qtype: u16,
+    rcode: u8,
+    cached: bool,
+}
+
 struct Chunk {
     /// The sequence number of `keys[0]`; the others follow without gaps.
     first_seq: u64,
     min_ms: u64,
     max_ms: u64,
     keys: Vec<Key>,
-    /// The entries, their names moved out into `names`.
-    entries: Vec<Entry>,
+    details: Vec<Detail>,
+    /// The texts of `details`, back to back.
+    texts: Vec<u8>,
     /// Every name followed by `\n` (names have none, so a match never spans two).
     names: Vec<u8>,
     /// Where each name ends in `names`.
@@ -50,19 +76,21 @@ impl Chunk {
             min_ms: u64::MAX,
             max_ms: 0,
             keys: Vec::with_capacity(CHUNK),
-            entries: Vec::with_capacity(CHUNK),
+            details: Vec::with_capacity(CHUNK),
+            texts: Vec::new(),
             names: Vec::with_capacity(CHUNK * NAME_BYTES),
             name_ends: Vec::with_capacity(CHUNK),
         }
     }
 
-    /// This chunk's entries dropped and its buffers kept, so that an evicted chunk
-    /// becomes the next one without allocating (and faulting in) a megabyte anew.
+    /// This chunk emptied, its buffers kept, so that an evicted chunk becomes the next
+    /// one without allocating (and faulting in) its memory anew.
     fn emptied(mut self) -> Chunk {
         self.min_ms = u64::MAX;
         self.max_ms = 0;
         self.keys.clear();
-        self.entries.clear();
+        self.details.clear();
+        self.texts.clear();
         self.names.clear();
         self.name_ends.clear();
         self
@@ -82,11 +110,78 @@ impl Chunk {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
-    fn entry(&self, i: usize) -> Entry {
+    /// Entry `i`'s texts: client name, rule, list, answer.
+    fn texts(&self, i: usize) -> [Option<&str>; 4] {
+        let detail = &self.details[i];
+        let mut at = detail.texts_start as usize;
+        detail.text_lens.map(|len| {
+            (len != ABSENT).then(|| {
+                let bytes = &self.texts[at..at + len as usize];
+                at += len as usize;
+                // Texts are pushed whole from `str`s and cut at the same lengths.
+                std::str::from_utf8(bytes).unwrap_or_default()
+            })
+        })
+    }
+
+    fn client_name(&self, i: usize) -> Option<&str> {
+        let detail = &self.details[i];
+        (detail.text_lens[0] != ABSENT).then(|| {
+            let start = detail.texts_start as usize;
+            let bytes = &self.texts[start..start + detail.text_lens[0] as usize];
+            std::str::from_utf8(bytes).unwrap_or_default()
+        })
+    }
+
+    fn entry(&self, i: usize, policies: &Interned, upstreams: &Interned) -> Entry {
+        let key = &self.keys[i];
+        let detail = &self.details[i];
+        let [client_name, rule, list, answer] = self.texts(i);
         Entry {
+            time_ms: key.time_ms,
+            client: key.client,
+            client_name: client_name.map(Box::from),
+            policy: policies.get(key.policy),
             name: self.name(i).into(),
-            ..self.entries[i].clone()
+            qtype: detail.qtype,
+            reason: key.reason,
+            rule: rule.map(Box::from),
+            list: list.map(Box::from),
+            answer: answer.unwrap_or_default().into(),
+            rcode: detail.rcode,
+            upstream: detail.upstream.checked_sub(1).map(|id| upstreams.get(id)),
+            cached: detail.cached,
+            elapsed_us: detail.elapsed_us,
         }
+    }
+}
+
+/// Strings that entries share and a chunk stores as numbers: policy and upstream
+/// names, a handful per config.
+#[derive(Default)]
+struct Interned {
+    ids: foldhash::HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Interned {
+    /// The number of `name`, given one if it is new.
+    fn id(&mut self, name: &Arc<str>) -> u32 {
+        if let Some(id) = self.ids.get(&**name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.clone(), id);
+        self.names.push(name.clone());
+        id
+    }
+
+    fn find(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    fn get(&self, id: u32) -> Arc<str> {
+        self.names[id as usize].clone()
     }
 }
 
@@ -98,8 +193,10 @@ pub(super) struct Ring {
     len: usize,
     capacity: usize,
     next_seq: u64,
-    /// Policy names by the index keys carry.
-    policy_ids: foldhash::HashMap<Arc<str>, u32>,
+    /// Policy names by the number keys carry.
+    policies: Interned,
+    /// Upstream names by the number details carry.
+    upstreams: Interned,
     /// The last chunk evicted, emptied, to be the next one.
     spare: Option<Chunk>,
 }
@@ -112,7 +209,8 @@ impl Ring {
             len: 0,
             capacity,
             next_seq: 0,
-            policy_ids: foldhash::HashMap::default(),
+            policies: Interned::default(),
+            upstreams: Interned::default(),
             spare: None,
         }
     }
@@ -121,24 +219,21 @@ impl Ring {
         self.len
     }
 
-    pub(super) fn push_all(&mut self, entries: impl Iterator<Item = Entry>) {
+    pub(super) fn push_all(&mut self, entries: &[Entry]) {
         for entry in entries {
             self.push(entry);
         }
     }
 
-    fn push(&mut self, mut entry: Entry) {
+    fn push(&mut self, entry: &Entry) {
         if self.capacity == 0 {
             return;
         }
-        let policy = match self.policy_ids.get(&*entry.policy) {
-            Some(id) => *id,
-            None => {
-                let id = self.policy_ids.len() as u32;
-                self.policy_ids.insert(entry.policy.clone(), id);
-                id
-            }
-        };
+        let policy = self.policies.id(&entry.policy);
+        let upstream = entry
+            .upstream
+            .as_ref()
+            .map_or(0, |u| self.upstreams.id(u) + 1);
         if self.chunks.back().is_none_or(|c| c.keys.len() == CHUNK) {
             let chunk = match self.spare.take() {
                 Some(spare) => Chunk {
@@ -160,15 +255,37 @@ impl Ring {
             policy,
             reason: entry.reason,
         });
-        let name = std::mem::take(&mut entry.name);
-        if memchr::memchr(b'\n', name.as_bytes()).is_none() {
-            chunk.names.extend_from_slice(name.as_bytes());
+        let name = entry.name.as_bytes();
+        if memchr::memchr(b'\n', name).is_none() {
+            chunk.names.extend_from_slice(name);
         } else {
-            chunk.names.extend(name.bytes().filter(|b| *b != b'\n'));
+            chunk.names.extend(name.iter().filter(|b| **b != b'\n'));
         }
         chunk.name_ends.push(chunk.names.len() as u32);
         chunk.names.push(b'\n');
-        chunk.entries.push(entry);
+        let texts_start = chunk.texts.len() as u32;
+        let texts = [
+            entry.client_name.as_deref(),
+            entry.rule.as_deref(),
+            entry.list.as_deref(),
+            Some(&*entry.answer),
+        ];
+        let text_lens = texts.map(|text| match text {
+            Some(text) => {
+                chunk.texts.extend_from_slice(text.as_bytes());
+                text.len() as u32
+            }
+            None => ABSENT,
+        });
+        chunk.details.push(Detail {
+            texts_start,
+            text_lens,
+            elapsed_us: entry.elapsed_us,
+            upstream,
+            qtype: entry.qtype,
+            rcode: entry.rcode,
+            cached: entry.cached,
+        });
         self.next_seq += 1;
         self.len += 1;
         while self.len > self.capacity {
@@ -188,8 +305,8 @@ impl Ring {
     pub(super) fn search(&self, q: &Search) -> Page {
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let policy = match &q.policy {
-            Some(p) => match self.policy_ids.get(p.as_str()) {
-                Some(id) => Some(*id),
+            Some(p) => match self.policies.find(p) {
+                Some(id) => Some(id),
                 None => return Page::default(),
             },
             None => None,
@@ -216,7 +333,7 @@ impl Ring {
                 && q.client.as_ref().is_none_or(|c| {
                     // The name only when asked: reading the entry would cost a cache
                     // miss per entry scanned.
-                    c.matches(key.client, || chunk.entries[i].client_name.as_deref())
+                    c.matches(key.client, || chunk.client_name(i))
                 })
         };
 
@@ -237,7 +354,8 @@ impl Ring {
             }
             let mut take = |i: usize| {
                 if keep(chunk, i) {
-                    found.push((chunk.first_seq + i as u64, chunk.entry(i)));
+                    let entry = chunk.entry(i, &self.policies, &self.upstreams);
+                    found.push((chunk.first_seq + i as u64, entry));
                 }
                 found.len() < want
             };
