@@ -34,18 +34,17 @@
 //! and a full open map sheds its smaller half in place, keeping its capacity for the
 //! names that follow.
 
+mod bucket;
 mod report;
 
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
-use std::hash::Hash;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::querylog::{Entry, Reason};
+use crate::querylog::Entry;
+use bucket::{Counts, HourBucket};
 pub use report::{
     ClientCount, DEFAULT_TOP, MAX_TOP, NameCount, Point, PolicyCount, Range, Report, ReportQuery,
     Resolution, Totals, UpstreamLatency,
@@ -213,233 +212,6 @@ struct FileIn {
     stats: Tables,
 }
 
-/// Counts of one bucket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Counts {
-    queries: u64,
-    blocked: u64,
-    allowlisted: u64,
-    rewritten: u64,
-    cached: u64,
-    /// The sum of the entries' `elapsed_us`, for the average processing time.
-    elapsed_us: u64,
-}
-
-impl Counts {
-    fn count(&mut self, e: &Entry) {
-        self.queries += 1;
-        match e.reason {
-            Reason::FilteredBlockList => self.blocked += 1,
-            Reason::NotFilteredAllowList => self.allowlisted += 1,
-            Reason::RewrittenRule => self.rewritten += 1,
-            Reason::NotFilteredNotFound => {}
-        }
-        self.cached += u64::from(e.cached);
-        self.elapsed_us += u64::from(e.elapsed_us);
-    }
-
-    fn add(&mut self, other: &Counts) {
-        self.queries += other.queries;
-        self.blocked += other.blocked;
-        self.allowlisted += other.allowlisted;
-        self.rewritten += other.rewritten;
-        self.cached += other.cached;
-        self.elapsed_us += other.elapsed_us;
-    }
-}
-
-/// Queries of one client in one hour, with the client's name when the config has one.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct ClientTally {
-    count: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    name: Option<Box<str>>,
-}
-
-/// Queries of one policy in one hour.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-struct PolicyTally {
-    queries: u64,
-    blocked: u64,
-}
-
-/// Answers of one upstream in one hour.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-struct UpstreamTally {
-    queries: u64,
-    elapsed_us: u64,
-}
-
-/// One hour: counts, and counting maps bounded to `kept` keys each.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct HourBucket {
-    counts: Counts,
-    /// Keys each of `names`, `blocked` and `clients` may hold: [`OPEN_KEYS`] while the
-    /// hour is open, then [`TOP_KEPT`], then [`TOP_KEPT_OLD`].
-    kept: usize,
-    names: HashMap<Box<str>, u64>,
-    blocked: HashMap<Box<str>, u64>,
-    clients: HashMap<IpAddr, ClientTally>,
-    policies: HashMap<Box<str>, PolicyTally>,
-    upstreams: HashMap<Box<str>, UpstreamTally>,
-}
-
-impl HourBucket {
-    fn new(kept: usize) -> HourBucket {
-        HourBucket {
-            counts: Counts::default(),
-            kept,
-            names: HashMap::default(),
-            blocked: HashMap::default(),
-            clients: HashMap::default(),
-            policies: HashMap::default(),
-            upstreams: HashMap::default(),
-        }
-    }
-
-    fn count(&mut self, e: &Entry) {
-        self.counts.count(e);
-        // While the hour is open a full map sheds its smaller half to take a new key; once
-        // it is closed, a late entry's new key is left out (its counts are not).
-        let open = self.kept >= OPEN_KEYS;
-        let kept = self.kept;
-        tally(&mut self.names, &*e.name, kept, open, |n| *n += 1, |n| *n);
-        if e.reason == Reason::FilteredBlockList {
-            tally(&mut self.blocked, &*e.name, kept, open, |n| *n += 1, |n| *n);
-        }
-        tally(
-            &mut self.clients,
-            &e.client,
-            kept,
-            open,
-            |c| {
-                c.count += 1;
-                if e.client_name.is_some() && c.name != e.client_name {
-                    c.name.clone_from(&e.client_name);
-                }
-            },
-            |c| c.count,
-        );
-        let blocked = u64::from(e.reason == Reason::FilteredBlockList);
-        tally(
-            &mut self.policies,
-            &*e.policy,
-            CONFIG_KEYS,
-            false,
-            |p| {
-                p.queries += 1;
-                p.blocked += blocked;
-            },
-            |p| p.queries,
-        );
-        if let Some(upstream) = e.upstream.as_deref().filter(|_| !e.cached) {
-            tally(
-                &mut self.upstreams,
-                upstream,
-                CONFIG_KEYS,
-                false,
-                |u| {
-                    u.queries += 1;
-                    u.elapsed_us += u64::from(e.elapsed_us);
-                },
-                |u| u.queries,
-            );
-        }
-    }
-
-    /// Cuts the counting maps to their top `kept` keys (and never raises the bound).
-    fn trim(&mut self, kept: usize) {
-        self.kept = self.kept.min(kept);
-        // A closed hour takes no new keys: give the memory back.
-        keep_top(&mut self.names, self.kept, |n| *n, Shrink::Yes);
-        keep_top(&mut self.blocked, self.kept, |n| *n, Shrink::Yes);
-        keep_top(&mut self.clients, self.kept, |c| c.count, Shrink::Yes);
-        keep_top(&mut self.policies, CONFIG_KEYS, |p| p.queries, Shrink::Yes);
-        keep_top(&mut self.upstreams, CONFIG_KEYS, |u| u.queries, Shrink::Yes);
-    }
-
-    fn keys(&self) -> usize {
-        self.names.len()
-            + self.blocked.len()
-            + self.clients.len()
-            + self.policies.len()
-            + self.upstreams.len()
-    }
-}
-
-/// Updates `key`'s tally in `map`. A new key is added while the map holds fewer than
-/// `kept`; when it is full, an open map first keeps its largest half, a closed one leaves
-/// the key out.
-fn tally<K, Q, V>(
-    map: &mut HashMap<K, V>,
-    key: &Q,
-    kept: usize,
-    open: bool,
-    update: impl FnOnce(&mut V),
-    count: impl Fn(&V) -> u64,
-) where
-    K: Borrow<Q> + Hash + Eq,
-    Q: ToOwned<Owned: Into<K>> + Hash + Eq + ?Sized,
-    V: Default,
-{
-    if let Some(v) = map.get_mut(key) {
-        update(v);
-        return;
-    }
-    if map.len() >= kept {
-        if !open {
-            return;
-        }
-        // The map fills up again: keep its capacity rather than regrow it.
-        keep_top(map, kept / 2, count, Shrink::No);
-    }
-    let mut v = V::default();
-    update(&mut v);
-    map.insert(key.to_owned().into(), v);
-}
-
-/// Whether [`keep_top`] gives the memory of the dropped keys back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shrink {
-    Yes,
-    No,
-}
-
-/// Keeps the `n` keys with the largest counts (ties broken arbitrarily).
-///
-/// In place: only the counts are copied out (to find the `n`-th largest), so the kept
-/// keys are neither moved nor hashed again.
-fn keep_top<K: Hash + Eq, V>(
-    map: &mut HashMap<K, V>,
-    n: usize,
-    count: impl Fn(&V) -> u64,
-    shrink: Shrink,
-) {
-    if map.len() <= n {
-        return;
-    }
-    if n == 0 {
-        map.clear();
-        return;
-    }
-    let mut counts: Vec<u64> = map.values().map(&count).collect();
-    let (larger, &mut nth, _) = counts.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
-    // Every key counted above the n-th largest count stays, and as many of those counted
-    // just that as there is room for.
-    let mut ties = n - larger.iter().filter(|c| **c > nth).count();
-    map.retain(|_, v| match count(v).cmp(&nth) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Equal if ties > 0 => {
-            ties -= 1;
-            true
-        }
-        _ => false,
-    });
-    if shrink == Shrink::Yes {
-        map.shrink_to_fit();
-    }
-}
-
 /// Every bucket, keyed by minute or hour since the Unix epoch.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tables {
@@ -516,38 +288,6 @@ impl Tables {
             .split_off(&(newest_hour + 1).saturating_sub(HOURS_KEPT));
         for (&hour, bucket) in &mut self.hours {
             bucket.trim(kept_for(hour, newest_hour));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keep_top_keeps_the_largest_counts_and_only_as_many_ties_as_fit() {
-        let counts = [5, 3, 1, 3, 7, 3, 1, 1];
-        for (n, kept) in [
-            (0, &[][..]),
-            (1, &[7][..]),
-            (2, &[7, 5][..]),
-            (3, &[7, 5, 3][..]),
-            (4, &[7, 5, 3, 3][..]),
-            (5, &[7, 5, 3, 3, 3][..]),
-            (6, &[7, 5, 3, 3, 3, 1][..]),
-            (8, &counts[..]),
-            (9, &counts[..]),
-        ] {
-            for shrink in [Shrink::Yes, Shrink::No] {
-                let mut map: HashMap<u32, u64> = HashMap::default();
-                map.extend((0..).zip(counts));
-                keep_top(&mut map, n, |c| *c, shrink);
-                let mut left: Vec<u64> = map.into_values().collect();
-                left.sort_unstable_by(|a, b| b.cmp(a));
-                let mut want = kept.to_vec();
-                want.sort_unstable_by(|a, b| b.cmp(a));
-                assert_eq!(left, want, "n = {n}");
-            }
         }
     }
 }
