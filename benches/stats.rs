@@ -13,7 +13,9 @@
 //! - `record`: those batches;
 //! - `record-new-names`: the same, but every name that is not blocked is new, as when
 //!   dnsperf cycles through a corpus of 600,000 names (the open hour's name map is always
-//!   full and sheds its smaller half every 5,000 entries).
+//!   full and sheds its smaller half every 5,000 entries);
+//! - `record-blocked-flood`: every query blocked, every name new, as dnsperf's
+//!   `blocked-exact` set (the name and blocked-name maps both take a key per entry).
 //!
 //! Target: at most 200 ns an entry for `record`.
 //!
@@ -59,6 +61,8 @@ struct Traffic {
     time_us: u64,
     /// Names never seen before, per cent of those not blocked.
     new_names_pct: u64,
+    /// Every query blocked, for a name never seen before.
+    blocked_flood: bool,
     fresh: u64,
     clients: Vec<(IpAddr, Option<Box<str>>)>,
     policies: Vec<Arc<str>>,
@@ -66,11 +70,12 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn new(new_names_pct: u64) -> Traffic {
+    fn new(new_names_pct: u64, blocked_flood: bool) -> Traffic {
         Traffic {
             rng: SplitMix(1),
             time_us: 1_700_000_000_000_000,
             new_names_pct,
+            blocked_flood,
             fresh: 0,
             clients: (0..200u32)
                 .map(|c| {
@@ -95,12 +100,17 @@ impl Traffic {
         let r = self.rng.next();
         let roll = r % 1000;
         let reason = match roll {
+            _ if self.blocked_flood => Reason::FilteredBlockList,
             0..50 => Reason::FilteredBlockList,
             50..60 => Reason::NotFilteredAllowList,
             60..65 => Reason::RewrittenRule,
             _ => Reason::NotFilteredNotFound,
         };
         let name = match reason {
+            Reason::FilteredBlockList if self.blocked_flood => {
+                self.fresh += 1;
+                format!("d{}.blocked-{}.example", self.fresh, (r >> 16) % 50)
+            }
             Reason::FilteredBlockList => {
                 format!("ads{}.tracker{}.example", self.rng.skewed(300), r % 7)
             }
@@ -152,9 +162,13 @@ fn main() {
 
     let mut group = c.benchmark_group("stats-record-1024");
     group.throughput(Throughput::Elements(BATCH as u64));
-    for (label, new_names_pct) in [("record", 5), ("record-new-names", 100)] {
+    for (label, new_names_pct, blocked_flood) in [
+        ("record", 5, false),
+        ("record-new-names", 100, false),
+        ("record-blocked-flood", 100, true),
+    ] {
         let stats = Stats::open(None);
-        let mut traffic = Traffic::new(new_names_pct);
+        let mut traffic = Traffic::new(new_names_pct, blocked_flood);
         // An hour already under way: its maps hold the popular names.
         for _ in 0..200 {
             stats.record(&traffic.batch());
