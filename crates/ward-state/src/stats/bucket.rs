@@ -5,6 +5,7 @@ use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::IpAddr;
 
+use hashbrown::hash_map::EntryRef;
 use serde::{Deserialize, Serialize};
 
 use super::{CONFIG_KEYS, HashMap, OPEN_KEYS};
@@ -180,17 +181,21 @@ pub(super) fn tally<K, Q, V>(
     Q: ToOwned<Owned: Into<K>> + Hash + Eq + ?Sized,
     V: Default,
 {
-    if let Some(v) = map.get_mut(key) {
-        update(v);
-        return;
-    }
-    if map.len() >= kept {
-        if !open {
+    // One hash for the lookup and the insert; the key is copied only when it is new.
+    let len = map.len();
+    match map.entry_ref(key) {
+        EntryRef::Occupied(entry) => return update(entry.into_mut()),
+        EntryRef::Vacant(entry) if len < kept => {
+            let mut v = V::default();
+            update(&mut v);
+            entry.insert_with_key(key.to_owned().into(), v);
             return;
         }
-        // The map fills up again: keep its capacity rather than regrow it.
-        keep_top(map, kept / 2, count, Shrink::No);
+        EntryRef::Vacant(_) if !open => return,
+        EntryRef::Vacant(_) => {}
     }
+    // The map fills up again: keep its capacity rather than regrow it.
+    keep_top(map, kept / 2, count, Shrink::No);
     let mut v = V::default();
     update(&mut v);
     map.insert(key.to_owned().into(), v);

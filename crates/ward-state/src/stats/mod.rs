@@ -73,8 +73,9 @@ const MINUTES_KEPT: u64 = 24 * 60;
 /// Hour buckets kept: 30 days.
 const HOURS_KEPT: u64 = 30 * 24;
 
-/// The counting maps: hashed with foldhash (see the module docs for why).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The counting maps: hashed with foldhash (see the module docs for why), and
+/// hashbrown's for its `entry_ref`, which hashes a name once whether it is new or not.
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The statistics of one node. Cheap to clone: clones share the same counts.
 #[derive(Clone)]
