@@ -398,6 +398,9 @@ async fn entries_serialize_with_readable_fields() {
     assert_eq!(v["rcode"], "NXDOMAIN");
     assert_eq!(v["rule"], "||ads.example^");
     assert_eq!(v["upstream"], "dns.example:53");
+    // A type without a name has RFC 3597's.
+    e.qtype = 65_280;
+    assert_eq!(serde_json::to_value(&e).unwrap()["qtype"], "TYPE65280");
     assert!(v.get("client_name").is_none(), "absent fields are left out");
 
     assert_eq!(parse_reason("blocked"), Some(Reason::FilteredBlockList));

@@ -9,6 +9,7 @@
 //! The line is byte for byte what `serde_json` makes of `Entry`'s `Serialize`, the form
 //! the API returns (tests/querylog.rs checks the two agree, escapes included).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
@@ -17,10 +18,13 @@ use ward_rules::{RecordType, ResponseCode, rcode_name};
 
 use super::Entry;
 
-/// A question type's name: `A`, `AAAA`, `HTTPS`; `Unknown` for a type hickory does not
-/// name.
-pub(super) fn qtype_name(qtype: u16) -> &'static str {
-    RecordType::from(qtype).into()
+/// A question type's name: `A`, `AAAA`, `HTTPS`; `TYPE65280` (RFC 3597's form) for a type
+/// hickory does not name.
+pub(super) fn qtype_name(qtype: u16) -> Cow<'static, str> {
+    match RecordType::from(qtype) {
+        RecordType::Unknown(_) => Cow::Owned(format!("TYPE{qtype}")),
+        known => Cow::Borrowed(known.into()),
+    }
 }
 
 /// A response code's name as `rcode_name` gives it (`NOERROR`, `NXDOMAIN`, `RCODE11`):
@@ -68,7 +72,7 @@ impl LineEncoder {
         out.extend_from_slice(b",\"name\":");
         string(out, &entry.name);
         out.extend_from_slice(b",\"qtype\":");
-        plain_string(out, qtype_name(entry.qtype));
+        plain_string(out, &qtype_name(entry.qtype));
         out.extend_from_slice(b",\"reason\":");
         plain_string(out, entry.reason.as_str());
         if let Some(rule) = &entry.rule {
@@ -155,7 +159,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// A string known to need no escape: a type, reason or rcode name.
-fn plain_string(out: &mut Vec<u8>, s: &'static str) {
+fn plain_string(out: &mut Vec<u8>, s: &str) {
     debug_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()), "{s:?}");
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());

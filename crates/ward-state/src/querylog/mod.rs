@@ -123,7 +123,7 @@ struct EntryJson<'a> {
     client_name: Option<&'a str>,
     policy: &'a str,
     name: &'a str,
-    qtype: &'static str,
+    qtype: std::borrow::Cow<'static, str>,
     reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rule: Option<&'a str>,
