@@ -534,6 +534,7 @@ impl Summary {
                     Some(target) => add(&format_args!("CNAME {target}")),
                     None => add(&"CNAME"),
                 },
+                (RecordType::Unknown(n), _) => add(&format_args!("TYPE{n}")),
                 (other, _) => add(&other),
             }
             at = rdata + usize::from(len);
