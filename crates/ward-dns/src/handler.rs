@@ -170,7 +170,7 @@ impl Handler {
         }
     }
 
-    /// Whether answered queries are recorded (the serving loops skip the clock otherwise).
+    /// Whether answered queries are recorded (the serving loops build no event otherwise).
     pub fn records(&self) -> bool {
         self.recorder.is_some()
     }
