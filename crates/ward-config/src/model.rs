@@ -88,7 +88,8 @@ pub struct QueryLogConfig {
     pub queue: usize,
 }
 
-/// The default room for answered queries waiting to be recorded.
+/// The default room for answered queries waiting to be recorded: the recorder takes them
+/// every 25 ms, so room for 650,000 queries a second.
 pub fn default_query_log_queue() -> usize {
     16_384
 }

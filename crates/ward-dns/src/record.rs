@@ -1,7 +1,7 @@
 //! From the query path to the query log, the statistics and the metrics.
 //!
 //! After an answer is sent, the serving loop hands the [`Recorder`] an [`Event`]: the
-//! answer it sent (moved, not copied), the client, the times, and the handler's [`Trace`]
+//! answer it sent (see [`Response`]), the client, the times, and the handler's [`Trace`]
 //! of what decided it (the snapshot, the policy, the rule). That is a `try_send` on a
 //! bounded channel: it never waits, never takes a lock and never wakes a thread (the
 //! [`RecordWriter`] polls). When the channel is full the event is dropped and counted in
@@ -27,10 +27,6 @@ use ward_state::querylog::{self, Entry};
 use crate::cache::read_name;
 use crate::metrics::{DnsMetrics, QueryLabels, RcodeLabels, SourceLabels};
 use crate::wire::skip_name;
-
-/// The default capacity of the channel from the query path to the writer: at the
-/// writer's 25 ms poll, room for 650,000 queries a second.
-pub const DEFAULT_CAPACITY: usize = 16_384;
 
 /// Events taken from the channel per batch.
 const BATCH: usize = 1024;
