@@ -22,25 +22,15 @@
 //! `cargo bench --bench querylog`. `cargo test --benches` runs it once with 20,000
 //! entries.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::SplitMix;
 use criterion::{BatchSize, Criterion};
 use ward_state::querylog::{Entry, QueryLog, QueryLogConfig, Reason, Search};
-
-/// A small, fixed pseudo-random sequence, so every run holds the same log.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn entries(n: usize) -> impl Iterator<Item = Entry> {
     let policies: Vec<Arc<str>> = ["default", "kids", "guests"]
@@ -48,10 +38,10 @@ fn entries(n: usize) -> impl Iterator<Item = Entry> {
         .map(Arc::from)
         .collect();
     let upstream: Arc<str> = "https://dns.example/dns-query".into();
-    let mut rng = SplitMix(1);
+    let mut rng = SplitMix::new(1);
     let rare_every = n / 10;
     (0..n).map(move |i| {
-        let r = rng.next();
+        let r = rng.next_u64();
         let blocked = r % 20 == 0;
         let rare = i % rare_every == rare_every / 2;
         let name = if rare {

@@ -21,11 +21,14 @@
 //!
 //! `cargo bench --bench stats`. `cargo test --benches` runs it once.
 
+mod common;
+
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::SplitMix;
 use criterion::{BatchSize, Criterion, Throughput};
 use ward_state::querylog::{Entry, Reason};
 use ward_state::stats::Stats;
@@ -35,22 +38,16 @@ const BATCH: usize = 1024;
 /// Simulated time between two queries: 10,000 queries a second.
 const STEP_US: u64 = 100;
 
-/// A small, fixed pseudo-random sequence, so every run records the same entries.
-struct SplitMix(u64);
+/// What the stats bench draws besides uniform numbers.
+trait Skewed {
+    fn skewed(&mut self, n: u64) -> u64;
+}
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
+impl Skewed for SplitMix {
     /// A number below `n`, small ones more likely (the square of a uniform draw), as
     /// popular names are asked for far more often than the rest.
     fn skewed(&mut self, n: u64) -> u64 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         ((u * u) * n as f64) as u64
     }
 }
@@ -72,7 +69,7 @@ struct Traffic {
 impl Traffic {
     fn new(new_names_pct: u64, blocked_flood: bool) -> Traffic {
         Traffic {
-            rng: SplitMix(1),
+            rng: SplitMix::new(1),
             time_us: 1_700_000_000_000_000,
             new_names_pct,
             blocked_flood,
@@ -97,7 +94,7 @@ impl Traffic {
 
     fn entry(&mut self) -> Entry {
         self.time_us += STEP_US;
-        let r = self.rng.next();
+        let r = self.rng.next_u64();
         let roll = r % 1000;
         let reason = match roll {
             _ if self.blocked_flood => Reason::FilteredBlockList,
