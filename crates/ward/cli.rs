@@ -15,8 +15,6 @@ use ward_rules::{
     parse_record_type, rcode_name,
 };
 
-use crate::mem;
-
 /// Ward, a DNS filtering server.
 #[derive(Debug, Parser)]
 #[command(name = "ward", version, about)]
@@ -278,7 +276,7 @@ fn record_json(r: &RewriteRecord) -> Value {
 }
 
 fn compile(a: CompileArgs) -> Result<ExitCode> {
-    let before = mem::rss().unwrap_or_default();
+    let before = ward_state::process_memory().unwrap_or_default();
     let mut texts = Vec::with_capacity(a.files.len());
     for path in &a.files {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -291,7 +289,7 @@ fn compile(a: CompileArgs) -> Result<ExitCode> {
     }
     let rules = b.build();
     let elapsed = started.elapsed();
-    let after = mem::rss().unwrap_or_default();
+    let after = ward_state::process_memory().unwrap_or_default();
 
     let total = rules.rule_count();
     let memory = rules.memory_usage();
@@ -303,8 +301,8 @@ fn compile(a: CompileArgs) -> Result<ExitCode> {
             bytes / total as f64
         }
     };
-    let rss_growth = after.current.saturating_sub(before.current);
-    let peak_growth = after.peak.saturating_sub(before.current);
+    let rss_growth = after.resident.saturating_sub(before.resident);
+    let peak_growth = after.peak.saturating_sub(before.resident);
     let mib = |b: f64| b / (1024.0 * 1024.0);
 
     if a.json {
@@ -357,7 +355,7 @@ fn compile(a: CompileArgs) -> Result<ExitCode> {
         mib(text as f64),
         per_rule(memory.saturating_sub(text) as f64)
     );
-    if after.current > 0 {
+    if after.resident > 0 {
         println!(
             "process RSS: +{:.1} MiB after compile ({:.1} bytes per rule beyond the text), peak +{:.1} MiB",
             mib(rss_growth as f64),

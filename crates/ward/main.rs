@@ -5,7 +5,6 @@
 
 mod cli;
 mod config;
-mod mem;
 mod serve;
 
 use std::process::ExitCode;

@@ -708,3 +708,31 @@ fn compile_lists(
     });
     done.into_inner().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The process's memory as the kernel counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessMemory {
+    /// Resident set size (`VmRSS`), bytes.
+    pub resident: u64,
+    /// Its peak so far (`VmHWM`), bytes.
+    pub peak: u64,
+}
+
+/// The process's memory from `/proc/self/status` (Linux; `None` elsewhere): for the
+/// metrics and for `ward compile`'s report.
+pub fn process_memory() -> Option<ProcessMemory> {
+    parse_process_memory(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn parse_process_memory(status: &str) -> Option<ProcessMemory> {
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let mut fields = line[name.len()..].split_whitespace();
+        let kib: u64 = fields.next()?.parse().ok()?;
+        (fields.next() == Some("kB")).then_some(kib * 1024)
+    };
+    Some(ProcessMemory {
+        resident: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+    })
+}

@@ -350,15 +350,7 @@ fn unix_ms() -> u64 {
 
 /// `VmRSS` of `/proc/self/status`, in bytes (Linux; `None` elsewhere).
 fn resident_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_vm_rss(&status)
-}
-
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut fields = line["VmRSS:".len()..].split_whitespace();
-    let kib: u64 = fields.next()?.parse().ok()?;
-    (fields.next() == Some("kB")).then_some(kib * 1024)
+    crate::process_memory().map(|m| m.resident)
 }
 
 /// When the process started, in seconds since the Unix epoch: its start in clock ticks
@@ -707,9 +699,10 @@ data_dir: "{}"
 
     #[test]
     fn process_figures_are_read_from_proc() {
-        let status = "Name:\tward\nVmPeak:\t  20000 kB\nVmRSS:\t   1234 kB\nThreads:\t4\n";
-        assert_eq!(parse_vm_rss(status), Some(1234 * 1024));
-        assert_eq!(parse_vm_rss("Name:\tward\n"), None);
+        let status = "Name:\tward\nVmPeak:\t  20000 kB\nVmHWM:\t   2000 kB\nVmRSS:\t   1234 kB\nThreads:\t4\n";
+        let memory = crate::parse_process_memory(status).unwrap();
+        assert_eq!((memory.resident, memory.peak), (1234 * 1024, 2000 * 1024));
+        assert_eq!(crate::parse_process_memory("Name:\tward\n"), None);
         // A command name with spaces and a ')' of its own.
         let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 4 0 12345 1000 200";
         let boot = "cpu  1 2 3\nbtime 1700000000\nprocesses 99\n";
