@@ -1,9 +1,9 @@
 //! What the query thread pays for recording a query (issue 6), in process, without
 //! sockets: `Handler::handle` on a blocked and on a cached name, against the same with
-//! its `Trace`, the two clock reads and the `Event` handed to a `Recorder`, as the UDP
-//! loop does. A writer on another thread drains the channel, as in the server; with
-//! `queue-full`, the channel is full and every event is dropped (the cost of building
-//! one, without the writer's).
+//! its `Trace`, the two clock reads and the `Event` pushed into a `Batch` for the
+//! `Recorder`, as the UDP loop does. A writer on another thread drains the channel, as
+//! in the server; with `queue-full`, the channel is full and every event is dropped (the
+//! cost of building one, without the writer's).
 //!
 //! `cargo bench --bench query_path`; pin it (`taskset -c 0`) so that the writer runs on
 //! the other core. `cargo test --benches` runs each case once.
@@ -137,13 +137,16 @@ fn main() {
                     b.iter(|| black_box(now(handler.handle(&packet, src, true))))
                 });
             }
+            // The UDP loop's batch, handed over at every `Batch::MAX` events here (the
+            // loop also hands it over whenever its socket has nothing to read).
+            let mut batch = handler.batch().unwrap();
             group.bench_function(format!("{kind}/handle+record/{label}"), |b| {
                 b.iter(|| {
                     let received = Instant::now();
                     let mut trace = Trace::default();
                     let answer = now(handler.handle_traced(&packet, src, true, &mut trace));
                     let answer = black_box(answer.unwrap());
-                    handler.record(Event {
+                    batch.push(Event {
                         received,
                         elapsed: received.elapsed(),
                         client: src.ip(),

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::SplitMix;
-use criterion::{BatchSize, Criterion};
+use criterion::Criterion;
 use ward_state::querylog::{Entry, QueryLog, QueryLogConfig, Reason, Search};
 
 fn entries(n: usize) -> impl Iterator<Item = Entry> {
@@ -63,7 +63,7 @@ fn entries(n: usize) -> impl Iterator<Item = Entry> {
             client,
             client_name: None,
             policy: policies[(r >> 50) as usize % 3].clone(),
-            name: name.into_boxed_str(),
+            name,
             qtype: if r & 1 == 0 { 1 } else { 28 },
             reason: if blocked {
                 Reason::FilteredBlockList
@@ -94,7 +94,7 @@ fn filled(n: usize) -> QueryLog {
     let started = Instant::now();
     let mut all = entries(n).peekable();
     while all.peek().is_some() {
-        store.write(all.by_ref().take(1024));
+        store.write(&all.by_ref().take(1024).collect::<Vec<_>>());
     }
     assert_eq!(log.len(), n, "the bench log must hold every entry");
     eprintln!("filled the log with {n} entries in {:?}", started.elapsed());
@@ -179,13 +179,7 @@ fn main() {
             retention: Duration::ZERO,
             ..QueryLogConfig::default()
         });
-        group.bench_function(label, |b| {
-            b.iter_batched(
-                || batch.clone(),
-                |batch| store.write(batch),
-                BatchSize::LargeInput,
-            )
-        });
+        group.bench_function(label, |b| b.iter(|| store.write(&batch)));
     }
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);

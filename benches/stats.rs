@@ -61,7 +61,7 @@ struct Traffic {
     /// Every query blocked, for a name never seen before.
     blocked_flood: bool,
     fresh: u64,
-    clients: Vec<(IpAddr, Option<Box<str>>)>,
+    clients: Vec<(IpAddr, Option<String>)>,
     policies: Vec<Arc<str>>,
     upstreams: Vec<Arc<str>>,
 }
@@ -77,7 +77,7 @@ impl Traffic {
             clients: (0..200u32)
                 .map(|c| {
                     let ip = format!("192.168.{}.{}", c / 100, c % 100 + 2);
-                    let name = (c % 4 == 0).then(|| format!("device-{c}").into_boxed_str());
+                    let name = (c % 4 == 0).then(|| format!("device-{c}"));
                     (ip.parse().unwrap(), name)
                 })
                 .collect(),
@@ -128,7 +128,7 @@ impl Traffic {
             client,
             client_name,
             policy: self.policies[(r >> 40) as usize % 3].clone(),
-            name: name.into_boxed_str(),
+            name,
             qtype: if (r >> 45) & 1 == 0 { 1 } else { 28 },
             reason,
             rule: blocked.then(|| "||tracker.example^".into()),

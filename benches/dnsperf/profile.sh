@@ -38,6 +38,8 @@ cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # the query log's files: hundreds of MB a run at saturation, and nothing reads them
+  rm -rf "$P/data/querylog"
 }
 trap cleanup EXIT
 

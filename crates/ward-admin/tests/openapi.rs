@@ -280,7 +280,7 @@ async fn the_query_log_and_stats_schemas_name_exactly_the_fields_answered() {
         elapsed_us: 100,
     };
     let (log, mut store) = QueryLog::new(QueryLogConfig::default());
-    store.write([entry.clone(), entry.clone()]);
+    store.write(&[entry.clone(), entry.clone()]);
     s.state.set_query_log(log);
     let stats = Stats::open(None);
     stats.record(&[entry]);

@@ -58,7 +58,7 @@ fn entry(i: u64) -> Entry {
 fn with_log(tag: &str, credentials: Credentials) -> Setup {
     let s = setup(tag, credentials, false);
     let (log, mut store) = QueryLog::new(QueryLogConfig::default());
-    store.write((0..N).map(entry));
+    store.write(&(0..N).map(entry).collect::<Vec<_>>());
     s.state.set_query_log(log);
     s
 }

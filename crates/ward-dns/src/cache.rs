@@ -317,13 +317,20 @@ impl AnswerCache {
 
 /// The name at `at`, following compression pointers: lowercase, dot-separated, without
 /// the trailing dot. `None` for a name that runs off the message, loops or is too long.
-pub(crate) fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
+pub(crate) fn read_name(wire: &[u8], at: usize) -> Option<String> {
     let mut name = String::new();
+    read_name_into(wire, at, &mut name)?;
+    Some(name)
+}
+
+/// [`read_name`], appended to `name` (which keeps its memory from one name to the next).
+pub(crate) fn read_name_into(wire: &[u8], mut at: usize, name: &mut String) -> Option<()> {
+    let start = name.len();
     let mut jumps = 0;
     loop {
         let len = *wire.get(at)?;
         match len {
-            0 => return Some(name),
+            0 => return Some(()),
             l if l & 0xC0 == 0xC0 => {
                 jumps += 1;
                 if jumps > 64 {
@@ -334,13 +341,20 @@ pub(crate) fn read_name(wire: &[u8], mut at: usize) -> Option<String> {
             l if l & 0xC0 != 0 => return None,
             l => {
                 let label = wire.get(at + 1..at + 1 + usize::from(l))?;
-                if !name.is_empty() {
+                if name.len() > start {
                     name.push('.');
                 }
-                // Bytes outside ASCII become the Latin-1 characters of the same value,
-                // which no rule matches (rules are ASCII).
-                name.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
-                if name.len() > 255 {
+                match std::str::from_utf8(label) {
+                    Ok(ascii) if ascii.is_ascii() => {
+                        let from = name.len();
+                        name.push_str(ascii);
+                        name[from..].make_ascii_lowercase();
+                    }
+                    // Bytes outside ASCII become the Latin-1 characters of the same
+                    // value, which no rule matches (rules are ASCII).
+                    _ => name.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase()))),
+                }
+                if name.len() - start > 255 {
                     return None;
                 }
                 at += 1 + usize::from(l);

@@ -16,7 +16,7 @@ use ward_state::{Policy, Snapshot};
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
 use crate::metrics::{DnsMetrics, UpstreamMetrics};
-use crate::record::{Event, Recorder, Source, Trace};
+use crate::record::{Batch, Event, Recorder, Source, Trace};
 use crate::upstream::{Strategy, UpstreamAddr, UpstreamError, UpstreamGroup, UpstreamQuery};
 use crate::wire;
 
@@ -173,6 +173,11 @@ impl Handler {
     /// Whether answered queries are recorded (the serving loops build no event otherwise).
     pub fn records(&self) -> bool {
         self.recorder.is_some()
+    }
+
+    /// A batch for a serving loop's events, if answered queries are recorded.
+    pub fn batch(&self) -> Option<Batch> {
+        self.recorder.as_ref().map(Recorder::batch)
     }
 
     /// Hands an answered query to the recorder, if there is one.

@@ -1,21 +1,27 @@
 //! From the query path to the query log, the statistics and the metrics.
 //!
-//! After an answer is sent, the serving loop hands the [`Recorder`] an [`Event`]: the
+//! After an answer is sent, the serving loop puts an [`Event`] in its [`Batch`]: the
 //! answer it sent (see [`Response`]), the client, the times, and the handler's [`Trace`]
-//! of what decided it (the snapshot, the policy, the rule). That is a `try_send` on a
-//! bounded channel: it never waits, never takes a lock and never wakes a thread (the
-//! [`RecordWriter`] polls). When the channel is full the event is dropped and counted in
-//! `ward_querylog_dropped_total`; the query was answered all the same.
+//! of what decided it (the snapshot, the policy, the rule). A UDP loop hands its batch
+//! to the [`Recorder`] when it has nothing more to read (or holds [`Batch::MAX`] events),
+//! so that a busy loop pays for one hand-over every few dozen queries, not one a query;
+//! answers sent from tasks (forwarded queries, TCP) go over one by one. A hand-over is a
+//! `try_send` on a bounded channel: it never waits and never wakes a thread (the
+//! [`RecordWriter`] polls). When the channel holds its capacity in events, what does not
+//! fit is dropped and counted in `ward_querylog_dropped_total`; the queries were
+//! answered all the same.
 //!
 //! The writer does the work that costs something, off the query path: it reads the
 //! question and an answer summary back from the answer's wire format, resolves the rule's
-//! text and list from the snapshot, builds a [`querylog::Entry`], counts the metrics, and
-//! hands each batch to the sinks (the statistics) and the query log's store.
+//! text and list from the snapshot, fills a [`querylog::Entry`] (the same ones again
+//! and again, so that an entry allocates nothing), counts the metrics, and hands each
+//! batch of entries to the sinks (the statistics) and the query log's store.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
@@ -24,12 +30,14 @@ use ward_rules::{Reason, RecordType, RuleMatch};
 use ward_state::Snapshot;
 use ward_state::querylog::{self, Entry};
 
-use crate::cache::read_name;
+use crate::cache::read_name_into;
 use crate::metrics::{DnsMetrics, QueryLabels, RcodeLabels, SourceLabels};
 use crate::wire::skip_name;
 
-/// Events taken from the channel per batch.
+/// Entries the writer fills before it hands them on.
 const BATCH: usize = 1024;
+/// Emptied batches kept for the serving loops to fill again.
+const SPARE_BATCHES: usize = 64;
 
 /// How often the writer drains the channel. It polls rather than waits so that the query
 /// path never has a sleeping writer to wake: a wake-up is a futex call on the query
@@ -189,21 +197,127 @@ impl Response {
 /// The query path's end of the channel. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    sender: SyncSender<Event>,
+    shared: Arc<Channel>,
+    sender: SyncSender<Vec<Event>>,
+}
+
+/// What the recorders and the writer share.
+#[derive(Debug)]
+struct Channel {
+    /// Events sent and not yet taken by the writer; at most `capacity`.
+    pending: AtomicUsize,
+    capacity: usize,
     dropped: Counter,
+    /// Emptied batches, back from the writer, so that their memory is reused (and freed,
+    /// if ever, by the thread that allocated it).
+    spare: Mutex<Vec<Vec<Event>>>,
+}
+
+impl Channel {
+    fn spare(&self) -> Vec<Event> {
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut events: Vec<Event>) {
+        events.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_BATCHES {
+            spare.push(events);
+        }
+    }
 }
 
 impl Recorder {
-    /// Hands an event to the writer, or drops and counts it when the writer is behind.
+    /// Hands one event to the writer, or drops and counts it when the writer is behind.
     pub fn record(&self, event: Event) {
-        if self.sender.try_send(event).is_err() {
-            self.dropped.inc();
+        let mut events = self.shared.spare();
+        events.push(event);
+        self.send(events);
+    }
+
+    /// An empty batch for a serving loop to fill.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            recorder: self.clone(),
+            events: self.shared.spare(),
+        }
+    }
+
+    /// Hands `events` to the writer: as many as there is room for, the rest dropped and
+    /// counted.
+    fn send(&self, mut events: Vec<Event>) {
+        let c = &*self.shared;
+        let mut taken = 0;
+        let _ = c
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pending| {
+                taken = events.len().min(c.capacity.saturating_sub(pending));
+                Some(pending + taken)
+            });
+        if taken < events.len() {
+            c.dropped.inc_by((events.len() - taken) as u64);
+            events.truncate(taken);
+        }
+        if events.is_empty() {
+            return c.give_back(events);
+        }
+        if let Err(TrySendError::Full(events) | TrySendError::Disconnected(events)) =
+            self.sender.try_send(events)
+        {
+            // Only when the writer is gone (the channel has a slot for every event).
+            c.pending.fetch_sub(events.len(), Ordering::AcqRel);
+            c.dropped.inc_by(events.len() as u64);
         }
     }
 
     /// Events dropped so far.
     pub fn dropped(&self) -> u64 {
-        self.dropped.get()
+        self.shared.dropped.get()
+    }
+}
+
+/// The events of one serving loop, on their way to the [`Recorder`]. Dropping it hands
+/// over what it holds.
+#[derive(Debug)]
+pub struct Batch {
+    recorder: Recorder,
+    events: Vec<Event>,
+}
+
+impl Batch {
+    /// The most events a batch holds before it is handed over.
+    pub const MAX: usize = 64;
+
+    /// Adds an event, handing the batch over when it is full.
+    pub fn push(&mut self, event: Event) {
+        self.events.push(event);
+        if self.events.len() >= Batch::MAX {
+            self.flush();
+        }
+    }
+
+    /// Whether it holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Hands what it holds to the recorder.
+    pub fn flush(&mut self) {
+        if !self.events.is_empty() {
+            let spare = self.recorder.shared.spare();
+            self.recorder
+                .send(std::mem::replace(&mut self.events, spare));
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -224,12 +338,18 @@ pub struct RecordConfig {
 
 /// Drains the channel: entries for the query log and the sinks, counts for the metrics.
 pub struct RecordWriter {
-    receiver: Receiver<Event>,
+    receiver: Receiver<Vec<Event>>,
+    shared: Arc<Channel>,
     config: RecordConfig,
     metrics: DnsMetrics,
     counters: Counters,
     log: Option<querylog::QueryLog>,
     policies: PolicyNames,
+    /// The entries filled from events, reused batch after batch: their strings keep
+    /// their memory, so filling one allocates nothing.
+    entries: Vec<Entry>,
+    /// Strings of `None` fields, kept for the next entry that has one.
+    spare_strings: Vec<String>,
 }
 
 /// A recorder and the writer that must run for anything to be recorded.
@@ -238,18 +358,29 @@ pub fn channel(
     metrics: &DnsMetrics,
     log: Option<querylog::QueryLog>,
 ) -> (Recorder, RecordWriter) {
-    let (sender, receiver) = sync_channel(config.capacity.max(1));
-    let recorder = Recorder {
-        sender,
+    let capacity = config.capacity.max(1);
+    // A slot for every event: what bounds the queue is the count of events.
+    let (sender, receiver) = sync_channel(capacity);
+    let shared = Arc::new(Channel {
+        pending: AtomicUsize::new(0),
+        capacity,
         dropped: metrics.log_dropped.clone(),
+        spare: Mutex::new(Vec::new()),
+    });
+    let recorder = Recorder {
+        shared: shared.clone(),
+        sender,
     };
     let writer = RecordWriter {
         receiver,
+        shared,
         config,
         metrics: metrics.clone(),
         counters: Counters::new(metrics),
         log,
         policies: PolicyNames::default(),
+        entries: Vec::new(),
+        spare_strings: Vec::new(),
     };
     (recorder, writer)
 }
@@ -280,7 +411,7 @@ impl RecordWriter {
         }
     }
 
-    /// Takes every event waiting, in batches; false once every recorder is gone.
+    /// Takes every event waiting; false once every recorder is gone.
     fn drain(&mut self) -> bool {
         loop {
             // Wall-clock time of an event: now, less how long ago it arrived.
@@ -288,40 +419,47 @@ impl RecordWriter {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
             let now = Instant::now();
-            // Each event is read straight from the channel into its entry: an event is a
-            // few hundred bytes, not to be moved about.
-            let mut entries = Vec::with_capacity(BATCH);
-            let mut taken = 0;
+            let mut filled = 0;
             let mut open = true;
-            while taken < BATCH {
+            let mut empty = false;
+            while filled < BATCH {
                 match self.receiver.try_recv() {
-                    Ok(event) => {
-                        taken += 1;
-                        self.count(&event);
-                        let ago = now.saturating_duration_since(event.received).as_millis();
-                        if let Some(entry) = self.entry(event, now_ms.saturating_sub(ago as u64)) {
-                            entries.push(entry);
+                    Ok(events) => {
+                        self.shared
+                            .pending
+                            .fetch_sub(events.len(), Ordering::AcqRel);
+                        for event in &events {
+                            self.count(event);
+                            let ago = now.saturating_duration_since(event.received).as_millis();
+                            if self.fill(filled, event, now_ms.saturating_sub(ago as u64)) {
+                                filled += 1;
+                            }
                         }
+                        self.shared.give_back(events);
                     }
-                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Empty) => {
+                        empty = true;
+                        break;
+                    }
                     Err(TryRecvError::Disconnected) => {
                         open = false;
                         break;
                     }
                 }
             }
-            self.write(entries);
-            if taken < BATCH || !open {
+            self.write(filled);
+            if empty || !open {
                 return open;
             }
         }
     }
 
-    /// One batch of entries to the sinks and the store (which also checks its files when
-    /// the batch is empty).
-    fn write(&mut self, entries: Vec<Entry>) {
+    /// The first `filled` entries to the sinks and the store (which also checks its
+    /// files when there are none).
+    fn write(&mut self, filled: usize) {
+        let entries = &self.entries[..filled];
         for sink in &mut self.config.sinks {
-            sink(&entries);
+            sink(entries);
         }
         if let Some(store) = &mut self.config.store {
             store.write(entries);
@@ -348,39 +486,84 @@ impl RecordWriter {
         }
     }
 
-    /// The log entry of an event whose question was read and decided.
-    fn entry(&mut self, event: Event, time_ms: u64) -> Option<Entry> {
-        let d = event.trace.decided?;
-        let answer = Summary::read(event.response.bytes())?;
+    /// Fills entry `at` from an event whose question was read and decided; false for
+    /// any other event.
+    fn fill(&mut self, at: usize, event: &Event, time_ms: u64) -> bool {
+        let Some(d) = &event.trace.decided else {
+            return false;
+        };
         let snapshot = &d.snapshot;
-        let policy = snapshot.policies.get(d.policy)?;
+        let Some(policy) = snapshot.policies.get(d.policy) else {
+            return false;
+        };
+        if at == self.entries.len() {
+            self.entries.push(blank_entry());
+        }
+        let e = &mut self.entries[at];
+        let Some((qtype, rcode)) =
+            Summary::read_into(event.response.bytes(), &mut e.name, &mut e.answer)
+        else {
+            return false;
+        };
         let citation = d.rule.map(|rule| snapshot.rule_text(policy, &rule));
-        let client_name = snapshot.client_name(event.client).map(Box::from);
-        let client = if self.config.anonymize_clients {
+        let spare = &mut self.spare_strings;
+        set(
+            &mut e.client_name,
+            snapshot.client_name(event.client),
+            spare,
+        );
+        set(&mut e.rule, citation.map(|(_, text)| text), spare);
+        set(&mut e.list, citation.map(|(list, _)| list), spare);
+        e.time_ms = time_ms;
+        e.client = if self.config.anonymize_clients {
             querylog::anonymize_ip(event.client)
         } else {
             event.client
         };
-        let (rule, list) = match citation {
-            Some((list, text)) => (Some(Box::from(text)), Some(Box::from(list))),
-            None => (None, None),
-        };
-        Some(Entry {
-            time_ms,
-            client,
-            client_name,
-            policy: self.policies.name(snapshot, d.policy),
-            name: answer.name.into_boxed_str(),
-            qtype: answer.qtype,
-            reason: d.reason,
-            rule,
-            list,
-            answer: answer.text.into_boxed_str(),
-            rcode: answer.rcode,
-            upstream: event.trace.upstream,
-            cached: event.trace.source == Source::Cache,
-            elapsed_us: u32::try_from(event.elapsed.as_micros()).unwrap_or(u32::MAX),
-        })
+        e.policy = self.policies.name(snapshot, d.policy);
+        e.qtype = qtype;
+        e.reason = d.reason;
+        e.rcode = rcode;
+        e.upstream.clone_from(&event.trace.upstream);
+        e.cached = event.trace.source == Source::Cache;
+        e.elapsed_us = u32::try_from(event.elapsed.as_micros()).unwrap_or(u32::MAX);
+        true
+    }
+}
+
+/// An entry to fill.
+fn blank_entry() -> Entry {
+    Entry {
+        time_ms: 0,
+        client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        client_name: None,
+        policy: Arc::from(""),
+        name: String::new(),
+        qtype: 0,
+        reason: Reason::NotFilteredNotFound,
+        rule: None,
+        list: None,
+        answer: String::new(),
+        rcode: 0,
+        upstream: None,
+        cached: false,
+        elapsed_us: 0,
+    }
+}
+
+/// Sets an optional text field to `value`, reusing its string or a spare one.
+fn set(field: &mut Option<String>, value: Option<&str>, spare: &mut Vec<String>) {
+    match value {
+        Some(value) => {
+            let s = field.get_or_insert_with(|| spare.pop().unwrap_or_default());
+            s.clear();
+            s.push_str(value);
+        }
+        None => {
+            if let Some(s) = field.take() {
+                spare.push(s);
+            }
+        }
     }
 }
 
@@ -499,7 +682,26 @@ pub(crate) struct Summary {
 
 impl Summary {
     /// `None` when the message has no readable question.
+    #[cfg(test)]
     pub(crate) fn read(wire: &[u8]) -> Option<Summary> {
+        let (mut name, mut text) = (String::new(), String::new());
+        let (qtype, rcode) = Summary::read_into(wire, &mut name, &mut text)?;
+        Some(Summary {
+            name,
+            qtype,
+            rcode,
+            text,
+        })
+    }
+
+    /// Reads the question's name and the answer's summary into `name` and `text`
+    /// (replacing what they held), and returns the question type and the rcode; `None`
+    /// when the message has no readable question.
+    pub(crate) fn read_into(
+        wire: &[u8],
+        name: &mut String,
+        text: &mut String,
+    ) -> Option<(u16, u8)> {
         let u16_at = |at: usize| -> Option<u16> {
             Some(u16::from_be_bytes([*wire.get(at)?, *wire.get(at + 1)?]))
         };
@@ -507,12 +709,13 @@ impl Summary {
             return None;
         }
         let answers = u16_at(6)?;
-        let name = read_name(wire, 12)?;
+        name.clear();
+        read_name_into(wire, 12, name)?;
         let mut at = skip_name(wire, 12)?;
         let qtype = u16_at(at)?;
         at += 4;
-        let mut text = String::new();
-        let mut add = |part: &dyn std::fmt::Display| {
+        text.clear();
+        let add = |text: &mut String, part: &dyn std::fmt::Display| {
             if !text.is_empty() {
                 text.push_str(", ");
             }
@@ -529,23 +732,46 @@ impl Summary {
                 break;
             };
             match (RecordType::from(rtype), data.len()) {
-                (RecordType::A, 4) => add(&Ipv4Addr::from(<[u8; 4]>::try_from(data).ok()?)),
-                (RecordType::AAAA, 16) => add(&Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?)),
-                (RecordType::CNAME, _) => match read_name(wire, rdata) {
-                    Some(target) => add(&format_args!("CNAME {target}")),
-                    None => add(&"CNAME"),
-                },
-                (RecordType::Unknown(n), _) => add(&format_args!("TYPE{n}")),
-                (other, _) => add(&other),
+                (RecordType::A, 4) => {
+                    // Most answers: written digit by digit rather than through `fmt`.
+                    if !text.is_empty() {
+                        text.push_str(", ");
+                    }
+                    push_ipv4(text, data);
+                }
+                (RecordType::AAAA, 16) => {
+                    add(text, &Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?))
+                }
+                (RecordType::CNAME, _) => {
+                    add(text, &"CNAME");
+                    let bare = text.len();
+                    text.push(' ');
+                    if read_name_into(wire, rdata, text).is_none() {
+                        text.truncate(bare);
+                    }
+                }
+                (RecordType::Unknown(n), _) => add(text, &format_args!("TYPE{n}")),
+                (other, _) => add(text, &other),
             }
             at = rdata + usize::from(len);
         }
-        Some(Summary {
-            name,
-            qtype,
-            rcode: wire.get(3)? & 0x0f,
-            text,
-        })
+        Some((qtype, wire.get(3)? & 0x0f))
+    }
+}
+
+/// Appends an IPv4 address (four bytes) in dotted decimal.
+fn push_ipv4(text: &mut String, octets: &[u8]) {
+    for (i, &octet) in octets.iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
     }
 }
 
@@ -585,6 +811,72 @@ mod tests {
         assert_eq!(s.qtype, 1);
         assert_eq!(s.rcode, 0);
         assert_eq!(s.text, "CNAME cdn.example.net, 93.184.216.34, 2606::1, MX");
+    }
+
+    fn event() -> Event {
+        Event {
+            received: Instant::now(),
+            elapsed: Duration::ZERO,
+            client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            protocol: Protocol::Udp,
+            response: Response::new(answer(vec![], ResponseCode::NoError)),
+            trace: Trace::default(),
+        }
+    }
+
+    #[test]
+    fn a_batch_takes_what_fits_and_counts_the_rest() {
+        let metrics = DnsMetrics::default();
+        let config = RecordConfig {
+            capacity: 3,
+            store: None,
+            sinks: Vec::new(),
+            anonymize_clients: false,
+        };
+        let (recorder, mut writer) = channel(config, &metrics, None);
+        let mut batch = recorder.batch();
+        for _ in 0..5 {
+            batch.push(event());
+        }
+        assert_eq!(
+            recorder.dropped(),
+            0,
+            "nothing is handed over before a flush"
+        );
+        batch.flush();
+        assert!(batch.is_empty());
+        assert_eq!(recorder.dropped(), 2, "three fit, two are dropped");
+        recorder.record(event());
+        assert_eq!(
+            recorder.dropped(),
+            3,
+            "the queue is full until the writer drains it"
+        );
+        assert!(writer.drain(), "the recorders are still there");
+        assert_eq!(writer.shared.pending.load(Ordering::Acquire), 0);
+        // Room again, and a dropped batch hands over what it holds.
+        batch.push(event());
+        batch.push(event());
+        drop(batch);
+        recorder.record(event());
+        assert_eq!(recorder.dropped(), 3);
+        assert_eq!(writer.shared.pending.load(Ordering::Acquire), 3);
+        drop(recorder);
+        assert!(!writer.drain(), "every recorder is gone");
+        assert_eq!(writer.shared.pending.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn addresses_of_every_width() {
+        let wire = answer(
+            vec![
+                RData::A(A::new(0, 10, 100, 255)),
+                RData::A(A::new(9, 99, 199, 200)),
+            ],
+            ResponseCode::NoError,
+        );
+        let s = Summary::read(&wire).unwrap();
+        assert_eq!(s.text, "0.10.100.255, 9.99.199.200");
     }
 
     #[test]

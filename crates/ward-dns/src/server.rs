@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::handler::Handler;
-use crate::record::{Event, Protocol, Response, Trace};
+use crate::record::{Batch, Event, Protocol, Response, Trace};
 
 /// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -65,17 +65,49 @@ impl DnsServer {
         );
         self.loops.spawn(async move {
             let mut buf = vec![0u8; 65_535];
+            // The events of the queries answered here, handed to the recorder when the
+            // socket has nothing more to read.
+            let mut batch = handler.batch();
+            // Reads since the last await.
+            let mut eager = 0;
             loop {
-                let (len, src) = tokio::select! {
-                    _ = stop.cancelled() => return,
-                    r = socket.recv_from(&mut buf) => match r {
-                        Ok(r) => r,
-                        // ICMP errors of earlier sends surface here on some systems.
-                        Err(err) => {
-                            tracing::debug!(%err, "udp receive");
-                            continue;
+                // With events held, try a read first: if nothing is waiting, hand them
+                // over before waiting. At most `Batch::MAX` reads in a row skip the
+                // await, so that the tasks of forwarded queries on this runtime run too.
+                let ready = match &mut batch {
+                    Some(b) if !b.is_empty() && eager < Batch::MAX => {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok(r) => {
+                                eager += 1;
+                                Some(r)
+                            }
+                            Err(err) => {
+                                if err.kind() != std::io::ErrorKind::WouldBlock {
+                                    tracing::debug!(%err, "udp receive");
+                                }
+                                b.flush();
+                                None
+                            }
                         }
-                    },
+                    }
+                    _ => None,
+                };
+                let (len, src) = match ready {
+                    Some(r) => r,
+                    None => {
+                        eager = 0;
+                        tokio::select! {
+                        _ = stop.cancelled() => return,
+                        r = socket.recv_from(&mut buf) => match r {
+                            Ok(r) => r,
+                            // ICMP errors of earlier sends surface here on some systems.
+                            Err(err) => {
+                                tracing::debug!(%err, "udp receive");
+                                continue;
+                            }
+                        },
+                        }
+                    }
                 };
                 let received = Instant::now();
                 let packet = buf[..len].to_vec();
@@ -96,7 +128,7 @@ impl DnsServer {
                             src,
                             trace,
                         };
-                        reply_udp(&socket, &queries, &handler, resp, sent);
+                        reply_udp(&socket, &queries, &handler, resp, sent, batch.as_mut());
                     }
                     Poll::Ready((None, _)) => {}
                     Poll::Pending => {
@@ -110,7 +142,7 @@ impl DnsServer {
                                     src,
                                     trace,
                                 };
-                                reply_udp(&socket, &tracked, &handler, resp, sent);
+                                reply_udp(&socket, &tracked, &handler, resp, sent, None);
                             }
                         });
                     }
@@ -171,33 +203,46 @@ struct Sent {
 }
 
 impl Sent {
-    /// Hands the answer just sent to the handler's recorder.
+    /// The record of the answer just sent, if answered queries are recorded.
+    fn event(self, handler: &Handler, protocol: Protocol, response: Vec<u8>) -> Option<Event> {
+        handler.records().then(|| Event {
+            received: self.received,
+            elapsed: self.received.elapsed(),
+            client: self.src.ip(),
+            protocol,
+            response: Response::new(response),
+            trace: self.trace,
+        })
+    }
+
+    /// Hands the answer just sent to the handler's recorder, on its own.
     fn record(self, handler: &Handler, protocol: Protocol, response: Vec<u8>) {
-        if handler.records() {
-            handler.record(Event {
-                received: self.received,
-                elapsed: self.received.elapsed(),
-                client: self.src.ip(),
-                protocol,
-                response: Response::new(response),
-                trace: self.trace,
-            });
+        if let Some(event) = self.event(handler, protocol, response) {
+            handler.record(event);
         }
     }
 }
 
 /// Sends an answer now if the socket takes it, else from a task when it can; then
-/// records it.
+/// records it (in `batch` if it was sent now and the loop has one).
 fn reply_udp(
     socket: &Arc<UdpSocket>,
     queries: &TaskTracker,
     handler: &Arc<Handler>,
     resp: Vec<u8>,
     sent: Sent,
+    batch: Option<&mut Batch>,
 ) {
     let src = sent.src;
     match socket.try_send_to(&resp, src) {
-        Ok(_) => sent.record(handler, Protocol::Udp, resp),
+        Ok(_) => match batch {
+            Some(batch) => {
+                if let Some(event) = sent.event(handler, Protocol::Udp, resp) {
+                    batch.push(event);
+                }
+            }
+            None => sent.record(handler, Protocol::Udp, resp),
+        },
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
             let socket = socket.clone();
             let handler = handler.clone();

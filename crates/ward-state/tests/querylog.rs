@@ -20,7 +20,7 @@ trait LogOne {
 
 impl LogOne for Store {
     fn log(&mut self, entry: Entry) {
-        self.write([entry]);
+        self.write(&[entry]);
     }
 }
 
@@ -93,8 +93,8 @@ async fn logged_entries_are_found_newest_first_with_every_field() {
     let log = filled().await;
     let page = log.search(&Search::default());
     assert_eq!(page.entries.len(), 100);
-    assert_eq!(page.entries[0].name.as_ref(), "host299.example.com");
-    assert_eq!(page.entries[99].name.as_ref(), "host200.example.com");
+    assert_eq!(page.entries[0].name, "host299.example.com");
+    assert_eq!(page.entries[99].name, "host200.example.com");
     let blocked = &log
         .search(&Search {
             name: Some("HOST294.".into()),
@@ -517,7 +517,7 @@ async fn rotated_files_expire_after_the_retention() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The store checks its files at every write, also of an empty batch (the recorder
     // writes one at every poll).
-    store.write([]);
+    store.write(&[]);
     let later = rotated(&dir);
     for name in &first {
         if name != &recent && name != "querylog.notes.json" {
@@ -643,7 +643,7 @@ async fn file_lines_are_the_entries_serde_json_form_byte_for_byte() {
         .map(|e| serde_json::to_string(e).unwrap())
         .collect();
     // In one batch, and again one by one.
-    store.write(batch.clone());
+    store.write(&batch);
     for e in batch {
         store.log(e);
     }
@@ -669,7 +669,7 @@ async fn searches_return_every_field_as_logged_across_chunks_and_evictions() {
     });
     let all: Vec<Entry> = (0..9_000).map(varied).collect();
     for batch in all.chunks(1024) {
-        store.write(batch.to_vec());
+        store.write(batch);
     }
     assert_eq!(log.len(), 5_000);
     let mut found = Vec::new();

@@ -95,24 +95,22 @@ impl Files {
 
     /// Appends each entry as a line; rotates at the size (right after the line that
     /// reaches it, as if the lines were written one by one).
-    pub(super) fn write_all(&mut self, mut entries: &[Entry]) {
-        while !entries.is_empty() {
+    pub(super) fn write_all<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) {
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
             let Some(open) = &self.current else {
                 return;
             };
             // The lines up to the one that reaches the size go to the file in one piece.
             let room = self.rotate_bytes.saturating_sub(open.bytes);
             self.lines.clear();
-            let mut taken = 0;
-            for entry in entries {
+            for entry in entries.by_ref() {
                 self.encoder.encode(entry, &mut self.lines);
                 self.lines.push(b'\n');
-                taken += 1;
                 if self.lines.len() as u64 >= room {
                     break;
                 }
             }
-            entries = &entries[taken..];
             let Some(open) = &mut self.current else {
                 return;
             };

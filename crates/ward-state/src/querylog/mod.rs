@@ -87,21 +87,21 @@ pub struct Entry {
     /// The client's address.
     pub client: IpAddr,
     /// The client's name in the config, if it has one.
-    pub client_name: Option<Box<str>>,
+    pub client_name: Option<String>,
     /// The policy that answered (shared with the snapshot's policy name).
     pub policy: Arc<str>,
     /// The question name: lowercase, no trailing dot.
-    pub name: Box<str>,
+    pub name: String,
     /// The question type.
     pub qtype: u16,
     /// Why the answer is what it is.
     pub reason: Reason,
     /// The text of the deciding rule.
-    pub rule: Option<Box<str>>,
+    pub rule: Option<String>,
     /// The id of the deciding rule's list.
-    pub list: Option<Box<str>>,
+    pub list: Option<String>,
     /// A short summary of the answer: `0.0.0.0`, `93.184.216.34, 2606::1`, `NXDOMAIN`.
-    pub answer: Box<str>,
+    pub answer: String,
     /// The response code.
     pub rcode: u8,
     /// The upstream that answered, if one did.
@@ -191,8 +191,21 @@ pub struct Store {
     anonymize: bool,
     files: Option<Files>,
     file_tick: Instant,
-    /// The batch being logged; kept so that its memory is reused.
-    batch: Vec<Entry>,
+    /// What [`Store::write`] does with each entry of the batch; kept for its memory.
+    marks: Vec<Mark>,
+    /// Copies of the entries of the batch that the config changes, in order.
+    prepared: Vec<Entry>,
+}
+
+/// What the store does with one entry of a batch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// Logged as given.
+    Given,
+    /// Logged as its copy in `prepared` (its name lowercased, its client anonymised).
+    Prepared,
+    /// Left out: an ignored name.
+    Ignored,
 }
 
 impl QueryLog {
@@ -209,7 +222,8 @@ impl QueryLog {
                 .dir
                 .map(|dir| Files::new(dir, config.rotate_bytes, config.retention)),
             file_tick: Instant::now(),
-            batch: Vec::new(),
+            marks: Vec::new(),
+            prepared: Vec::new(),
         };
         (QueryLog { shared }, store)
     }
@@ -238,26 +252,50 @@ impl Store {
     /// anonymised if configured, the rest appended to the file and pushed into the ring
     /// under one write lock. File writes are plain buffered `std::fs` calls (one
     /// `write(2)` per 64 KiB, a rename per rotation): cheap, but blocking.
-    pub fn write(&mut self, entries: impl IntoIterator<Item = Entry>) {
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.extend(
-            entries
-                .into_iter()
-                .filter_map(|mut e| prepare(&mut e, &self.ignored, self.anonymize).then_some(e)),
-        );
+    ///
+    /// The entries are borrowed, so that their writer can fill the same ones again (the
+    /// recorder's entries need nothing done and are not copied: their names are
+    /// lowercase and their clients anonymised already).
+    pub fn write(&mut self, entries: &[Entry]) {
+        self.marks.clear();
+        self.prepared.clear();
+        for entry in entries {
+            let mark = if self.ready(entry) {
+                Mark::Given
+            } else {
+                let mut copy = entry.clone();
+                if prepare(&mut copy, &self.ignored, self.anonymize) {
+                    self.prepared.push(copy);
+                    Mark::Prepared
+                } else {
+                    Mark::Ignored
+                }
+            };
+            self.marks.push(mark);
+        }
         if let Some(files) = &mut self.files {
-            files.write_all(&batch);
+            files.write_all(logged(entries, &self.marks, &self.prepared));
             if self.file_tick.elapsed() >= FILE_TICK {
                 self.file_tick = Instant::now();
                 files.tick();
             }
         }
-        if !batch.is_empty() {
-            self.shared.write().push_all(&batch);
+        if self.marks.iter().any(|m| *m != Mark::Ignored) {
+            self.shared
+                .write()
+                .push_all(logged(entries, &self.marks, &self.prepared));
         }
-        // The ring copied what it keeps: the entries are freed here, outside the lock.
-        batch.clear();
-        self.batch = batch;
+        // The ring copied what it keeps: the copies are freed here, outside the lock.
+        self.prepared.clear();
+    }
+
+    /// Whether an entry is logged as it is: its name normal and not ignored, its client
+    /// anonymised if it must be.
+    fn ready(&self, entry: &Entry) -> bool {
+        !entry.name.ends_with('.')
+            && !entry.name.bytes().any(|b| b.is_ascii_uppercase())
+            && !self.ignored.contains(&entry.name)
+            && (!self.anonymize || anonymize_ip(entry.client) == entry.client)
     }
 
     /// Writes what is buffered to the file.
@@ -274,11 +312,28 @@ impl Drop for Store {
     }
 }
 
+/// The entries of a batch that are logged, as they are logged.
+fn logged<'a>(
+    entries: &'a [Entry],
+    marks: &'a [Mark],
+    prepared: &'a [Entry],
+) -> impl Iterator<Item = &'a Entry> {
+    let mut prepared = prepared.iter();
+    entries
+        .iter()
+        .zip(marks)
+        .filter_map(move |(entry, mark)| match mark {
+            Mark::Given => Some(entry),
+            Mark::Prepared => prepared.next(),
+            Mark::Ignored => None,
+        })
+}
+
 /// Applies the config to one entry; false if it is not to be logged.
 fn prepare(entry: &mut Entry, ignored: &IgnoredNames, anonymize: bool) -> bool {
     if entry.name.bytes().any(|b| b.is_ascii_uppercase()) || entry.name.ends_with('.') {
         let name = entry.name.trim_end_matches('.').to_ascii_lowercase();
-        entry.name = name.into_boxed_str();
+        entry.name = name;
     }
     if ignored.contains(&entry.name) {
         return false;

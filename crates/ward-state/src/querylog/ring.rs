@@ -140,13 +140,13 @@ impl Chunk {
         Entry {
             time_ms: key.time_ms,
             client: key.client,
-            client_name: client_name.map(Box::from),
+            client_name: client_name.map(String::from),
             policy: policies.get(key.policy),
             name: self.name(i).into(),
             qtype: detail.qtype,
             reason: key.reason,
-            rule: rule.map(Box::from),
-            list: list.map(Box::from),
+            rule: rule.map(String::from),
+            list: list.map(String::from),
             answer: answer.unwrap_or_default().into(),
             rcode: detail.rcode,
             upstream: detail.upstream.checked_sub(1).map(|id| upstreams.get(id)),
@@ -219,7 +219,7 @@ impl Ring {
         self.len
     }
 
-    pub(super) fn push_all(&mut self, entries: &[Entry]) {
+    pub(super) fn push_all<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) {
         for entry in entries {
             self.push(entry);
         }

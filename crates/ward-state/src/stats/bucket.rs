@@ -113,8 +113,10 @@ impl HourBucket {
             open,
             |c| {
                 c.count += 1;
-                if e.client_name.is_some() && c.name != e.client_name {
-                    c.name.clone_from(&e.client_name);
+                if let Some(name) = e.client_name.as_deref()
+                    && c.name.as_deref() != Some(name)
+                {
+                    c.name = Some(name.into());
                 }
             },
             |c| c.count,
