@@ -9,7 +9,8 @@
 # PORT (5498), STUB_PORT (5499), FREQ (499 Hz), CALLGRAPH (dwarf; or fp), THREADS (unset:
 # passed as --threads), QPS (unset = saturate; e.g. 10000 for a fixed rate), NOPERF=1 (only
 # CPU per query and context switches, no perf), CONFIG_EXTRA (YAML appended to Ward's config,
-# e.g. "query_log: { enabled: false }"). The environment reaches Ward.
+# e.g. "query_log: { enabled: false }"), OTHERS_CORE (unset: every Ward thread on core 0;
+# e.g. 1: all but the UDP threads on that core, beside dnsperf). The environment reaches Ward.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -82,6 +83,11 @@ WARD_PID=$!
 for _ in $(seq 1 100); do grep -q "ready" "$P/ward.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "ready" "$P/ward.log" || { echo "Ward did not get ready:" >&2; cat "$P/ward.log" >&2; exit 1; }
 taskset -a -p -c 0 "$WARD_PID" >/dev/null
+if [[ -n ${OTHERS_CORE:-} ]]; then   # Ward's threads but the UDP ones (the recorder's among them) elsewhere
+  for t in /proc/"$WARD_PID"/task/*; do
+    [[ $(cat "$t/comm") == ward-udp* ]] || taskset -p -c "$OTHERS_CORE" "${t##*/}" >/dev/null
+  done
+fi
 taskset -a -p -c 1 "$STUB_PID" >/dev/null
 
 if [[ $SET == allowed ]]; then   # warm the cache, as the harness does

@@ -162,17 +162,30 @@ impl Chunk {
 struct Interned {
     ids: foldhash::HashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
+    /// The name last given and its number.
+    last: Option<(Arc<str>, u32)>,
 }
 
 impl Interned {
     /// The number of `name`, given one if it is new.
     fn id(&mut self, name: &Arc<str>) -> u32 {
-        if let Some(id) = self.ids.get(&**name) {
+        // Entries share their policy's and upstream's `Arc`: the one of the last entry
+        // is most often this one, and needs no hashing.
+        if let Some((last, id)) = &self.last
+            && Arc::ptr_eq(last, name)
+        {
             return *id;
         }
-        let id = self.names.len() as u32;
-        self.ids.insert(name.clone(), id);
-        self.names.push(name.clone());
+        let id = match self.ids.get(&**name) {
+            Some(id) => *id,
+            None => {
+                let id = self.names.len() as u32;
+                self.ids.insert(name.clone(), id);
+                self.names.push(name.clone());
+                id
+            }
+        };
+        self.last = Some((name.clone(), id));
         id
     }
 
