@@ -383,6 +383,75 @@ async fn ignored_names_are_never_logged() {
 }
 
 #[tokio::test]
+async fn a_batch_mixing_kept_changed_and_ignored_entries_keeps_its_order() {
+    // One write: entries logged as given, entries the config changes (their copies are
+    // logged in their place) and ignored entries, interleaved.
+    let dir = scratch("mixed");
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
+        ignore: vec!["*.local".into()],
+        anonymize_clients: true,
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let p: Arc<str> = "default".into();
+    let batch: Vec<Entry> = [
+        ("10.0.0.0", "one.example"),
+        ("10.0.0.9", "two.example"),
+        ("10.0.0.0", "printer.local"),
+        ("10.0.0.0", "THREE.example."),
+        ("10.0.0.7", "NAS.local"),
+        ("10.0.0.0", "four.example"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (client, name))| entry(i as u64, client, &p, name, Reason::NotFilteredNotFound))
+    .collect();
+    store.write(&batch);
+    wait_len(&log, 4).await;
+    let page = log.search(&Search::default());
+    assert_eq!(
+        names(&page.entries),
+        [
+            "four.example",
+            "three.example",
+            "two.example",
+            "one.example"
+        ]
+    );
+    assert!(
+        page.entries
+            .iter()
+            .all(|e| e.client == "10.0.0.0".parse::<IpAddr>().unwrap())
+    );
+    drop(store);
+    let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
+    let names_in_file: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            l.split("\"name\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names_in_file,
+        [
+            "one.example",
+            "two.example",
+            "three.example",
+            "four.example"
+        ]
+    );
+    assert!(
+        !text.contains("10.0.0.9") && !text.contains("local"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn entries_serialize_with_readable_fields() {
     let p: Arc<str> = "kids".into();
     let mut e = entry(0, "10.0.0.1", &p, "ads.example", Reason::FilteredBlockList);

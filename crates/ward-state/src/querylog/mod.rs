@@ -260,9 +260,7 @@ impl Store {
         self.marks.clear();
         self.prepared.clear();
         for entry in entries {
-            let mark = if self.ready(entry) {
-                Mark::Given
-            } else {
+            let mark = if !self.normal(entry) {
                 let mut copy = entry.clone();
                 if prepare(&mut copy, &self.ignored, self.anonymize) {
                     self.prepared.push(copy);
@@ -270,6 +268,10 @@ impl Store {
                 } else {
                     Mark::Ignored
                 }
+            } else if self.ignored.contains(&entry.name) {
+                Mark::Ignored
+            } else {
+                Mark::Given
             };
             self.marks.push(mark);
         }
@@ -289,12 +291,11 @@ impl Store {
         self.prepared.clear();
     }
 
-    /// Whether an entry is logged as it is: its name normal and not ignored, its client
-    /// anonymised if it must be.
-    fn ready(&self, entry: &Entry) -> bool {
+    /// Whether the config leaves an entry as it is: its name lowercase without the
+    /// trailing dot, its client anonymised if it must be.
+    fn normal(&self, entry: &Entry) -> bool {
         !entry.name.ends_with('.')
             && !entry.name.bytes().any(|b| b.is_ascii_uppercase())
-            && !self.ignored.contains(&entry.name)
             && (!self.anonymize || anonymize_ip(entry.client) == entry.client)
     }
 
