@@ -759,7 +759,7 @@ async fn searches_return_every_field_as_logged_across_chunks_and_evictions() {
         .iter()
         .rev()
         .map(|e| Entry {
-            name: e.name.replace('\n', "").into(),
+            name: e.name.replace('\n', ""),
             ..e.clone()
         })
         .collect();
