@@ -7,14 +7,19 @@
 #   nolog     WARD_BIN with query_log.enabled: false (statistics and metrics only)
 #   memory    WARD_BIN with the query log in memory only (files: false)
 #   default   WARD_BIN as shipped: the query log in memory and in JSON-lines files
+#   idle      WARD_BIN with a queue of one: every record is built and dropped, so the
+#             recorder is idle and what is left is the query thread's own work
 #
 #   BASE_BIN=target/dnsperf/bin/ward-4c191ad WARD_BIN=target/release/ward benches/dnsperf/querylog.sh
 #
-# Knobs: SETS ("blocked-exact allowed"), ROUNDS (3), DURATION (15 s per run), and those
-# of profile.sh, which runs each measurement (NOPERF=1 THREADS=1). Loopback only.
+# Knobs: SETS ("blocked-exact allowed"), VARIANTS ("base nolog memory default"; add idle),
+# ROUNDS (3), DURATION (15 s per run), and those of profile.sh, which runs each
+# measurement (NOPERF=1 THREADS=1; OTHERS_CORE=1 moves the recorder beside dnsperf).
+# Loopback only.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SETS=${SETS:-"blocked-exact allowed"}
+VARIANTS=${VARIANTS:-"base nolog memory default"}
 ROUNDS=${ROUNDS:-3}
 export DURATION=${DURATION:-15} NOPERF=1 THREADS=1
 : "${BASE_BIN:?set BASE_BIN to a Ward built before the query log was wired}"
@@ -24,11 +29,12 @@ declare -A EXTRA=(
   [nolog]="query_log: { enabled: false }"
   [memory]="query_log: { files: false }"
   [default]=""
+  [idle]="query_log: { queue: 1 }"
 )
 RESULTS=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
   for set in $SETS; do
-    for variant in base nolog memory default; do
+    for variant in $VARIANTS; do
       bin=$WARD_BIN
       [[ $variant == base ]] && bin=$BASE_BIN
       line=$(WARD_BIN=$bin CONFIG_EXTRA=${EXTRA[$variant]} "$HERE/profile.sh" "$set" 2>/dev/null | sed -n 1p)
@@ -48,7 +54,7 @@ for line in open(sys.argv[1]):
 print("%-14s %-8s %12s %12s %10s %10s %12s" % ("set", "variant", "qps (median)", "qps vs base", "µs/query", "UDP µs/q", "others µs/q"))
 for s in dict.fromkeys(k[0] for k in rows):
     base = statistics.median(r[0] for r in rows.get((s, "base"), [(0, 0, 0, 0)]))
-    for v in ("base", "nolog", "memory", "default"):
+    for v in ("base", "idle", "nolog", "memory", "default"):
         if (s, v) not in rows:
             continue
         med = [statistics.median(r[i] for r in rows[(s, v)]) for i in range(4)]
