@@ -393,6 +393,51 @@ fn reset_forgets_everything_on_disk_too() {
 }
 
 #[test]
+fn a_full_open_hour_lets_few_names_asked_once_in() {
+    let stats = Stats::open(None);
+    // OPEN_KEYS names asked twice each fill the open hour's name map.
+    let full: Vec<Entry> = (0..2 * OPEN_KEYS as u64)
+        .map(|i| ok(T0 + i / 1000, &format!("n{}.example", i / 2)))
+        .collect();
+    for batch in full.chunks(1000) {
+        stats.record(batch);
+    }
+    let before = stats.tracked_keys();
+    // 20,000 names asked once each. Were each let in, the map would shed its smaller half
+    // every 5,000 of them and end full again; the doorkeeper lets in only the few whose
+    // bits collide with names turned away before.
+    let flood: Vec<Entry> = (0..20_000u64)
+        .map(|i| ok(T0 + 100 + i / 1000, &format!("r{i}.flood.example")))
+        .collect();
+    for batch in flood.chunks(1000) {
+        stats.record(batch);
+    }
+    let after = stats.tracked_keys();
+    assert!(
+        after < before - OPEN_KEYS / 4,
+        "{before} keys, then {after}"
+    );
+    let r = report(&stats, T0 + HOUR - 1, Range::Day);
+    assert_eq!(r.totals.queries, 2 * OPEN_KEYS as u64 + 20_000);
+    assert!(
+        r.top_names.iter().all(|t| t.count == 2),
+        "{:?}",
+        r.top_names
+    );
+    // A name that comes again gets in at its second coming and is counted from there:
+    // 2 after three (3 should its first coming collide with a flood name's bits).
+    let again: Vec<Entry> = (0..3).map(|i| ok(T0 + 200 + i, "again.example")).collect();
+    stats.record(&again);
+    let r = report(&stats, T0 + HOUR - 1, Range::Day);
+    let count = r
+        .top_names
+        .iter()
+        .find(|t| t.name == "again.example")
+        .map(|t| t.count);
+    assert!(matches!(count, Some(2 | 3)), "{count:?}");
+}
+
+#[test]
 fn a_flood_of_distinct_names_keeps_the_open_hour_bounded_and_its_real_top() {
     let stats = Stats::open(None);
     // 50,000 random-looking names from 50,000 clients, one query each, with a name and a
