@@ -103,8 +103,9 @@ impl HourBucket {
 
     pub(super) fn count(&mut self, e: &Entry) {
         self.counts.count(e);
-        // While the hour is open a full map sheds its smaller half to take a new key; once
-        // it is closed, a late entry's new key is left out (its counts are not).
+        // While the hour is open a map that has been full takes a new key at its second
+        // coming, shedding its smaller half if it must; once the hour is closed, a late
+        // entry's new key is left out (its counts are not).
         let open = self.kept >= OPEN_KEYS;
         let kept = self.kept;
         let [names_door, blocked_door, clients_door] = &mut self.doors;
