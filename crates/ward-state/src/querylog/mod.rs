@@ -251,7 +251,7 @@ impl Store {
     /// Logs a batch (oldest first): names in the ignore list are left out, clients
     /// anonymised if configured, the rest appended to the file and pushed into the ring
     /// under one write lock. File writes are plain buffered `std::fs` calls (one
-    /// `write(2)` per 64 KiB, a rename per rotation): cheap, but blocking.
+    /// `write(2)` per 256 KiB, a rename per rotation): cheap, but blocking.
     ///
     /// The entries are borrowed, so that their writer can fill the same ones again (the
     /// recorder's entries need nothing done and are not copied: their names are
