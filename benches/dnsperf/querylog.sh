@@ -39,25 +39,34 @@ for round in $(seq 1 "$ROUNDS"); do
       [[ $variant == base ]] && bin=$BASE_BIN
       line=$(WARD_BIN=$bin CONFIG_EXTRA=${EXTRA[$variant]} "$HERE/profile.sh" "$set" 2>/dev/null | sed -n 1p)
       echo "round $round $set $variant: $line" >&2
-      echo "$set $variant $line" >>"$RESULTS"
+      echo "$round $set $variant $line" >>"$RESULTS"
     done
   done
 done
+# Medians over the rounds, and the qps of each variant against base and against nolog
+# paired round by round (the machine drifts by several % between rounds, less within one):
+# median [lowest, highest].
 python3 - "$RESULTS" <<'PY'
 import re, sys, statistics
-rows = {}
+rows, qps = {}, {}
 for line in open(sys.argv[1]):
-    s, v, rest = line.split(" ", 2)
+    r, s, v, rest = line.split(" ", 3)
     m = re.search(r"qps (\d+), .* = ([\d.]+) µs/q \(UDP threads ([\d.]+), others ([\d.]+)\)", rest)
     if m:
         rows.setdefault((s, v), []).append(tuple(float(g) for g in m.groups()))
-print("%-14s %-8s %12s %12s %10s %10s %12s" % ("set", "variant", "qps (median)", "qps vs base", "µs/query", "UDP µs/q", "others µs/q"))
+        qps[(r, s, v)] = float(m.group(1))
+def paired(s, v, against):
+    d = [(qps[(r, s, v)] / qps[(r, s, against)] - 1) * 100
+         for (r, s2, v2) in qps if s2 == s and v2 == v and (r, s, against) in qps]
+    if not d or v == against or v == "base":
+        return "%18s" % ""
+    return "%+6.1f%% [%+.1f, %+.1f]" % (statistics.median(d), min(d), max(d))
+print("%-14s %-8s %12s %10s %10s %12s %22s %22s" % ("set", "variant", "qps (median)", "µs/query", "UDP µs/q", "others µs/q", "qps vs base, paired", "qps vs nolog, paired"))
 for s in dict.fromkeys(k[0] for k in rows):
-    base = statistics.median(r[0] for r in rows.get((s, "base"), [(0, 0, 0, 0)]))
     for v in ("base", "idle", "nolog", "memory", "default"):
         if (s, v) not in rows:
             continue
         med = [statistics.median(r[i] for r in rows[(s, v)]) for i in range(4)]
-        print("%-14s %-8s %12.0f %+11.1f%% %10.2f %10.2f %12.2f" % (s, v, med[0], (med[0] / base - 1) * 100 if base else 0, med[1], med[2], med[3]))
+        print("%-14s %-8s %12.0f %10.2f %10.2f %12.2f %22s %22s" % (s, v, med[0], med[1], med[2], med[3], paired(s, v, "base"), paired(s, v, "nolog")))
 PY
 rm -f "$RESULTS"
