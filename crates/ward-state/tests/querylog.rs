@@ -1,6 +1,7 @@
 //! The query log: what is logged is found, filtered and paged; what must not be logged
-//! is not; files rotate and expire. (A flood that overflows the query path's channel is
-//! tested end to end, in tests/querylog_e2e.rs.)
+//! is not; files rotate and expire, and a failing disk loses only their lines. (A flood
+//! that overflows the query path's channel is tested end to end, in
+//! tests/querylog_e2e.rs.)
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -628,6 +629,44 @@ async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["name"].to_string())
         .collect();
     assert_eq!(names, ["\"run0.example\"", "\"run1.example\""]);
+}
+
+#[tokio::test]
+async fn a_disk_that_fails_writes_loses_the_file_lines_only() {
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let dir = scratch("full");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join("querylog.json")).unwrap();
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let p: Arc<str> = "default".into();
+    // About 400 KB of lines: more than one write's worth, so some are written (and fail)
+    // while entries keep coming.
+    let batch: Vec<Entry> = (0..2000)
+        .map(|i| {
+            let name = format!("n{i}.example");
+            entry(i, "10.0.0.1", &p, &name, Reason::NotFilteredNotFound)
+        })
+        .collect();
+    for chunk in batch.chunks(100) {
+        store.write(chunk);
+    }
+    store.flush();
+    wait_len(&log, 2000).await;
+    let page = log.search(&Search {
+        limit: Some(1000),
+        ..Search::default()
+    });
+    assert_eq!(page.entries.len(), 1000);
+    assert_eq!(page.entries[0].name, "n1999.example");
+    drop(store);
+    assert!(
+        rotated(&dir).is_empty(),
+        "nothing rotated: {:?}",
+        rotated(&dir)
+    );
 }
 
 /// Entry `i` of a varied sequence: every optional field present and absent (and empty),
