@@ -143,7 +143,7 @@ fn main() {
             group.bench_function(format!("{kind}/handle+record/{label}"), |b| {
                 b.iter(|| {
                     let received = Instant::now();
-                    let mut trace = Trace::default();
+                    let mut trace = Trace::for_batch(&batch);
                     let answer = now(handler.handle_traced(&packet, src, true, &mut trace));
                     let answer = black_box(answer.unwrap());
                     batch.push(Event {

@@ -393,6 +393,92 @@ fn a_flood_that_overflows_the_queue_loses_log_entries_only() {
     }
 }
 
+/// Entries name what decided them in the snapshot that decided them, also when the
+/// snapshot changes while a client's queries come in bursts (a UDP loop's batch holds
+/// the snapshot of the queries it answered at once, and hands it over with them).
+#[test]
+fn entries_across_reloads_cite_the_rules_of_their_own_snapshot() {
+    let dir = TempDir::new("querylog-reloads");
+    let path = config(&dir.0, upstream(), "  files: false");
+    let ward = Ward::spawn(&path, &[]);
+    let list = dir.0.join("ads.txt");
+    let socket = UdpSocket::bind("127.0.0.2:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    const BURST: u16 = 16;
+    let (blocked, allowed) = std::thread::scope(|s| {
+        let client = s.spawn(|| {
+            let (mut blocked, mut allowed, mut id) = (0, 0, 0u16);
+            let mut buf = [0u8; 512];
+            // Bursts of queries sent back to back, so that the loop answers several
+            // before its socket is empty, every 5 ms until the reloads are done (at most
+            // 60, so that every entry fits one page).
+            for _ in 0..60 {
+                if stop.load(std::sync::atomic::Ordering::Acquire) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                for _ in 0..BURST {
+                    let mut m: Message = query("ads.example", RecordType::A);
+                    m.metadata.id = id;
+                    id += 1;
+                    socket.send_to(&m.to_vec().unwrap(), ward.dns).unwrap();
+                }
+                for _ in 0..BURST {
+                    let len = socket.recv(&mut buf).expect("every query is answered");
+                    let answer = Message::from_vec(&buf[..len]).unwrap();
+                    match answer.answers.first().map(|r| r.data.to_string()) {
+                        Some(a) if a == "0.0.0.0" => blocked += 1,
+                        Some(_) => allowed += 1,
+                        None => panic!("no address: {answer:?}"),
+                    }
+                }
+            }
+            (blocked, allowed)
+        });
+        // The list blocks ads.example, then does not, then does again: six snapshots.
+        for (i, text) in ["||other.example^\n", "||ads.example^\n"]
+            .iter()
+            .cycle()
+            .take(5)
+            .enumerate()
+        {
+            std::thread::sleep(Duration::from_millis(30));
+            std::fs::write(&list, text).unwrap();
+            ward.signal("HUP");
+            let want = i as u64 + 2;
+            ward.wait_status(Duration::from_secs(3), "the reload", |s| {
+                s["generation"].as_u64().unwrap_or(0) >= want
+            });
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        client.join().unwrap()
+    });
+    assert!(
+        blocked > 0 && allowed > 0,
+        "{blocked} blocked, {allowed} allowed"
+    );
+    let all = entries(&ward, "name=ads.example&limit=1000", blocked + allowed);
+    let mut seen = (0, 0);
+    for e in &all {
+        assert_eq!(e["policy"], "main", "{e}");
+        if e["answer"] == "0.0.0.0" {
+            seen.0 += 1;
+            assert_eq!(e["reason"], "FilteredBlockList", "{e}");
+            assert_eq!(e["rule"], "||ads.example^", "{e}");
+            assert_eq!(e["list"], "ads", "{e}");
+        } else {
+            seen.1 += 1;
+            assert_eq!(e["reason"], "NotFilteredNotFound", "{e}");
+            assert!(e["rule"].is_null() && e["list"].is_null(), "{e}");
+        }
+    }
+    assert_eq!(seen, (blocked, allowed), "every answer has its entry");
+}
+
 /// `--log-json`: every line on stderr is a JSON object a log shipper can read.
 #[test]
 fn logs_are_json_lines_when_asked() {

@@ -232,7 +232,10 @@ impl Handler {
         if let Some(q) = wire::parse_query(bytes, &mut name) {
             let answer = match self.decide(bytes, &q, src.ip(), trace) {
                 Fast::Answer(answer) => Some(answer),
-                Fast::Forward(rt) => Some(self.forward_wire(&rt, bytes, &q, src.ip(), trace).await),
+                Fast::Forward(rt) => {
+                    trace.leave_batch(&rt.snapshot);
+                    Some(self.forward_wire(&rt, bytes, &q, src.ip(), trace).await)
+                }
                 Fast::Full => None,
             };
             if let Some(answer) = answer {
@@ -385,6 +388,7 @@ impl Handler {
             .to_ascii()
             .trim_end_matches('.')
             .to_ascii_lowercase();
+        trace.may_wait();
         let rt = self.runtime.load_full();
         let snap = &rt.snapshot;
         let policy_index = snap.policy_index(client);

@@ -107,25 +107,75 @@ pub struct Trace {
     pub(crate) cache_miss: bool,
     /// The upstream server that answered.
     pub(crate) upstream: Option<Arc<str>>,
+    /// The address of the snapshot the serving loop's batch holds (0: none). Only
+    /// compared, never followed: the batch's reference keeps that snapshot alive, so the
+    /// address cannot stand for another one.
+    batch_snapshot: usize,
 }
 
 #[derive(Debug)]
 struct Decided {
-    snapshot: Arc<Snapshot>,
+    snapshot: SnapshotRef,
     policy: usize,
     reason: Reason,
     rule: Option<RuleMatch>,
 }
 
+/// The snapshot a query was decided by. Every query took a reference of its own before,
+/// one atomic add and one subtract on a counter that every serving thread and the
+/// recorder share; a query answered at once by a loop whose batch holds that snapshot
+/// takes none.
+#[derive(Debug)]
+enum SnapshotRef {
+    Own(Arc<Snapshot>),
+    /// The one the batch the event is pushed into holds.
+    Batch,
+}
+
 impl Trace {
+    /// The trace of a query that `batch`'s loop answers: a decision by the snapshot the
+    /// batch holds refers to it without a reference of its own.
+    pub fn for_batch(batch: &Batch) -> Trace {
+        Trace {
+            batch_snapshot: batch
+                .snapshot
+                .as_ref()
+                .map_or(0, |s| Arc::as_ptr(s) as usize),
+            ..Trace::default()
+        }
+    }
+
     /// The policy (an index into the snapshot's) that answers the query.
     pub(crate) fn policy(&mut self, snapshot: &Arc<Snapshot>, policy: usize) {
+        let snapshot = if Arc::as_ptr(snapshot) as usize == self.batch_snapshot {
+            SnapshotRef::Batch
+        } else {
+            SnapshotRef::Own(snapshot.clone())
+        };
         self.decided = Some(Decided {
-            snapshot: snapshot.clone(),
+            snapshot,
             policy,
             reason: Reason::NotFilteredNotFound,
             rule: None,
         });
+    }
+
+    /// Before the answer may wait (for an upstream, say), after which it is recorded
+    /// from a task, outside the loop's batch: later decisions take their own reference.
+    /// (One already made is made again after this, or is [`Trace::leave_batch`]'s.)
+    pub(crate) fn may_wait(&mut self) {
+        self.batch_snapshot = 0;
+    }
+
+    /// Before the answer waits: the decision takes its own reference to `snapshot`, the
+    /// one it was made by, and later ones will too.
+    pub(crate) fn leave_batch(&mut self, snapshot: &Arc<Snapshot>) {
+        if let Some(d) = &mut self.decided {
+            if matches!(d.snapshot, SnapshotRef::Batch) {
+                d.snapshot = SnapshotRef::Own(snapshot.clone());
+            }
+        }
+        self.batch_snapshot = 0;
     }
 
     /// The filter's verdict, and the rule that decided it.
@@ -202,11 +252,19 @@ impl Response {
     }
 }
 
+/// Events on their way to the writer, and the snapshot those that refer to their batch's
+/// were decided by.
+#[derive(Debug)]
+struct Handover {
+    events: Vec<Event>,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
 /// The query path's end of the channel. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     shared: Arc<Channel>,
-    sender: SyncSender<Vec<Event>>,
+    sender: SyncSender<Handover>,
 }
 
 /// What the recorders and the writer share.
@@ -241,10 +299,19 @@ impl Channel {
 
 impl Recorder {
     /// Hands one event to the writer, or drops and counts it when the writer is behind.
+    /// (An event that refers to its batch's snapshot goes in a [`Batch`].)
     pub fn record(&self, event: Event) {
+        debug_assert!(
+            !event
+                .trace
+                .decided
+                .as_ref()
+                .is_some_and(|d| matches!(d.snapshot, SnapshotRef::Batch)),
+            "an event outside a batch refers to a batch's snapshot"
+        );
         let mut events = self.shared.spare();
         events.push(event);
-        self.send(events);
+        self.send(events, None);
     }
 
     /// An empty batch for a serving loop to fill.
@@ -252,12 +319,13 @@ impl Recorder {
         Batch {
             recorder: self.clone(),
             events: self.shared.spare(),
+            snapshot: None,
         }
     }
 
     /// Hands `events` to the writer: as many as there is room for, the rest dropped and
     /// counted.
-    fn send(&self, mut events: Vec<Event>) {
+    fn send(&self, mut events: Vec<Event>, snapshot: Option<Arc<Snapshot>>) {
         let c = &*self.shared;
         let mut taken = 0;
         let _ = c
@@ -273,12 +341,12 @@ impl Recorder {
         if events.is_empty() {
             return c.give_back(events);
         }
-        if let Err(TrySendError::Full(events) | TrySendError::Disconnected(events)) =
-            self.sender.try_send(events)
+        if let Err(TrySendError::Full(h) | TrySendError::Disconnected(h)) =
+            self.sender.try_send(Handover { events, snapshot })
         {
             // Only when the writer is gone (the channel has a slot for every event).
-            c.pending.fetch_sub(events.len(), Ordering::AcqRel);
-            c.dropped.inc_by(events.len() as u64);
+            c.pending.fetch_sub(h.events.len(), Ordering::AcqRel);
+            c.dropped.inc_by(h.events.len() as u64);
         }
     }
 
@@ -294,6 +362,10 @@ impl Recorder {
 pub struct Batch {
     recorder: Recorder,
     events: Vec<Event>,
+    /// The snapshot of the events that refer to their batch's: taken from the first
+    /// event decided by it, handed over with the batch (so that an idle loop keeps no
+    /// snapshot alive after a reload).
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Batch {
@@ -301,10 +373,46 @@ impl Batch {
     pub const MAX: usize = 64;
 
     /// Adds an event, handing the batch over when it is full.
-    pub fn push(&mut self, event: Event) {
+    pub fn push(&mut self, mut event: Event) {
+        if let Some(d) = &mut event.trace.decided {
+            match &d.snapshot {
+                SnapshotRef::Own(own) => {
+                    let same = self.snapshot.as_ref().is_some_and(|s| Arc::ptr_eq(s, own));
+                    if !same {
+                        // A snapshot the events held do not refer to: they go first.
+                        self.flush();
+                        let SnapshotRef::Own(own) =
+                            std::mem::replace(&mut d.snapshot, SnapshotRef::Batch)
+                        else {
+                            unreachable!("matched as Own above")
+                        };
+                        self.snapshot = Some(own);
+                    }
+                    // (The same one, from a query that took a reference anyway: kept.)
+                }
+                SnapshotRef::Batch => {
+                    if self.snapshot.is_none() {
+                        // Its trace was made for this batch, which cannot have let its
+                        // snapshot go since: nothing the loop does in between flushes.
+                        debug_assert!(false, "an event refers to a batch without a snapshot");
+                        event.trace.decided = None;
+                    }
+                }
+            }
+        }
         self.events.push(event);
         if self.events.len() >= Batch::MAX {
             self.flush();
+        }
+    }
+
+    /// Gives an event that refers to this batch's snapshot a reference of its own, for
+    /// an event recorded outside the batch after all.
+    pub fn detach(&self, trace: &mut Trace) {
+        if let Some(snapshot) = &self.snapshot {
+            trace.leave_batch(snapshot);
+        } else {
+            trace.batch_snapshot = 0;
         }
     }
 
@@ -313,12 +421,14 @@ impl Batch {
         self.events.is_empty()
     }
 
-    /// Hands what it holds to the recorder.
+    /// Hands what it holds to the recorder, with the snapshot.
     pub fn flush(&mut self) {
         if !self.events.is_empty() {
             let spare = self.recorder.shared.spare();
-            self.recorder
-                .send(std::mem::replace(&mut self.events, spare));
+            self.recorder.send(
+                std::mem::replace(&mut self.events, spare),
+                self.snapshot.take(),
+            );
         }
     }
 }
@@ -346,7 +456,7 @@ pub struct RecordConfig {
 
 /// Drains the channel: entries for the query log and the sinks, counts for the metrics.
 pub struct RecordWriter {
-    receiver: Receiver<Vec<Event>>,
+    receiver: Receiver<Handover>,
     shared: Arc<Channel>,
     config: RecordConfig,
     metrics: DnsMetrics,
@@ -434,16 +544,26 @@ impl RecordWriter {
             let mut empty = false;
             while filled < BATCH {
                 match self.receiver.try_recv() {
-                    Ok(events) => {
+                    Ok(Handover { events, snapshot }) => {
                         self.shared
                             .pending
                             .fetch_sub(events.len(), Ordering::AcqRel);
                         taken += events.len();
                         for event in &events {
-                            self.count(event);
+                            let decided = event.trace.decided.as_ref().and_then(|d| {
+                                let s = match &d.snapshot {
+                                    SnapshotRef::Own(s) => s,
+                                    SnapshotRef::Batch => snapshot.as_ref()?,
+                                };
+                                Some((d, &**s))
+                            });
+                            self.count(event, decided);
                             let ago = now.saturating_duration_since(event.received).as_millis();
-                            if self.fill(filled, event, now_ms.saturating_sub(ago as u64)) {
-                                filled += 1;
+                            let time_ms = now_ms.saturating_sub(ago as u64);
+                            if let Some((d, s)) = decided {
+                                if self.fill(filled, event, d, s, time_ms) {
+                                    filled += 1;
+                                }
                             }
                         }
                         self.shared.give_back(events);
@@ -480,7 +600,7 @@ impl RecordWriter {
         }
     }
 
-    fn count(&mut self, event: &Event) {
+    fn count(&mut self, event: &Event, decided: Option<(&Decided, &Snapshot)>) {
         let c = &mut self.counters;
         let rcode = event.response.bytes().get(3).map_or(2, |b| b & 0x0f);
         c.responses[usize::from(rcode).min(RCODES.len() - 1)].inc();
@@ -490,20 +610,23 @@ impl RecordWriter {
         } else if event.trace.cache_miss {
             self.metrics.cache_misses.inc();
         }
-        if let Some(d) = &event.trace.decided {
-            if let Some(queries) = c.query(&self.metrics, d, event.protocol) {
+        if let Some((d, snapshot)) = decided {
+            if let Some(queries) = c.query(&self.metrics, d, snapshot, event.protocol) {
                 queries.inc();
             }
         }
     }
 
-    /// Fills entry `at` from an event whose question was read and decided; false for
-    /// any other event.
-    fn fill(&mut self, at: usize, event: &Event, time_ms: u64) -> bool {
-        let Some(d) = &event.trace.decided else {
-            return false;
-        };
-        let snapshot = &d.snapshot;
+    /// Fills entry `at` from an event decided by `d` in `snapshot`; false when its
+    /// question cannot be read.
+    fn fill(
+        &mut self,
+        at: usize,
+        event: &Event,
+        d: &Decided,
+        snapshot: &Snapshot,
+        time_ms: u64,
+    ) -> bool {
         let Some(policy) = snapshot.policies.get(d.policy) else {
             return false;
         };
@@ -656,8 +779,13 @@ impl Counters {
 
     /// The query counter of a decided event (the series of its snapshot's policies are
     /// looked up again when the generation changes).
-    fn query(&mut self, m: &DnsMetrics, d: &Decided, protocol: Protocol) -> Option<&Counter> {
-        let snapshot = &d.snapshot;
+    fn query(
+        &mut self,
+        m: &DnsMetrics,
+        d: &Decided,
+        snapshot: &Snapshot,
+        protocol: Protocol,
+    ) -> Option<&Counter> {
         if self.generation != Some(snapshot.generation) {
             self.generation = Some(snapshot.generation);
             self.queries.clear();
@@ -825,12 +953,16 @@ mod tests {
     }
 
     fn event() -> Event {
+        event_of(answer(vec![], ResponseCode::NoError))
+    }
+
+    fn event_of(response: Vec<u8>) -> Event {
         Event {
             received: Instant::now(),
             elapsed: Duration::ZERO,
             client: IpAddr::V4(Ipv4Addr::LOCALHOST),
             protocol: Protocol::Udp,
-            response: Response::new(answer(vec![], ResponseCode::NoError)),
+            response: Response::new(response),
             trace: Trace::default(),
         }
     }
@@ -875,6 +1007,90 @@ mod tests {
         drop(recorder);
         assert_eq!(writer.drain(), (false, 3), "every recorder is gone");
         assert_eq!(writer.shared.pending.load(Ordering::Acquire), 0);
+    }
+
+    /// A snapshot whose one policy blocks names by `rule` (no lists, so no files).
+    fn snapshot(rule: &str, generation: u64) -> Arc<Snapshot> {
+        let config = ward_config::Config::from_yaml(&format!(
+            r#"
+dns: {{ listen: ["127.0.0.1:0"] }}
+upstreams: {{ default: {{ servers: ["127.0.0.1:9"] }} }}
+policies: {{ main: {{ rules: ["{rule}"] }} }}
+default_policy: main
+data_dir: /nonexistent
+"#
+        ))
+        .unwrap();
+        let lists = ward_state::DiskLists {
+            data_dir: "/nonexistent".into(),
+        };
+        Arc::new(Snapshot::build(config, &lists, generation).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_batch_hands_its_events_over_with_the_snapshot_that_decided_them() {
+        use crate::handler::{Handler, Runtime};
+        let metrics = DnsMetrics::default();
+        let (log, store) = querylog::QueryLog::new(querylog::QueryLogConfig::default());
+        let config = RecordConfig {
+            capacity: 100,
+            store: Some(store),
+            sinks: Vec::new(),
+            anonymize_clients: false,
+        };
+        let (recorder, mut writer) = channel(config, &metrics, Some(log.clone()));
+        let a = snapshot("||ads.example^", 1);
+        let b = snapshot("||example^", 2);
+        let (runtime, _) = Runtime::build(a.clone()).await;
+        let handler = Handler::with_recorder(runtime, recorder, &metrics);
+        let mut batch = handler.batch().unwrap();
+        let src: std::net::SocketAddr = "127.0.0.2:5353".parse().unwrap();
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("ads.example.").unwrap(),
+            RecordType::A,
+        ));
+        let packet = m.to_vec().unwrap();
+        let ask = async |batch: &mut Batch| {
+            let mut trace = Trace::for_batch(batch);
+            let answer = handler.handle_traced(&packet, src, true, &mut trace).await;
+            batch.push(Event {
+                trace,
+                ..event_of(answer.unwrap())
+            });
+        };
+        ask(&mut batch).await;
+        // The batch took the first query's reference; the next ones take none.
+        let refs = Arc::strong_count(&a);
+        ask(&mut batch).await;
+        ask(&mut batch).await;
+        assert_eq!(Arc::strong_count(&a), refs);
+        handler.swap(b.clone()).await;
+        // Decided by the new snapshot: the events of the old one go first, with it.
+        ask(&mut batch).await;
+        ask(&mut batch).await;
+        batch.flush();
+        assert_eq!(writer.drain(), (true, 5));
+        let page = log.search(&querylog::Search::default());
+        let rules: Vec<_> = page.entries.iter().map(|e| e.rule.as_deref()).collect();
+        assert_eq!(
+            rules,
+            [
+                Some("||example^"),
+                Some("||example^"),
+                Some("||ads.example^"),
+                Some("||ads.example^"),
+                Some("||ads.example^"),
+            ],
+            "newest first"
+        );
+        drop(batch);
+        drop(handler);
+        assert_eq!(
+            Arc::strong_count(&a),
+            1,
+            "no reference to the old snapshot is left"
+        );
     }
 
     #[test]

@@ -112,8 +112,8 @@ impl DnsServer {
                 let received = Instant::now();
                 let packet = buf[..len].to_vec();
                 let h = handler.clone();
+                let mut trace = batch.as_ref().map_or_else(Trace::default, Trace::for_batch);
                 let mut answer = Box::pin(async move {
-                    let mut trace = Trace::default();
                     let resp = h.handle_traced(&packet, src, true, &mut trace).await;
                     (resp, trace)
                 });
@@ -244,6 +244,11 @@ fn reply_udp(
             None => sent.record(handler, Protocol::Udp, resp),
         },
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+            let mut sent = sent;
+            if let Some(batch) = batch {
+                // Recorded from the task, outside the batch.
+                batch.detach(&mut sent.trace);
+            }
             let socket = socket.clone();
             let handler = handler.clone();
             queries.spawn(async move {
