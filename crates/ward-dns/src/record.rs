@@ -5,11 +5,12 @@
 //! of what decided it (the snapshot, the policy, the rule). A UDP loop hands its batch
 //! to the [`Recorder`] when it has nothing more to read (or holds [`Batch::MAX`] events),
 //! so that a busy loop pays for one hand-over every few dozen queries, not one a query;
-//! answers sent from tasks (forwarded queries, TCP) go over one by one. A hand-over is a
-//! `try_send` on a bounded channel: it never waits and never wakes a thread (the
-//! [`RecordWriter`] polls). When the channel holds its capacity in events, what does not
-//! fit is dropped and counted in `ward_querylog_dropped_total`; the queries were
-//! answered all the same.
+//! answers sent from tasks (forwarded queries, TCP) go over one by one. A batch holds
+//! the snapshot its events were decided by, so that an answer given at once takes no
+//! reference to it (see `SnapshotRef`). A hand-over is a `try_send` on a bounded
+//! channel: it never waits and never wakes a thread (the [`RecordWriter`] polls). When
+//! the channel holds its capacity in events, what does not fit is dropped and counted
+//! in `ward_querylog_dropped_total`; the queries were answered all the same.
 //!
 //! The writer does the work that costs something, off the query path: it reads the
 //! question and an answer summary back from the answer's wire format, resolves the rule's
@@ -381,12 +382,11 @@ impl Batch {
                     if !same {
                         // A snapshot the events held do not refer to: they go first.
                         self.flush();
-                        let SnapshotRef::Own(own) =
+                        if let SnapshotRef::Own(own) =
                             std::mem::replace(&mut d.snapshot, SnapshotRef::Batch)
-                        else {
-                            unreachable!("matched as Own above")
-                        };
-                        self.snapshot = Some(own);
+                        {
+                            self.snapshot = Some(own);
+                        }
                     }
                     // (The same one, from a query that took a reference anyway: kept.)
                 }
