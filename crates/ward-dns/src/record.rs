@@ -409,10 +409,9 @@ impl Batch {
     /// Gives an event that refers to this batch's snapshot a reference of its own, for
     /// an event recorded outside the batch after all.
     pub fn detach(&self, trace: &mut Trace) {
-        if let Some(snapshot) = &self.snapshot {
-            trace.leave_batch(snapshot);
-        } else {
-            trace.batch_snapshot = 0;
+        match &self.snapshot {
+            Some(snapshot) => trace.leave_batch(snapshot),
+            None => trace.may_wait(),
         }
     }
 
@@ -876,7 +875,8 @@ impl Summary {
                     if !text.is_empty() {
                         text.push_str(", ");
                     }
-                    push_ipv4(text, data);
+                    let (digits, len) = querylog::ipv4_text(<[u8; 4]>::try_from(data).ok()?);
+                    text.extend(digits[..len].iter().map(|&b| char::from(b)));
                 }
                 (RecordType::AAAA, 16) => {
                     add(text, &Ipv6Addr::from(<[u8; 16]>::try_from(data).ok()?))
@@ -895,22 +895,6 @@ impl Summary {
             at = rdata + usize::from(len);
         }
         Some((qtype, wire.get(3)? & 0x0f))
-    }
-}
-
-/// Appends an IPv4 address (four bytes) in dotted decimal.
-fn push_ipv4(text: &mut String, octets: &[u8]) {
-    for (i, &octet) in octets.iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
     }
 }
 

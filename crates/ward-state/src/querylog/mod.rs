@@ -33,6 +33,7 @@ use serde::Serialize;
 pub use ward_rules::Reason;
 
 use files::Files;
+pub use json::ipv4_text;
 use ring::Ring;
 pub use search::{ClientFilter, Cursor, Page, Search, parse_reason};
 
@@ -294,9 +295,7 @@ impl Store {
     /// Whether the config leaves an entry as it is: its name lowercase without the
     /// trailing dot, its client anonymised if it must be.
     fn normal(&self, entry: &Entry) -> bool {
-        !entry.name.ends_with('.')
-            && !entry.name.bytes().any(|b| b.is_ascii_uppercase())
-            && (!self.anonymize || anonymize_ip(entry.client) == entry.client)
+        normal_name(&entry.name) && (!self.anonymize || anonymize_ip(entry.client) == entry.client)
     }
 
     /// Writes what is buffered to the file.
@@ -330,9 +329,14 @@ fn logged<'a>(
         })
 }
 
+/// Whether a name is as the log keeps it: lowercase, without the trailing dot.
+fn normal_name(name: &str) -> bool {
+    !name.ends_with('.') && !name.bytes().any(|b| b.is_ascii_uppercase())
+}
+
 /// Applies the config to one entry; false if it is not to be logged.
 fn prepare(entry: &mut Entry, ignored: &IgnoredNames, anonymize: bool) -> bool {
-    if entry.name.bytes().any(|b| b.is_ascii_uppercase()) || entry.name.ends_with('.') {
+    if !normal_name(&entry.name) {
         let name = entry.name.trim_end_matches('.').to_ascii_lowercase();
         entry.name = name;
     }
