@@ -5,8 +5,9 @@
 //! in the server; with `queue-full`, the channel is full and every event is dropped (the
 //! cost of building one, without the writer's).
 //!
-//! `cargo bench --bench query_path`; pin it (`taskset -c 0`) so that the writer runs on
-//! the other core. `cargo test --benches` runs each case once.
+//! `cargo bench --bench query_path`: unpinned, the writer runs on the other core (the
+//! case where handing records over crosses cores); under `taskset -c 0` both share one.
+//! `cargo test --benches` runs each case once.
 
 use std::future::Future;
 use std::hint::black_box;
