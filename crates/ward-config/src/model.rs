@@ -150,6 +150,135 @@ pub struct DnsConfig {
     /// How long to wait for an upstream answer before the group's strategy gives up on it.
     #[serde(default = "default_upstream_timeout", with = "duration")]
     pub upstream_timeout: Duration,
+    /// Limits of DNS over TCP: connections, queries in flight, timeouts (node-local,
+    /// applied at the next start, like `listen`).
+    #[serde(default, skip_serializing_if = "TcpConfig::is_default")]
+    pub tcp: TcpConfig,
+    /// Queries a second that one client prefix may send over UDP (AdGuard Home's
+    /// `ratelimit`); what goes beyond is dropped and counted. 0 turns the limit off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ratelimit: u32,
+    /// The prefix length of IPv4 clients that share one rate-limit budget (32: each
+    /// address its own).
+    #[serde(
+        default = "default_ratelimit_subnet_len_ipv4",
+        skip_serializing_if = "is_default_ratelimit_subnet_len_ipv4"
+    )]
+    pub ratelimit_subnet_len_ipv4: u8,
+    /// The prefix length of IPv6 clients that share one rate-limit budget (64: a host's
+    /// privacy addresses share one).
+    #[serde(
+        default = "default_ratelimit_subnet_len_ipv6",
+        skip_serializing_if = "is_default_ratelimit_subnet_len_ipv6"
+    )]
+    pub ratelimit_subnet_len_ipv6: u8,
+    /// Addresses and subnets that the rate limit never applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratelimit_whitelist: Vec<IpNetwork>,
+    /// Answer `ANY` queries with the short answer RFC 8482 allows (one HINFO record,
+    /// "RFC8482") instead of forwarding them: an `ANY` answer is an amplifier's best tool.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub refuse_any: bool,
+    /// If not empty, only these addresses and subnets are answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_clients: Vec<IpNetwork>,
+    /// Addresses and subnets never answered: their UDP queries are dropped, their TCP
+    /// queries REFUSED (as AdGuard Home does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disallowed_clients: Vec<IpNetwork>,
+}
+
+/// Limits of DNS over TCP (RFC 7766 leaves them to the server). Together they bound what
+/// TCP clients can make Ward hold: at most `max_connections` connections, each with at
+/// most `max_queries_in_flight` queries read and not yet answered (reading pauses there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// Open connections at most; a connection beyond is closed at once.
+    #[serde(default = "default_tcp_max_connections")]
+    pub max_connections: usize,
+    /// Open connections from one client address at most.
+    #[serde(default = "default_tcp_max_connections_per_client")]
+    pub max_connections_per_client: usize,
+    /// Queries of one connection being answered or waiting to be written; reading the
+    /// connection pauses while there are this many.
+    #[serde(default = "default_tcp_max_queries_in_flight")]
+    pub max_queries_in_flight: usize,
+    /// A connection with no query in flight and none arriving for this long is closed.
+    #[serde(default = "default_tcp_idle_timeout", with = "duration")]
+    pub idle_timeout: Duration,
+    /// A connection whose client does not take an answer within this long is closed.
+    #[serde(default = "default_tcp_write_timeout", with = "duration")]
+    pub write_timeout: Duration,
+}
+
+/// `dns.tcp.max_connections` when unset: 512.
+pub fn default_tcp_max_connections() -> usize {
+    512
+}
+
+/// `dns.tcp.max_connections_per_client` when unset: 32.
+pub fn default_tcp_max_connections_per_client() -> usize {
+    32
+}
+
+/// `dns.tcp.max_queries_in_flight` when unset: 16.
+pub fn default_tcp_max_queries_in_flight() -> usize {
+    16
+}
+
+/// `dns.tcp.idle_timeout` when unset: 10 seconds (RFC 7766 suggests seconds).
+pub fn default_tcp_idle_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// `dns.tcp.write_timeout` when unset: 5 seconds.
+pub fn default_tcp_write_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            max_connections: default_tcp_max_connections(),
+            max_connections_per_client: default_tcp_max_connections_per_client(),
+            max_queries_in_flight: default_tcp_max_queries_in_flight(),
+            idle_timeout: default_tcp_idle_timeout(),
+            write_timeout: default_tcp_write_timeout(),
+        }
+    }
+}
+
+impl TcpConfig {
+    fn is_default(&self) -> bool {
+        *self == TcpConfig::default()
+    }
+}
+
+/// `dns.ratelimit_subnet_len_ipv4` when unset: 32.
+pub fn default_ratelimit_subnet_len_ipv4() -> u8 {
+    32
+}
+
+/// `dns.ratelimit_subnet_len_ipv6` when unset: 64.
+pub fn default_ratelimit_subnet_len_ipv6() -> u8 {
+    64
+}
+
+fn is_default_ratelimit_subnet_len_ipv4(len: &u8) -> bool {
+    *len == default_ratelimit_subnet_len_ipv4()
+}
+
+fn is_default_ratelimit_subnet_len_ipv6(len: &u8) -> bool {
+    *len == default_ratelimit_subnet_len_ipv6()
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// How a blocked name is answered.
@@ -456,6 +585,14 @@ impl Default for DnsConfig {
             blocking_ipv6: None,
             blocked_ttl: default_blocked_ttl(),
             upstream_timeout: default_upstream_timeout(),
+            tcp: TcpConfig::default(),
+            ratelimit: 0,
+            ratelimit_subnet_len_ipv4: default_ratelimit_subnet_len_ipv4(),
+            ratelimit_subnet_len_ipv6: default_ratelimit_subnet_len_ipv6(),
+            ratelimit_whitelist: Vec::new(),
+            refuse_any: true,
+            allowed_clients: Vec::new(),
+            disallowed_clients: Vec::new(),
         }
     }
 }

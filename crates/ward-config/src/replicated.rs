@@ -1,7 +1,8 @@
 //! The replicated part of a config, and the node-local part.
 //!
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
-//! clients, the blocking settings of `dns`, cache); each node keeps its own `dns.listen`,
+//! clients, the blocking and abuse settings of `dns`, cache); each node keeps its own
+//! `dns.listen`, `dns.tcp`,
 //! `admin`, `sync`, `data_dir` and `query_log`, since those name its sockets, its secrets,
 //! its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
@@ -23,6 +24,14 @@ impl Config {
                     blocking_ipv6,
                     blocked_ttl,
                     upstream_timeout,
+                    tcp: _,
+                    ratelimit,
+                    ratelimit_subnet_len_ipv4,
+                    ratelimit_subnet_len_ipv6,
+                    ratelimit_whitelist,
+                    refuse_any,
+                    allowed_clients,
+                    disallowed_clients,
                 },
             admin: _,
             upstreams,
@@ -42,6 +51,13 @@ impl Config {
             && *blocking_ipv6 == other.dns.blocking_ipv6
             && *blocked_ttl == other.dns.blocked_ttl
             && *upstream_timeout == other.dns.upstream_timeout
+            && *ratelimit == other.dns.ratelimit
+            && *ratelimit_subnet_len_ipv4 == other.dns.ratelimit_subnet_len_ipv4
+            && *ratelimit_subnet_len_ipv6 == other.dns.ratelimit_subnet_len_ipv6
+            && *ratelimit_whitelist == other.dns.ratelimit_whitelist
+            && *refuse_any == other.dns.refuse_any
+            && *allowed_clients == other.dns.allowed_clients
+            && *disallowed_clients == other.dns.disallowed_clients
             && *upstreams == other.upstreams
             && *forward == other.forward
             && *records == other.records
@@ -64,6 +80,14 @@ impl Config {
                     blocking_ipv6,
                     blocked_ttl,
                     upstream_timeout,
+                    tcp: _,
+                    ratelimit,
+                    ratelimit_subnet_len_ipv4,
+                    ratelimit_subnet_len_ipv6,
+                    ratelimit_whitelist,
+                    refuse_any,
+                    allowed_clients,
+                    disallowed_clients,
                 },
             admin: _,
             upstreams,
@@ -86,6 +110,14 @@ impl Config {
                 blocking_ipv6: *blocking_ipv6,
                 blocked_ttl: *blocked_ttl,
                 upstream_timeout: *upstream_timeout,
+                tcp: local.dns.tcp.clone(),
+                ratelimit: *ratelimit,
+                ratelimit_subnet_len_ipv4: *ratelimit_subnet_len_ipv4,
+                ratelimit_subnet_len_ipv6: *ratelimit_subnet_len_ipv6,
+                ratelimit_whitelist: ratelimit_whitelist.clone(),
+                refuse_any: *refuse_any,
+                allowed_clients: allowed_clients.clone(),
+                disallowed_clients: disallowed_clients.clone(),
             },
             admin: local.admin.clone(),
             upstreams: upstreams.clone(),

@@ -168,6 +168,54 @@ impl Validator<'_> {
                 },
             );
         }
+        self.dns_limits();
+    }
+
+    /// The limits of `dns.tcp` and the rate limit's prefix lengths.
+    fn dns_limits(&mut self) {
+        let dns = &self.config.dns;
+        let at = root().key("dns");
+        let tcp = &dns.tcp;
+        for (field, value) in [
+            ("max_connections", tcp.max_connections),
+            ("max_connections_per_client", tcp.max_connections_per_client),
+            ("max_queries_in_flight", tcp.max_queries_in_flight),
+        ] {
+            if value == 0 {
+                self.push(
+                    at.key("tcp").key(field),
+                    ErrorKind::OutOfRange {
+                        message: format!("{field} must be at least 1"),
+                    },
+                );
+            }
+        }
+        for (field, value) in [
+            ("idle_timeout", tcp.idle_timeout),
+            ("write_timeout", tcp.write_timeout),
+        ] {
+            if value.is_zero() {
+                self.push(
+                    at.key("tcp").key(field),
+                    ErrorKind::OutOfRange {
+                        message: format!("{field} must be above 0"),
+                    },
+                );
+            }
+        }
+        for (field, value, max) in [
+            ("ratelimit_subnet_len_ipv4", dns.ratelimit_subnet_len_ipv4, 32),
+            ("ratelimit_subnet_len_ipv6", dns.ratelimit_subnet_len_ipv6, 128),
+        ] {
+            if value > max {
+                self.push(
+                    at.key(field),
+                    ErrorKind::OutOfRange {
+                        message: format!("{field} {value} must be at most {max}"),
+                    },
+                );
+            }
+        }
     }
 
     /// `custom_ip` set at `path` needs both blocking addresses.
