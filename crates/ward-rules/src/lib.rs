@@ -54,7 +54,7 @@ mod ruleset;
 mod verdict;
 
 pub use error::{Error, ErrorKind};
-pub use line::{Line, SkipReason, parse_line};
+pub use line::{Line, MAX_PATTERN_LEN, SkipReason, parse_line};
 pub use lookup::check;
 pub use name::{is_domain_name, normalize_query_name};
 pub use rewrite::{DnsRewrite, RewriteRecord, parse_record_type, rcode_name};

@@ -25,7 +25,8 @@ pub enum SkipReason {
     TooWide,
     /// A `/regex/` that is not valid RE2 syntax.
     InvalidRegex,
-    /// A pattern that no DNS name can match (it contains a space or a control character).
+    /// A pattern that no DNS name can match: it contains a space or a control character,
+    /// or it is longer than [`MAX_PATTERN_LEN`].
     InvalidPattern,
     /// A line that is not valid UTF-8.
     InvalidUtf8,
@@ -96,6 +97,13 @@ pub enum Line<'a> {
         options: &'a str,
     },
 }
+
+/// The longest pattern (the rule without `@@` and its `$` options) a list line may have.
+/// A DNS name has at most 253 characters, so a longer pattern can only match through
+/// wildcards or regex repetition, and one four times that long matches nothing real. The
+/// cap keeps compile time linear in a list's size: the prefilter's automaton over one
+/// 20,000-byte literal took seconds to build.
+pub const MAX_PATTERN_LEN: usize = 1024;
 
 /// Characters `trim` removes around a line (Go's `strings.TrimSpace`, ASCII part).
 fn is_trim(c: char) -> bool {
@@ -204,15 +212,20 @@ fn parse_network(line: &str) -> Line<'_> {
         return Line::Skipped(SkipReason::TooWide);
     }
     // A regex rule keeps its `$`s: they belong to the expression.
-    if rule.len() > 1 && rule.starts_with('/') && rule.ends_with('/') && !rule.contains("replace=")
+    let (pattern, options) = if rule.len() > 1
+        && rule.starts_with('/')
+        && rule.ends_with('/')
+        && !rule.contains("replace=")
     {
-        return Line::Network {
-            allow,
-            pattern: rule,
-            options: "",
-        };
+        (rule, "")
+    } else {
+        split_options(rule)
+    };
+    // Here, before any matcher sees it (only the options may be long: `$denyallow` and
+    // `$client` lists are).
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Line::Skipped(SkipReason::InvalidPattern);
     }
-    let (pattern, options) = split_options(rule);
     Line::Network {
         allow,
         pattern,

@@ -516,3 +516,43 @@ fn a_leading_empty_label_is_not_a_subdomain() {
     assert_eq!(check(".glob1.example"), Reason::NotFilteredNotFound);
     assert_eq!(check("a.glob1.example"), Reason::FilteredBlockList);
 }
+
+/// Regression (issue 13, point 5): a 20,000-character line took seconds to compile (the
+/// prefilter's automaton over its one long literal). No name is longer than 253
+/// characters, so a pattern beyond 1,024 bytes can match nothing: it is skipped as
+/// `invalid_pattern` before any matcher is built, and the rules around it still apply.
+#[test]
+fn a_pattern_longer_than_any_name_is_skipped_before_it_is_compiled() {
+    use ward_rules::SkipReason;
+    let shapes = [
+        "a".repeat(20_000),
+        format!("||{}^", "a".repeat(20_000)),
+        format!("{}*", "ab.".repeat(7_000)),
+        format!("|{}$important", "x-".repeat(10_000)),
+        format!("@@{}", "a*".repeat(10_000)),
+        format!("/{}/", "a".repeat(20_000)),
+    ];
+    for long in &shapes {
+        let text = format!("||before.example^\n{long}\n||after.example^\n");
+        let started = std::time::Instant::now();
+        let rules = RuleSet::from_rules("long", &text);
+        let elapsed = started.elapsed();
+        let (_, _, s) = rules.lists().next().unwrap();
+        assert_eq!(
+            (s.rules, s.skipped(SkipReason::InvalidPattern)),
+            (2, 1),
+            "{}...",
+            &long[..40]
+        );
+        assert!(elapsed.as_millis() < 200, "{}...: {elapsed:?}", &long[..40]);
+        for name in ["before.example", "after.example"] {
+            let v = rules.check(&Request::new(name, RecordType::A), &ListMask::ALL);
+            assert_eq!(v.reason, Reason::FilteredBlockList, "{name}");
+        }
+    }
+    // 1,024 bytes is still a pattern (a glob a long name can match).
+    let edge = format!("{}*", "a".repeat(1_023));
+    let rules = RuleSet::from_rules("edge", &edge);
+    let (_, _, s) = rules.lists().next().unwrap();
+    assert_eq!((s.rules, s.skipped_total()), (1, 0));
+}
