@@ -21,6 +21,7 @@ mod model;
 mod name;
 mod policy;
 mod replicated;
+mod size;
 mod spans;
 mod upstream;
 mod validate;

@@ -31,6 +31,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "data_dir",
     "sync",
     "query_log",
+    "list_dirs",
 ];
 
 /// A config read from a file, and what validation needs to know about the parts left out.
@@ -139,6 +140,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
         data_dir: None,
         sync: Default::default(),
         query_log: Default::default(),
+        list_dirs: Vec::new(),
     };
     let mut has_default_policy = false;
     let mut d = Decoder { errors };
@@ -177,6 +179,11 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             }
             "query_log" => {
                 d.whole(value, &at, &mut config.query_log);
+            }
+            // `list_dirs:` with every entry commented out means the default directories.
+            "list_dirs" if value.as_mapping().is_some_and(Mapping::is_empty) => {}
+            "list_dirs" => {
+                d.whole(value, &at, &mut config.list_dirs);
             }
             "default_policy" => {
                 has_default_policy = d.whole(value, &at, &mut config.default_policy);

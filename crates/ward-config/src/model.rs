@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
-use crate::{duration, name, upstream::UpstreamServer};
+use crate::{duration, name, size, upstream::UpstreamServer};
 
 /// A whole Ward configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,12 @@ pub struct Config {
     /// The query log: what was asked, by whom, and what Ward answered.
     #[serde(default, skip_serializing_if = "QueryLogConfig::is_default")]
     pub query_log: QueryLogConfig,
+    /// The directories `path` lists may be read from (AdGuard Home's
+    /// `filtering.safe_fs_patterns`); empty means the config file's directory and
+    /// `<data_dir>/lists`. A list file elsewhere, or one that is not a regular file, is that
+    /// list's error, and the API refuses to add it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list_dirs: Vec<PathBuf>,
 }
 
 /// The query log (each node logs its own queries: a node-local setting).
@@ -86,6 +92,24 @@ pub struct QueryLogConfig {
     /// waited for.
     #[serde(default = "default_query_log_queue")]
     pub queue: usize,
+    /// The most disk the files may take together (`512MiB`, `1GiB`, or bytes): past it the
+    /// oldest rotated files are deleted, whatever their age.
+    #[serde(
+        default = "default_query_log_max_disk",
+        with = "size",
+        skip_serializing_if = "is_default_query_log_max_disk"
+    )]
+    pub max_disk: u64,
+}
+
+/// The default most disk the query log files take together: 1 GiB, a day of a busy home
+/// network's queries several times over.
+pub fn default_query_log_max_disk() -> u64 {
+    1 << 30
+}
+
+fn is_default_query_log_max_disk(bytes: &u64) -> bool {
+    *bytes == default_query_log_max_disk()
 }
 
 /// The default room for answered queries waiting to be recorded: the recorder takes them
@@ -118,6 +142,7 @@ impl Default for QueryLogConfig {
             anonymize_clients: false,
             ignore: Vec::new(),
             queue: default_query_log_queue(),
+            max_disk: default_query_log_max_disk(),
         }
     }
 }
@@ -315,6 +340,11 @@ pub struct AdminConfig {
     /// GitOps mode: the API refuses every write, the config file is the only source.
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
+    /// Puts `/metrics` behind the API's credentials (it is open by default, for a
+    /// Prometheus without a secret). Left out of the file when false, so a config that does
+    /// not use it keeps its revision.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub metrics_auth: bool,
 }
 
 /// Primary/replica replication: a primary pushes its filtering config to its replicas, a
@@ -486,7 +516,37 @@ pub struct ClientRule {
     /// the statistics; the most specific named subnet names a client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Tags for `$ctag` rules, from AdGuard Home's set ([`CLIENT_TAGS`]): `user_child`,
+    /// `device_phone`, `os_android`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
+
+/// The client tags `$ctag` rules can name: AdGuard Home's (`internal/home/clientstags.go`),
+/// so that its lists and its clients' tags carry over.
+pub const CLIENT_TAGS: &[&str] = &[
+    "device_audio",
+    "device_camera",
+    "device_gameconsole",
+    "device_laptop",
+    "device_nas",
+    "device_other",
+    "device_pc",
+    "device_phone",
+    "device_printer",
+    "device_securityalarm",
+    "device_tablet",
+    "device_tv",
+    "os_android",
+    "os_ios",
+    "os_linux",
+    "os_macos",
+    "os_other",
+    "os_windows",
+    "user_admin",
+    "user_child",
+    "user_regular",
+];
 
 /// The cache of upstream answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -604,6 +664,7 @@ impl Default for AdminConfig {
             token_file: None,
             users_file: None,
             read_only: false,
+            metrics_auth: false,
         }
     }
 }

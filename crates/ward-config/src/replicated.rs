@@ -3,8 +3,8 @@
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
 //! clients, the blocking and abuse settings of `dns`, cache); each node keeps its own
 //! `dns.listen`, `dns.tcp`,
-//! `admin`, `sync`, `data_dir` and `query_log`, since those name its sockets, its secrets,
-//! its disk and its own queries.
+//! `admin`, `sync`, `data_dir`, `query_log` and `list_dirs`, since those name its sockets,
+//! its secrets, its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
 //! compile until it is put on one side or the other.
 
@@ -45,6 +45,7 @@ impl Config {
             data_dir: _,
             sync: _,
             query_log: _,
+            list_dirs: _,
         } = self;
         *blocking_mode == other.dns.blocking_mode
             && *blocking_ipv4 == other.dns.blocking_ipv4
@@ -101,6 +102,7 @@ impl Config {
             data_dir: _,
             sync: _,
             query_log: _,
+            list_dirs: _,
         } = self;
         Config {
             dns: DnsConfig {
@@ -131,6 +133,7 @@ impl Config {
             data_dir: local.data_dir.clone(),
             sync: local.sync.clone(),
             query_log: local.query_log.clone(),
+            list_dirs: local.list_dirs.clone(),
         }
     }
 }

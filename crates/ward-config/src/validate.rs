@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::{ErrorKind, FieldError, FieldPath, Target};
 use crate::load::{Incomplete, Origin};
-use crate::model::{BlockingMode, Config, RecordKind};
+use crate::model::{BlockingMode, CLIENT_TAGS, Config, RecordKind};
 use crate::name;
 use crate::policy::DEFAULT_UPSTREAM;
 use crate::values::{check_id, check_list_url, check_record_value, hint};
@@ -19,6 +19,8 @@ mod node_local;
 const MAX_TTL: u32 = i32::MAX as u32;
 /// Lists are re-downloaded at most this often, out of courtesy to their hosts.
 const MIN_REFRESH: Duration = Duration::from_secs(60);
+/// Less room than this for the query log files would hold minutes of a busy network.
+const MIN_QUERY_LOG_DISK: u64 = 1 << 20;
 /// An upstream that has not answered in a minute never will.
 const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -41,6 +43,7 @@ pub(crate) fn validate(
     v.forward();
     v.records();
     v.lists();
+    v.list_dirs();
     v.policies();
     v.clients();
     v.cache();
@@ -204,8 +207,16 @@ impl Validator<'_> {
             }
         }
         for (field, value, max) in [
-            ("ratelimit_subnet_len_ipv4", dns.ratelimit_subnet_len_ipv4, 32),
-            ("ratelimit_subnet_len_ipv6", dns.ratelimit_subnet_len_ipv6, 128),
+            (
+                "ratelimit_subnet_len_ipv4",
+                dns.ratelimit_subnet_len_ipv4,
+                32,
+            ),
+            (
+                "ratelimit_subnet_len_ipv6",
+                dns.ratelimit_subnet_len_ipv6,
+                128,
+            ),
         ] {
             if value > max {
                 self.push(
@@ -413,6 +424,19 @@ impl Validator<'_> {
         }
     }
 
+    fn list_dirs(&mut self) {
+        for (i, dir) in self.config.list_dirs.iter().enumerate() {
+            if dir.as_os_str().is_empty() {
+                self.push(
+                    root().key("list_dirs").index(i),
+                    ErrorKind::Empty {
+                        what: "a list directory",
+                    },
+                );
+            }
+        }
+    }
+
     fn policies(&mut self) {
         let policies = &self.config.policies;
         for (name, p) in policies {
@@ -526,6 +550,20 @@ impl Validator<'_> {
                     },
                 );
             }
+            for (j, tag) in c.tags.iter().enumerate() {
+                // `$ctag` rules name AdGuard Home's tags; any other would never match.
+                if !CLIENT_TAGS.contains(&tag.as_str()) {
+                    self.push(
+                        at.key("tags").index(j),
+                        ErrorKind::InvalidValue {
+                            message: format!(
+                                "unknown client tag {tag:?}{}",
+                                tag_hint(tag, CLIENT_TAGS)
+                            ),
+                        },
+                    );
+                }
+            }
         }
     }
 
@@ -571,6 +609,14 @@ impl Validator<'_> {
                 },
             );
         }
+        if q.max_disk < MIN_QUERY_LOG_DISK {
+            self.push(
+                at.key("max_disk"),
+                ErrorKind::OutOfRange {
+                    message: "at least 1MiB (set files: false to write no files)".into(),
+                },
+            );
+        }
         for (i, name) in q.ignore.iter().enumerate() {
             let bare = name.strip_prefix("*.").unwrap_or(name);
             if bare.is_empty() || bare.contains(char::is_whitespace) {
@@ -582,5 +628,13 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+}
+
+/// `; did you mean "user_child"?` for a near miss, else every tag: there are few enough.
+fn tag_hint(tag: &str, known: &[&str]) -> String {
+    match hint(tag, known) {
+        near if near.starts_with("; did you mean") => near,
+        _ => format!("; use one of {}", known.join(", ")),
     }
 }

@@ -63,3 +63,39 @@ fn bad_values_name_their_field_and_line() {
     let off = with("query_log: { enabled: false, memory_entries: 0 }\n");
     assert!(Config::from_yaml(&off).is_ok());
 }
+
+/// Issue 13: the files are capped by size as well as age.
+#[test]
+fn max_disk_takes_human_sizes_and_is_not_written_when_default() {
+    let plain = Config::from_yaml(&with("")).unwrap();
+    assert_eq!(plain.query_log.max_disk, 1 << 30);
+    for (text, bytes) in [
+        ("512MiB", 512u64 << 20),
+        ("2GiB", 2 << 30),
+        ("\"1.5 GiB\"", 3 << 29),
+        ("500MB", 500_000_000),
+        ("10485760", 10 << 20),
+    ] {
+        let c = Config::from_yaml(&with(&format!("query_log: {{ max_disk: {text} }}\n")))
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(c.query_log.max_disk, bytes, "{text}");
+        assert_eq!(Config::from_yaml(&c.to_yaml()).unwrap(), c, "{text}");
+    }
+    let c = Config::from_yaml(&with("query_log: { retention: 7d }\n")).unwrap();
+    assert!(!c.to_yaml().contains("max_disk"), "{}", c.to_yaml());
+
+    let err = Config::from_yaml(&with("query_log:\n  max_disk: 1 furlong\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 5: query_log.max_disk") && err.contains("512MiB"),
+        "{err}"
+    );
+    let err = Config::from_yaml(&with("query_log:\n  max_disk: 4KiB\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 5: query_log.max_disk") && err.contains("1MiB"),
+        "{err}"
+    );
+}

@@ -271,6 +271,7 @@ fn filtering_changes_make_configs_differ() {
                 subnet: "10.1.0.0/16".parse().unwrap(),
                 policy: "main".to_owned(),
                 name: None,
+                tags: Vec::new(),
             })
         }),
     ];
