@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// The address the default upstream answers with, so forwarded answers are recognisable.
@@ -128,7 +128,16 @@ fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
             resp.add_answer(record(RData::CNAME(CNAME(target.clone()))));
             resp.add_answer(Record::from_rdata(target, 300, RData::A(A(answer))));
         }
-        (n, _) if n.starts_with("nxdomain") => resp.metadata.response_code = ResponseCode::NXDomain,
+        // As authorities answer: with the zone's SOA, which says how long "no" lasts
+        // (RFC 2308); `nxdomain-nosoa*` without it, which must not be cached.
+        (n, _) if n.starts_with("nxdomain") => {
+            resp.metadata.response_code = ResponseCode::NXDomain;
+            if !n.starts_with("nxdomain-nosoa") {
+                let zone = Name::from_ascii("example.").unwrap();
+                let soa = SOA::new(zone.clone(), zone.clone(), 1, 3600, 600, 86400, 60);
+                resp.add_authority(Record::from_rdata(zone, 60, RData::SOA(soa)));
+            }
+        }
         ("big.example.", RecordType::TXT) => {
             for i in 0..40 {
                 resp.add_answer(record(RData::TXT(TXT::new(vec![format!(
@@ -435,9 +444,10 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Host: the address, as curl sends it (without admin credentials, a name is refused).
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -459,7 +469,7 @@ pub(crate) fn http(
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/yaml\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/yaml\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

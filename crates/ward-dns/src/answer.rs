@@ -12,7 +12,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ward_config::{BlockingMode, LocalRecord, RecordKind};
 use ward_rules::{Rewrite, RewriteRecord};
-use ward_state::Blocking;
+use ward_state::{Blocking, LocalRecords};
 
 /// The EDNS payload size Ward advertises and answers within (the DNS Flag Day 2020 value).
 pub const EDNS_PAYLOAD: u16 = 1232;
@@ -157,7 +157,7 @@ fn rewrite_rdata(r: &RewriteRecord) -> Option<RData> {
             preference,
             exchange,
         } => RData::MX(MX::new(*preference, fqdn(exchange)?)),
-        RewriteRecord::Txt(text) => RData::TXT(TXT::new(vec![text.clone()])),
+        RewriteRecord::Txt(text) => RData::TXT(txt(text)),
         RewriteRecord::Ptr(name) => RData::PTR(PTR(fqdn(name)?)),
         RewriteRecord::Ns(name) => RData::NS(NS(fqdn(name)?)),
         RewriteRecord::Srv {
@@ -186,33 +186,74 @@ fn rewrite_rdata(r: &RewriteRecord) -> Option<RData> {
     })
 }
 
-/// Local records for the question: those of its type, or a CNAME for any type. A name
-/// with records but none of this type gets NODATA.
-pub fn local(req: &Message, q: &Query, records: &[LocalRecord]) -> Message {
+/// A TXT record of `text`, in strings of at most 255 bytes (a character-string's
+/// limit, RFC 1035 3.3): a longer value would make the answer unencodable.
+pub fn txt(text: &str) -> TXT {
+    let mut strings = Vec::with_capacity(text.len() / 255 + 1);
+    let mut rest = text;
+    while rest.len() > 255 {
+        // Cut at a character boundary at most 255 bytes in.
+        let mut cut = 255;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        strings.push(rest[..cut].to_owned());
+        rest = &rest[cut..];
+    }
+    strings.push(rest.to_owned());
+    TXT::new(strings)
+}
+
+/// How many CNAMEs of local records an answer follows: enough for any real chain,
+/// and an end to a loop.
+const LOCAL_CNAME_HOPS: usize = 8;
+
+/// Local records for the question: those of its type, or a CNAME for any type, followed
+/// to the records of its target when those are local too (`all`). A name with records
+/// but none of this type gets NODATA.
+pub fn local(req: &Message, q: &Query, records: &[LocalRecord], all: &LocalRecords) -> Message {
     let mut resp = response_to(req, ResponseCode::NoError);
     resp.metadata.authoritative = true;
     let qtype = q.query_type();
-    for r in records {
-        let matches = match r.rtype {
-            RecordKind::A => qtype == RecordType::A,
-            RecordKind::Aaaa => qtype == RecordType::AAAA,
-            RecordKind::Txt => qtype == RecordType::TXT,
-            RecordKind::Ptr => qtype == RecordType::PTR,
-            RecordKind::Cname => true,
-        };
-        if !matches {
-            continue;
+    let mut owner = q.name().clone();
+    let mut records = records;
+    for _ in 0..LOCAL_CNAME_HOPS {
+        let mut target = None;
+        for r in records {
+            let matches = match r.rtype {
+                RecordKind::A => qtype == RecordType::A,
+                RecordKind::Aaaa => qtype == RecordType::AAAA,
+                RecordKind::Txt => qtype == RecordType::TXT,
+                RecordKind::Ptr => qtype == RecordType::PTR,
+                RecordKind::Cname => true,
+            };
+            if !matches {
+                continue;
+            }
+            let rdata = match r.rtype {
+                RecordKind::A => r.value.parse().ok().map(|ip| RData::A(A(ip))),
+                RecordKind::Aaaa => r.value.parse().ok().map(|ip| RData::AAAA(AAAA(ip))),
+                RecordKind::Txt => Some(RData::TXT(txt(&r.value))),
+                RecordKind::Ptr => fqdn(&r.value).map(|n| RData::PTR(PTR(n))),
+                RecordKind::Cname => fqdn(&r.value).map(|n| RData::CNAME(CNAME(n))),
+            };
+            if let Some(rdata) = rdata {
+                if let RData::CNAME(CNAME(name)) = &rdata {
+                    target = Some(name.clone());
+                }
+                resp.add_answer(Record::from_rdata(owner.clone(), r.ttl, rdata));
+            }
         }
-        let rdata = match r.rtype {
-            RecordKind::A => r.value.parse().ok().map(|ip| RData::A(A(ip))),
-            RecordKind::Aaaa => r.value.parse().ok().map(|ip| RData::AAAA(AAAA(ip))),
-            RecordKind::Txt => Some(RData::TXT(TXT::new(vec![r.value.clone()]))),
-            RecordKind::Ptr => fqdn(&r.value).map(|n| RData::PTR(PTR(n))),
-            RecordKind::Cname => fqdn(&r.value).map(|n| RData::CNAME(CNAME(n))),
+        // A CNAME answers every type but CNAME itself; its target's records follow.
+        let Some(next) = target.filter(|_| qtype != RecordType::CNAME) else {
+            break;
         };
-        if let Some(rdata) = rdata {
-            resp.add_answer(Record::from_rdata(q.name().clone(), r.ttl, rdata));
-        }
+        let key = next.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let Some(found) = all.lookup(&key) else {
+            break;
+        };
+        owner = next;
+        records = found;
     }
     if resp.answers.is_empty() {
         resp.add_authority(negative_soa(

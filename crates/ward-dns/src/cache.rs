@@ -20,24 +20,47 @@ use std::time::Instant;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::wire::{question_end, skip_name};
+use crate::wire::{Question, question_end, skip_name};
 
-/// The longest key: group name (length-prefixed), type, DO bit, question name.
-const KEY_MAX: usize = 1 + 255 + 2 + 1 + 255;
+/// The longest key: group name (length-prefixed), type, class, flags, question name.
+const KEY_MAX: usize = 1 + 255 + 2 + 2 + 1 + 255;
 
 /// What identifies a cached answer: the upstream group that answered, the question's name
-/// (lowercase, without the trailing dot), its type and the DO bit. Built on the stack, so
-/// a lookup allocates nothing; only an insert copies it to the heap.
+/// (lowercase, without the trailing dot), type and class, and the DO and CD bits (an
+/// answer fetched with checking disabled may hold what a validating upstream would have
+/// refused). Built on the stack, so a lookup allocates nothing; only an insert copies it
+/// to the heap. The same key names a question in flight upstream (identical questions
+/// share one exchange).
 pub struct CacheKey {
     bytes: [u8; KEY_MAX],
     len: usize,
 }
 
 impl CacheKey {
-    /// The key of a question; `None` for a group name longer than 255 bytes (never cached).
-    pub fn new(group: &str, name: &str, qtype: RecordType, dnssec_ok: bool) -> Option<CacheKey> {
+    /// The key of a client's question sent to `group`; `None` for a group name longer than
+    /// 255 bytes (never cached).
+    pub fn new(group: &str, q: &Question<'_>) -> Option<CacheKey> {
+        CacheKey::of(
+            group,
+            q.name,
+            q.qtype,
+            q.qclass,
+            q.dnssec_ok(),
+            q.checking_disabled,
+        )
+    }
+
+    /// The key of a question given by its parts.
+    pub fn of(
+        group: &str,
+        name: &str,
+        qtype: RecordType,
+        qclass: u16,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Option<CacheKey> {
         let group_len = u8::try_from(group.len()).ok()?;
-        let len = 1 + group.len() + 3 + name.len();
+        let len = 1 + group.len() + 5 + name.len();
         if len > KEY_MAX {
             return None;
         }
@@ -46,13 +69,14 @@ impl CacheKey {
         let mut at = 1 + group.len();
         bytes[1..at].copy_from_slice(group.as_bytes());
         bytes[at..at + 2].copy_from_slice(&u16::from(qtype).to_be_bytes());
-        bytes[at + 2] = u8::from(dnssec_ok);
-        at += 3;
+        bytes[at + 2..at + 4].copy_from_slice(&qclass.to_be_bytes());
+        bytes[at + 4] = u8::from(dnssec_ok) | u8::from(checking_disabled) << 1;
+        at += 5;
         bytes[at..len].copy_from_slice(name.as_bytes());
         Some(CacheKey { bytes, len })
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 }
@@ -128,7 +152,7 @@ impl CachedAnswer {
         if let Some(dnssec_ok) = edns {
             let arcount = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
             out[10..12].copy_from_slice(&arcount.to_be_bytes());
-            crate::wire::push_opt(&mut out, dnssec_ok);
+            crate::wire::push_opt(&mut out, dnssec_ok, 0);
         }
         Some(out)
     }
@@ -220,14 +244,20 @@ impl Reader {
             let arcount = u16::from_be_bytes([wire[10], wire[11]]).saturating_sub(1);
             wire[10..12].copy_from_slice(&arcount.to_be_bytes());
         }
-        let negative = || self.soa_ttl.unwrap_or(l.negative_ttl).min(l.negative_ttl);
+        let clamp = |t: u32| t.clamp(l.min_ttl, l.max_ttl.max(l.min_ttl));
+        // What clients see is clamped too, not only how long the entry lives: every
+        // record's TTL, lowered by the entry's age as it is sent.
+        for &at in &self.ttls {
+            let at = usize::from(at);
+            let ttl = u32::from_be_bytes(wire[at..at + 4].try_into().unwrap_or_default());
+            wire[at..at + 4].copy_from_slice(&clamp(ttl).to_be_bytes());
+        }
         let ttl = match self.rcode {
             // NOERROR with answers.
-            0 if self.answer_ttl.is_some() => self
-                .answer_ttl
-                .map(|t| t.clamp(l.min_ttl, l.max_ttl.max(l.min_ttl))),
-            // NODATA and NXDOMAIN.
-            0 | 3 => Some(negative()),
+            0 if self.answer_ttl.is_some() => self.answer_ttl.map(clamp),
+            // NODATA and NXDOMAIN, for as long as their SOA says (RFC 2308 3), at most
+            // `negative_ttl`. Without an SOA there is no such time: not cached (RFC 2308 5).
+            0 | 3 => self.soa_ttl.map(|t| t.min(l.negative_ttl)),
             _ => None,
         };
         let cacheable = !self.truncated && ttl.is_some_and(|t| t > 0);
@@ -290,10 +320,11 @@ impl AnswerCache {
 
     /// Reads an upstream answer and stores it if it may be cached. Returns the entry either
     /// way (an uncacheable answer is still sent, once), or `None` if it cannot be read.
-    pub fn insert(&self, key: &CacheKey, answer: &[u8]) -> Option<Arc<CachedAnswer>> {
+    /// `keep: false` reads it without storing it (a class other than IN).
+    pub fn insert(&self, key: &CacheKey, answer: &[u8], keep: bool) -> Option<Arc<CachedAnswer>> {
         let (entry, cacheable) = CachedAnswer::read(answer, &self.limits)?;
         let entry = Arc::new(entry);
-        if cacheable {
+        if cacheable && keep {
             self.entries.insert(key.as_bytes().into(), entry.clone());
         }
         Some(entry)
@@ -400,7 +431,7 @@ mod tests {
     }
 
     fn key() -> CacheKey {
-        CacheKey::new("default", "www.example.org", RecordType::A, false).unwrap()
+        CacheKey::of("default", "www.example.org", RecordType::A, 1, false, false).unwrap()
     }
 
     fn wire(m: &Message) -> Vec<u8> {
@@ -412,7 +443,7 @@ mod tests {
         let cache = AnswerCache::new(limits());
         let mut upstream = upstream_answer();
         upstream.set_edns(Edns::new());
-        let entry = cache.insert(&key(), &wire(&upstream)).unwrap();
+        let entry = cache.insert(&key(), &wire(&upstream), true).unwrap();
         assert_eq!(entry.ttl, 60);
         let targets: Vec<_> = entry.targets().map(|(n, t)| (n.to_owned(), t)).collect();
         assert_eq!(
@@ -454,12 +485,21 @@ mod tests {
         let m = Message::from_vec(&hit).unwrap();
         assert!(m.edns.is_none());
         assert!(m.additionals.is_empty());
-        // Another group, type or DO bit is another entry.
+        // Another group, type, class, DO or CD bit is another entry.
         for other in [
-            CacheKey::new("router", "www.example.org", RecordType::A, false),
-            CacheKey::new("default", "www.example.org", RecordType::AAAA, false),
-            CacheKey::new("default", "www.example.org", RecordType::A, true),
-            CacheKey::new("default", "example.org", RecordType::A, false),
+            CacheKey::of("router", "www.example.org", RecordType::A, 1, false, false),
+            CacheKey::of(
+                "default",
+                "www.example.org",
+                RecordType::AAAA,
+                1,
+                false,
+                false,
+            ),
+            CacheKey::of("default", "www.example.org", RecordType::A, 1, true, false),
+            CacheKey::of("default", "www.example.org", RecordType::A, 3, false, false),
+            CacheKey::of("default", "www.example.org", RecordType::A, 1, false, true),
+            CacheKey::of("default", "example.org", RecordType::A, 1, false, false),
         ] {
             assert!(cache.get(&other.unwrap()).is_none());
         }
@@ -514,7 +554,7 @@ mod tests {
             r.ttl = 0;
         }
         for m in [servfail, truncated, zero] {
-            let entry = cache.insert(&key(), &wire(&m)).unwrap();
+            let entry = cache.insert(&key(), &wire(&m), true).unwrap();
             assert!(cache.get(&key()).is_none());
             let raw = wire(&Message::query());
             // The question differs from the request's: nothing to render for it.
@@ -527,8 +567,15 @@ mod tests {
         let cache = AnswerCache::new(limits());
         let answer = wire(&upstream_answer());
         for i in 0..1000 {
-            let key = CacheKey::new("default", &format!("n{i}.example"), RecordType::A, false);
-            cache.insert(&key.unwrap(), &answer).unwrap();
+            let key = CacheKey::of(
+                "default",
+                &format!("n{i}.example"),
+                RecordType::A,
+                1,
+                false,
+                false,
+            );
+            cache.insert(&key.unwrap(), &answer, true).unwrap();
         }
         assert!(cache.len() <= limits().size, "{} entries", cache.len());
         assert!(!cache.is_empty());
@@ -537,11 +584,55 @@ mod tests {
     }
 
     #[test]
+    fn clients_see_the_clamped_ttls() {
+        let limits = CacheLimits {
+            min_ttl: 120,
+            max_ttl: 200,
+            ..limits()
+        };
+        // TTLs 300 and 60: lowered to 200 and raised to 120, in the answer sent.
+        let (entry, cacheable) = CachedAnswer::read(&wire(&upstream_answer()), &limits).unwrap();
+        assert!(cacheable);
+        assert_eq!(entry.ttl, 120);
+        let mut req = Message::new(7, MessageType::Query, OpCode::Query);
+        req.add_query(Query::query(
+            Name::from_ascii("www.example.org.").unwrap(),
+            RecordType::A,
+        ));
+        let sent = entry.render(&req.to_vec().unwrap(), None).unwrap();
+        let ttls: Vec<u32> = Message::from_vec(&sent)
+            .unwrap()
+            .answers
+            .iter()
+            .map(|r| r.ttl)
+            .collect();
+        assert_eq!(ttls, [200, 120]);
+    }
+
+    #[test]
+    fn negative_answers_without_an_soa_are_not_kept() {
+        // RFC 2308 5: without an SOA there is nothing to say how long "no" lasts.
+        for rcode in [ResponseCode::NXDomain, ResponseCode::NoError] {
+            let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+            m.metadata.response_code = rcode;
+            m.add_query(Query::query(
+                Name::from_ascii("nx.example.org.").unwrap(),
+                RecordType::A,
+            ));
+            let (_, cacheable) = CachedAnswer::read(&wire(&m), &limits()).unwrap();
+            assert!(!cacheable, "{rcode:?}");
+        }
+    }
+
+    #[test]
     fn unreadable_answers_are_refused() {
         let cache = AnswerCache::new(limits());
         let good = wire(&upstream_answer());
         for cut in [5, 20, good.len() - 1] {
-            assert!(cache.insert(&key(), &good[..cut]).is_none(), "cut at {cut}");
+            assert!(
+                cache.insert(&key(), &good[..cut], true).is_none(),
+                "cut at {cut}"
+            );
         }
         // A compression pointer that loops.
         let mut looped = good.clone();
@@ -551,6 +642,6 @@ mod tests {
         let here = u16::try_from(q_end + 12).unwrap();
         looped.extend_from_slice(&[0xC0, 0x0C, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2]);
         looped.extend_from_slice(&(0xC000 | here).to_be_bytes());
-        assert!(cache.insert(&key(), &looped).is_none());
+        assert!(cache.insert(&key(), &looped, true).is_none());
     }
 }

@@ -9,16 +9,18 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use prometheus_client::metrics::gauge::Gauge;
-use ward_config::UpstreamServer;
+use ward_config::{LocalRecord, UpstreamServer};
 use ward_rules::{Reason, Request, Verdict};
 use ward_state::{Policy, Snapshot};
 
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
-use crate::metrics::{DnsMetrics, UpstreamMetrics};
+use crate::inflight::InFlight;
+use crate::limits::{Admission, RateLimiter};
+use crate::metrics::{DnsMetrics, GuardMetrics, UpstreamMetrics};
 use crate::record::{Batch, Event, Recorder, Source, Trace};
-use crate::upstream::{Strategy, UpstreamAddr, UpstreamError, UpstreamGroup, UpstreamQuery};
-use crate::wire;
+use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup, UpstreamQuery};
+use crate::wire::{self, Question};
 
 /// A snapshot and the upstream groups of its config: what one query uses.
 pub struct Runtime {
@@ -135,11 +137,23 @@ impl Runtime {
 }
 
 /// Answers DNS queries from the current [`Runtime`].
+///
+/// Every query goes through the same steps, whichever way it was read: who may ask
+/// ([`RateLimiter::admit`]), the question ([`wire::Question`], read by the wire parser for
+/// plain queries and by hickory for the rest), the protocol's refusals, the decision
+/// ([`decide`]: local records, the policy's filter, the upstream group), the cache, the
+/// upstream exchange (identical questions merged, [`InFlight`]), answer filtering, and
+/// the client's size limit ([`fit`]). Answers Ward makes itself are written straight in
+/// wire format where that is simple (blocked, refused, errors) and through hickory where
+/// it is not (local records, rewrites); cached and forwarded answers are never decoded.
 pub struct Handler {
     runtime: ArcSwap<Runtime>,
     cache: AnswerCache,
+    in_flight: InFlight,
+    limiter: RateLimiter,
     recorder: Option<Recorder>,
     cache_entries: Gauge,
+    guards: GuardMetrics,
 }
 
 impl Handler {
@@ -155,17 +169,21 @@ impl Handler {
         Handler {
             runtime: ArcSwap::from_pointee(runtime),
             cache: AnswerCache::new(limits),
+            in_flight: InFlight::default(),
+            limiter: RateLimiter::default(),
             recorder: None,
             cache_entries: Gauge::default(),
+            guards: GuardMetrics::default(),
         }
     }
 
     /// A handler whose serving loops hand every answered query to `recorder`, and whose
-    /// cache reports its size in `metrics`.
+    /// cache and abuse controls report in `metrics`.
     pub fn with_recorder(runtime: Runtime, recorder: Recorder, metrics: &DnsMetrics) -> Handler {
         Handler {
             recorder: Some(recorder),
             cache_entries: metrics.cache_entries.clone(),
+            guards: metrics.guards.clone(),
             ..Handler::new(runtime)
         }
     }
@@ -185,6 +203,11 @@ impl Handler {
         if let Some(recorder) = &self.recorder {
             recorder.record(event);
         }
+    }
+
+    /// The counters of what the abuse controls turned away.
+    pub(crate) fn guard_metrics(&self) -> &GuardMetrics {
+        &self.guards
     }
 
     /// The snapshot queries are answered from.
@@ -213,8 +236,9 @@ impl Handler {
     }
 
     /// Answers one DNS message from `src`. `udp` sets the size limit (the client's EDNS
-    /// payload, else 512 bytes; larger answers are truncated with the TC bit). Returns
-    /// `None` for input that deserves no answer (not a query, or not even a header).
+    /// payload, else 512 bytes; larger answers are truncated with the TC bit) and the
+    /// rate limit. Returns `None` for input that deserves no answer (not a query, not even
+    /// a header, a client over the rate limit or not allowed over UDP).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
         self.handle_traced(bytes, src, udp, &mut Trace::default())
             .await
@@ -228,212 +252,248 @@ impl Handler {
         udp: bool,
         trace: &mut Trace,
     ) -> Option<Vec<u8>> {
-        let mut name = [0u8; 255];
-        if let Some(q) = wire::parse_query(bytes, &mut name) {
-            let answer = match self.decide(bytes, &q, src.ip(), trace) {
-                Fast::Answer(answer) => Some(answer),
-                Fast::Forward(rt) => {
-                    trace.leave_batch(&rt.snapshot);
-                    Some(self.forward_wire(&rt, bytes, &q, src.ip(), trace).await)
-                }
-                Fast::Full => None,
-            };
-            if let Some(answer) = answer {
-                let limit = q.edns.map_or(512, |(size, _)| {
-                    usize::from(size.clamp(512, answer::EDNS_PAYLOAD))
-                });
-                if !udp || answer.len() <= limit {
-                    return Some(answer);
-                }
-                return Some(wire::truncated(bytes, &q, answer[3] & 0x0f));
-            }
-        }
-        let req = match Message::from_vec(bytes) {
-            Ok(req) => req,
-            Err(_) => return formerr(bytes),
-        };
-        if req.metadata.message_type != MessageType::Query {
-            return None;
-        }
-        let reply = if req.metadata.op_code != OpCode::Query {
-            Reply::Message(answer::response_to(&req, ResponseCode::NotImp))
-        } else if req.queries.len() != 1 {
-            Reply::Message(answer::response_to(&req, ResponseCode::FormErr))
-        } else {
-            self.answer(&req, bytes, src.ip(), trace).await
-        };
-        match reply {
-            Reply::Message(resp) => encode(&req, resp, udp),
-            Reply::Wire(wire) => fit(&req, wire, udp),
-        }
-    }
-
-    /// The fast path's decision for a plain query, made on the wire format: blocked and
-    /// cached answers at once, a cache miss forwarded without decoding anything, the rest
-    /// (local records, rewrites, hosts-style addresses, private reverse zones) to the full
-    /// path.
-    fn decide(
-        &self,
-        raw: &[u8],
-        q: &wire::Question<'_>,
-        client: IpAddr,
-        trace: &mut Trace,
-    ) -> Fast {
+        let client = src.ip();
         let rt = self.runtime.load();
-        let snap = &rt.snapshot;
-        if snap.records.lookup(q.name).is_some() {
-            return Fast::Full;
-        }
-        let policy_index = snap.policy_index(client);
-        let policy = &snap.policies[policy_index];
-        let verdict = filter(snap, policy, q.name, q.qtype, client);
-        trace.policy(snap, policy_index);
-        trace.verdict(verdict.reason, verdict.rules.first().copied());
-        match verdict.reason {
-            Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => {
-                trace.source = Source::Filter;
-                Fast::Answer(wire::blocked(raw, q, &policy.blocking))
+        let admission = self.limiter.admit(&rt.snapshot.config.dns, client, udp);
+        match admission {
+            Admission::Answer => {}
+            Admission::Limited => {
+                self.guards.refused("ratelimit");
+                return None;
             }
-            Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
-                let Some(group) = upstream_of(snap, policy, q.name) else {
-                    return Fast::Full;
+            Admission::NotAllowed if udp => {
+                self.guards.refused("not_allowed");
+                return None;
+            }
+            Admission::NotAllowed => self.guards.refused("not_allowed"),
+        }
+        let mut name_buf = [0u8; 255];
+        let mut name_text = String::new();
+        let mut decoded = None;
+        let q = match wire::parse_query(bytes, &mut name_buf) {
+            Some(q) => q,
+            None => {
+                let req = match Message::from_vec(bytes) {
+                    Ok(req) => req,
+                    Err(_) => return formerr(bytes),
                 };
-                let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-                let Some(key) = CacheKey::new(group, q.name, q.qtype, dnssec_ok) else {
-                    return Fast::Full;
-                };
-                match self.cache.get(&key) {
-                    Some(hit) => {
-                        trace.source = Source::Cache;
-                        Fast::Answer(answer_from(snap, policy, raw, q, client, &hit, trace))
-                    }
-                    None => {
-                        trace.cache_miss = true;
-                        Fast::Forward(arc_swap::Guard::into_inner(rt))
-                    }
+                if req.metadata.message_type != MessageType::Query {
+                    return None;
                 }
+                let q = match read_question(&req, bytes, &mut name_text) {
+                    Ok(q) => q,
+                    Err(rcode) => {
+                        let resp = answer::response_to(&req, rcode);
+                        return resp.to_vec().ok().or_else(|| formerr(bytes));
+                    }
+                };
+                decoded = Some(req);
+                q
             }
-            _ => Fast::Full,
+        };
+        if admission == Admission::NotAllowed {
+            return Some(wire::refused(bytes, &q));
         }
+        let answer = self.answer(rt, bytes, &q, decoded, client, trace).await;
+        Some(fit(bytes, &q, answer, udp))
     }
 
-    /// A cache miss of the fast path: the client's question goes upstream as it came, the
-    /// answer is cached and filtered in wire format.
-    async fn forward_wire(
+    /// The answer to a readable query, before the client's size limit.
+    async fn answer(
         &self,
-        rt: &Runtime,
+        rt: arc_swap::Guard<Arc<Runtime>>,
         raw: &[u8],
-        q: &wire::Question<'_>,
+        q: &Question<'_>,
+        decoded: Option<Message>,
         client: IpAddr,
         trace: &mut Trace,
     ) -> Vec<u8> {
-        let snap = &rt.snapshot;
-        let policy = snap.policy_for(client);
-        let servfail = || wire::servfail(raw, q);
-        let Some(group_name) = upstream_of(snap, policy, q.name) else {
-            return servfail();
-        };
-        let Some(group) = rt.upstreams.get(group_name) else {
-            return servfail();
-        };
-        let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-        let Some(key) = CacheKey::new(group_name, q.name, q.qtype, dnssec_ok) else {
-            return servfail();
-        };
-        let query = UpstreamQuery::from_wire(raw, q.question_end, dnssec_ok);
-        match self.fetch(group, q.name, &key, query, trace).await {
-            Some(entry) => {
-                trace.source = Source::Upstream;
-                answer_from(snap, policy, raw, q, client, &entry, trace)
-            }
-            None => servfail(),
+        if q.edns.is_some_and(|e| e.version > 0) {
+            self.guards.refused("badvers");
+            return wire::badvers(raw, q);
         }
-    }
-
-    /// Asks the group and caches the answer if it may be cached. The entry to answer
-    /// from, or `None` when there is none (SERVFAIL).
-    async fn fetch(
-        &self,
-        group: &UpstreamGroup,
-        name: &str,
-        key: &CacheKey,
-        query: Result<UpstreamQuery, UpstreamError>,
-        trace: &mut Trace,
-    ) -> Option<Arc<CachedAnswer>> {
-        let answer = match query {
-            Ok(query) => group.exchange_from(&query).await,
-            Err(err) => Err(err),
-        };
-        match answer {
-            Ok((answer, server)) => {
-                trace.upstream = Some(server);
-                let entry = self.cache.insert(key, &answer);
-                self.cache_entries.set(self.cache.len() as i64);
-                if entry.is_none() {
-                    tracing::debug!(name, group = group.name(), "unreadable upstream answer");
-                }
-                entry
-            }
-            Err(err) => {
-                tracing::debug!(name, group = group.name(), %err, "upstream failed");
-                None
-            }
+        // Ward is not an authority: it has no zone to transfer (nor should an upstream's
+        // be relayed).
+        if matches!(q.qtype, RecordType::AXFR | RecordType::IXFR) {
+            self.guards.refused("zone_transfer");
+            return wire::refused(raw, q);
         }
-    }
-
-    async fn answer(&self, req: &Message, raw: &[u8], client: IpAddr, trace: &mut Trace) -> Reply {
-        let q = &req.queries[0];
-        let name = q
-            .name()
-            .to_ascii()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        trace.may_wait();
-        let rt = self.runtime.load_full();
         let snap = &rt.snapshot;
         let policy_index = snap.policy_index(client);
         let policy = &snap.policies[policy_index];
         trace.policy(snap, policy_index);
-
-        if let Some(records) = snap.records.lookup(&name) {
-            trace.source = Source::Local;
-            return Reply::Message(answer::local(req, q, records));
-        }
-        let verdict = filter(snap, policy, &name, q.query_type(), client);
-        trace.verdict(verdict.reason, verdict.rules.first().copied());
-        let ttl = policy.blocking.ttl;
-        match verdict.reason {
-            Reason::FilteredBlockList if !verdict.ip_addrs.is_empty() => {
+        let message = |build: &dyn Fn(&Message, &Query) -> Message| {
+            with_message(raw, q, decoded.as_ref(), build)
+        };
+        match decide(snap, policy, q, client, trace) {
+            Decision::Blocked => {
                 trace.source = Source::Filter;
-                Reply::Message(answer::addresses(req, q, &verdict.ip_addrs, ttl))
+                wire::blocked(raw, q, &policy.blocking)
             }
-            Reason::FilteredBlockList => {
+            Decision::Addresses(ips) => {
                 trace.source = Source::Filter;
-                Reply::Message(answer::blocked(req, q, &policy.blocking))
+                message(&|req, hq| answer::addresses(req, hq, &ips, policy.blocking.ttl))
             }
-            Reason::RewrittenRule => {
+            Decision::Local(records) => {
+                trace.source = Source::Local;
+                message(&|req, hq| answer::local(req, hq, records, &snap.records))
+            }
+            Decision::PrivateReverse => {
+                trace.source = Source::Local;
+                let ttl = snap.config.cache.negative_ttl;
+                message(&|req, hq| answer::nxdomain(req, hq, ttl))
+            }
+            Decision::Refused => wire::refused(raw, q),
+            Decision::AnyRefused => {
+                self.guards.refused("any");
+                trace.source = Source::Local;
+                wire::any_refused(raw, q, ANY_TTL)
+            }
+            Decision::Rewrite(verdict) => {
                 trace.source = Source::Filter;
-                let reply = self.rewritten(&rt, policy, req, q, &verdict, client, trace);
-                Reply::Message(reply.await)
+                trace.leave_batch(snap);
+                let rt = arc_swap::Guard::into_inner(rt);
+                let req = match decoded {
+                    Some(req) => req,
+                    None => match Message::from_vec(raw) {
+                        Ok(req) => req,
+                        Err(_) => return wire::servfail(raw, q),
+                    },
+                };
+                let resp = self
+                    .rewritten(&rt, policy_index, &req, &verdict, client, trace)
+                    .await;
+                encode(raw, q, resp)
             }
-            Reason::NotFilteredAllowList | Reason::NotFilteredNotFound => {
-                self.forward(&rt, policy, req, raw, q, &name, client, trace)
+            Decision::Forward(group) => {
+                let Some(key) = CacheKey::new(group, q) else {
+                    trace.source = Source::Error;
+                    return wire::servfail(raw, q);
+                };
+                if let Some(hit) = self.cached(snap, policy, raw, q, &key, client, trace) {
+                    return hit;
+                }
+                trace.leave_batch(snap);
+                let rt = arc_swap::Guard::into_inner(rt);
+                self.forward(&rt, policy_index, raw, q, &key, client, trace)
                     .await
             }
         }
     }
 
+    /// The answer from the cache, if it has one for `key` (only class IN is cached).
     #[allow(clippy::too_many_arguments)]
+    fn cached(
+        &self,
+        snap: &Snapshot,
+        policy: &Policy,
+        raw: &[u8],
+        q: &Question<'_>,
+        key: &CacheKey,
+        client: IpAddr,
+        trace: &mut Trace,
+    ) -> Option<Vec<u8>> {
+        if q.qclass != Question::IN {
+            return None;
+        }
+        let hit = self.cache.get(key)?;
+        trace.source = Source::Cache;
+        Some(answer_from(snap, policy, raw, q, client, &hit, trace))
+    }
+
+    /// A cache miss: the question goes to the group (or joins the identical one already
+    /// there), and the answer is cached and filtered for this client.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        &self,
+        rt: &Runtime,
+        policy_index: usize,
+        raw: &[u8],
+        q: &Question<'_>,
+        key: &CacheKey,
+        client: IpAddr,
+        trace: &mut Trace,
+    ) -> Vec<u8> {
+        trace.cache_miss = true;
+        let snap = &rt.snapshot;
+        let policy = &snap.policies[policy_index];
+        let group = upstream_of(snap, policy, q.name).and_then(|g| rt.upstreams.get(g));
+        let Some(group) = group else {
+            trace.source = Source::Error;
+            return wire::servfail(raw, q);
+        };
+        match self.fetch(group, key, raw, q, trace).await {
+            Some(entry) => {
+                trace.source = Source::Upstream;
+                answer_from(snap, policy, raw, q, client, &entry, trace)
+            }
+            None => {
+                trace.source = Source::Error;
+                wire::servfail(raw, q)
+            }
+        }
+    }
+
+    /// Asks the group, or waits for the identical question already asking, and caches the
+    /// answer if it may be cached. The entry to answer from, or `None` when there is none
+    /// (SERVFAIL).
+    async fn fetch(
+        &self,
+        group: &UpstreamGroup,
+        key: &CacheKey,
+        raw: &[u8],
+        q: &Question<'_>,
+        trace: &mut Trace,
+    ) -> Option<Arc<CachedAnswer>> {
+        let keep = q.qclass == Question::IN;
+        let ask = async {
+            let query = UpstreamQuery::from_wire(raw, q.question_end, q.dnssec_ok());
+            let answer = match query {
+                Ok(query) => group.exchange_from(&query).await,
+                Err(err) => Err(err),
+            };
+            match answer {
+                Ok((answer, server)) => {
+                    let entry = self.cache.insert(key, &answer, keep);
+                    self.cache_entries.set(self.cache.len() as i64);
+                    if entry.is_none() {
+                        tracing::debug!(
+                            name = q.name,
+                            group = group.name(),
+                            "unreadable upstream answer"
+                        );
+                    }
+                    entry.map(|e| (e, server))
+                }
+                Err(err) => {
+                    tracing::debug!(name = q.name, group = group.name(), %err, "upstream failed");
+                    None
+                }
+            }
+        };
+        let (fetched, merged) = self.in_flight.fetch(key, ask).await;
+        if merged {
+            self.guards.merged.inc();
+        }
+        let (entry, server) = fetched?;
+        trace.upstream = Some(server);
+        Some(entry)
+    }
+
+    /// A `$dnsrewrite` answer; a CNAME rewrite is followed by the target's answer as this
+    /// client would get it (from the cache or upstream).
     async fn rewritten(
         &self,
         rt: &Runtime,
-        policy: &Policy,
+        policy_index: usize,
         req: &Message,
-        q: &Query,
         v: &Verdict,
         client: IpAddr,
         trace: &mut Trace,
     ) -> Message {
+        let snap = &rt.snapshot;
+        let policy = &snap.policies[policy_index];
+        let q = &req.queries[0];
         let Some(rw) = &v.rewrite else {
             return answer::response_to(req, ResponseCode::ServFail);
         };
@@ -441,7 +501,6 @@ impl Handler {
         let Some(target) = &rw.cname else {
             return answer::rewritten(req, q, rw, ttl);
         };
-        // A CNAME rewrite: the CNAME, then the target's answer as this client would get it.
         let mut resp = answer::response_to(req, ResponseCode::NoError);
         let Some(cname) = answer::cname_record(q, target, ttl) else {
             return resp;
@@ -453,93 +512,184 @@ impl Handler {
         resp.add_answer(cname);
         let mut sub = req.clone();
         sub.queries = vec![Query::query(target_name, q.query_type())];
-        let raw = sub.to_vec().unwrap_or_default();
-        let sub_q = &sub.queries[0];
-        let reply =
-            Box::pin(self.forward(rt, policy, &sub, &raw, sub_q, target, client, trace)).await;
-        let Some(target_resp) = reply.into_message() else {
+        let sub_raw = sub.to_vec().unwrap_or_default();
+        let mut buf = [0u8; 255];
+        let Some(sub_q) = wire::parse_query(&sub_raw, &mut buf) else {
+            return answer::response_to(req, ResponseCode::ServFail);
+        };
+        let target_answer = match upstream_of(snap, policy, sub_q.name) {
+            None => None,
+            Some(group) => match CacheKey::new(group, &sub_q) {
+                None => None,
+                Some(key) => Some(
+                    match self.cached(snap, policy, &sub_raw, &sub_q, &key, client, trace) {
+                        Some(hit) => hit,
+                        None => {
+                            let forwarded = self.forward(
+                                rt,
+                                policy_index,
+                                &sub_raw,
+                                &sub_q,
+                                &key,
+                                client,
+                                trace,
+                            );
+                            Box::pin(forwarded).await
+                        }
+                    },
+                ),
+            },
+        };
+        let Some(target_resp) = target_answer.and_then(|w| Message::from_vec(&w).ok()) else {
             return answer::response_to(req, ResponseCode::ServFail);
         };
         resp.metadata.response_code = target_resp.metadata.response_code;
         resp.answers.extend(target_resp.answers);
         resp
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    async fn forward(
-        &self,
-        rt: &Runtime,
-        policy: &Policy,
-        req: &Message,
-        raw: &[u8],
-        q: &Query,
-        name: &str,
-        client: IpAddr,
-        trace: &mut Trace,
-    ) -> Reply {
-        let snap = &rt.snapshot;
-        let group_name = match snap.forward_zone(name) {
-            Some(zone_group) => zone_group,
-            // Private reverse zones never leave the network: without a forward zone for
-            // them, they do not exist (RFC 6303).
-            None if is_private_reverse(name) => {
-                trace.source = Source::Local;
-                return Reply::Message(answer::nxdomain(req, q, snap.config.cache.negative_ttl));
-            }
-            None => policy.upstream.as_str(),
-        };
-        let dnssec_ok = req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        let (Some(group), Some(key)) = (
-            rt.upstreams.get(group_name),
-            CacheKey::new(group_name, name, q.query_type(), dnssec_ok),
-        ) else {
-            trace.source = Source::Error;
-            return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
-        };
-        let cached = match self.cache.get(&key) {
-            Some(hit) => {
-                trace.source = Source::Cache;
-                hit
-            }
-            None => {
-                trace.cache_miss = true;
-                let query = UpstreamQuery::new(req);
-                match self.fetch(group, name, &key, query, trace).await {
-                    Some(entry) => {
-                        trace.source = Source::Upstream;
-                        entry
-                    }
-                    None => {
-                        trace.source = Source::Error;
-                        return Reply::Message(answer::response_to(req, ResponseCode::ServFail));
-                    }
-                }
-            }
-        };
-        // CNAME cloaking: a blocked CNAME target or answer address blocks the answer.
-        if let Some(blocking) = cloaked(snap, policy, client, &cached) {
-            trace.verdict(blocking.reason, blocking.rules.first().copied());
-            return Reply::Message(answer::blocked(req, q, &policy.blocking));
+/// The TTL of RFC 8482's answer to `ANY`: an hour, as nothing about it changes.
+const ANY_TTL: u32 = 3600;
+
+/// What a query gets, decided from the snapshot: the same steps for every query.
+enum Decision<'s> {
+    /// Local records (class IN).
+    Local(&'s [LocalRecord]),
+    /// Blocked: the policy's blocking answer.
+    Blocked,
+    /// A hosts-style rule's own addresses.
+    Addresses(Vec<IpAddr>),
+    /// A `$dnsrewrite` rule's answer.
+    Rewrite(Verdict),
+    /// A private reverse zone without a forward zone: NXDOMAIN (RFC 6303).
+    PrivateReverse,
+    /// REFUSED: a class other than IN that is blocked or has nowhere to go.
+    Refused,
+    /// RFC 8482's short answer to `ANY`.
+    AnyRefused,
+    /// To this upstream group, through the cache.
+    Forward(&'s str),
+}
+
+/// The one decision of the query path: local records, then the policy's filter, then
+/// where an unfiltered query goes. Classes other than IN get no local records (those are
+/// IN) and no blocking answer (an address is an IN answer): blocked, they are REFUSED.
+fn decide<'s>(
+    snap: &'s Snapshot,
+    policy: &'s Policy,
+    q: &Question<'_>,
+    client: IpAddr,
+    trace: &mut Trace,
+) -> Decision<'s> {
+    let class_in = q.qclass == Question::IN;
+    if class_in {
+        if let Some(records) = snap.records.lookup(q.name) {
+            return Decision::Local(records);
         }
-        let edns = req.edns.as_ref().map(|e| e.flags().dnssec_ok);
-        match cached.render(raw, edns) {
-            Some(wire) => Reply::Wire(wire),
-            None => {
-                trace.source = Source::Error;
-                Reply::Message(answer::response_to(req, ResponseCode::ServFail))
+    }
+    let verdict = filter(snap, policy, q.name, q.qtype, client);
+    trace.verdict(verdict.reason, verdict.rules.first().copied());
+    match verdict.reason {
+        Reason::FilteredBlockList | Reason::RewrittenRule if !class_in => Decision::Refused,
+        Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => Decision::Blocked,
+        Reason::FilteredBlockList => Decision::Addresses(verdict.ip_addrs),
+        Reason::RewrittenRule => Decision::Rewrite(verdict),
+        Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
+            match upstream_of(snap, policy, q.name) {
+                None if class_in => Decision::PrivateReverse,
+                None => Decision::Refused,
+                Some(_) if q.qtype == RecordType::ANY && snap.config.dns.refuse_any => {
+                    Decision::AnyRefused
+                }
+                Some(group) => Decision::Forward(group),
             }
         }
     }
 }
 
-/// Where the fast path goes.
-enum Fast {
-    /// Answered: blocked, or from the cache.
-    Answer(Vec<u8>),
-    /// Not in the cache: forward it (with the runtime it was decided on).
-    Forward(Arc<Runtime>),
-    /// Everything else: the full path decides.
-    Full,
+/// The question of a query the wire parser did not take (odd characters in the name,
+/// more additional records, another opcode), checked as that parser checks: one
+/// question, written out without compression. The error is the response code to answer.
+fn read_question<'n>(
+    req: &Message,
+    raw: &[u8],
+    name: &'n mut String,
+) -> Result<Question<'n>, ResponseCode> {
+    if req.metadata.op_code != OpCode::Query {
+        return Err(ResponseCode::NotImp);
+    }
+    let [query] = req.queries.as_slice() else {
+        return Err(ResponseCode::FormErr);
+    };
+    let question_end = wire::question_end(raw).ok_or(ResponseCode::FormErr)?;
+    if !wire::plain_question(raw, question_end) {
+        return Err(ResponseCode::FormErr);
+    }
+    *name = query
+        .name()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let edns = req.edns.as_ref().map(|e| wire::ClientEdns {
+        payload: e.max_payload(),
+        dnssec_ok: e.flags().dnssec_ok,
+        version: e.version(),
+    });
+    Ok(Question {
+        name: name.as_str(),
+        qtype: query.query_type(),
+        qclass: u16::from(query.query_class()),
+        question_end,
+        edns,
+        checking_disabled: req.metadata.checking_disabled,
+    })
+}
+
+/// An answer built as a hickory message (local records, hosts addresses, rewrites),
+/// from the decoded request (decoded now if the wire parser read it).
+fn with_message(
+    raw: &[u8],
+    q: &Question<'_>,
+    decoded: Option<&Message>,
+    build: &dyn Fn(&Message, &Query) -> Message,
+) -> Vec<u8> {
+    let owned;
+    let req = match decoded {
+        Some(req) => req,
+        None => match Message::from_vec(raw) {
+            Ok(req) => {
+                owned = req;
+                &owned
+            }
+            Err(_) => return wire::servfail(raw, q),
+        },
+    };
+    encode(raw, q, build(req, &req.queries[0]))
+}
+
+/// A message in wire format; SERVFAIL if it cannot be encoded (never silence).
+fn encode(raw: &[u8], q: &Question<'_>, resp: Message) -> Vec<u8> {
+    match resp.to_vec() {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            tracing::debug!(name = q.name, %err, "answer cannot be encoded; SERVFAIL");
+            wire::servfail(raw, q)
+        }
+    }
+}
+
+/// The answer as the client can take it: over UDP within its payload size, else the
+/// header and question with TC (RFC 1035 4.2.1: it retries over TCP); over TCP within a
+/// message's 65,535 bytes, else SERVFAIL.
+fn fit(raw: &[u8], q: &Question<'_>, answer: Vec<u8>, udp: bool) -> Vec<u8> {
+    if udp && answer.len() > q.udp_limit() {
+        return wire::truncated(raw, q, answer[3] & 0x0f);
+    }
+    if answer.len() > usize::from(u16::MAX) {
+        return wire::servfail(raw, q);
+    }
+    answer
 }
 
 /// The upstream group a query that is not blocked goes to: its conditional-forwarding
@@ -567,14 +717,13 @@ fn cloaked(
         .find(|v| v.reason == Reason::FilteredBlockList)
 }
 
-/// The fast path's answer from a cache entry: blocked if the answer is cloaked, else the
-/// entry as this client's answer (SERVFAIL if it cannot be rendered for it).
-#[allow(clippy::too_many_arguments)]
+/// The answer from a cache entry: blocked if the answer is cloaked, else the entry as this
+/// client's answer (SERVFAIL if it cannot be rendered for it).
 fn answer_from(
     snap: &Snapshot,
     policy: &Policy,
     raw: &[u8],
-    q: &wire::Question<'_>,
+    q: &Question<'_>,
     client: IpAddr,
     entry: &CachedAnswer,
     trace: &mut Trace,
@@ -583,27 +732,11 @@ fn answer_from(
         trace.verdict(blocking.reason, blocking.rules.first().copied());
         return wire::blocked(raw, q, &policy.blocking);
     }
-    match entry.render(raw, q.edns.map(|(_, d)| d)) {
+    match entry.render(raw, q.edns.map(|e| e.dnssec_ok)) {
         Some(answer) => answer,
         None => {
             trace.source = Source::Error;
             wire::servfail(raw, q)
-        }
-    }
-}
-
-/// What the query path produced: a message to encode, or an answer already in wire
-/// format (a cache hit, sent without decoding or encoding).
-enum Reply {
-    Message(Message),
-    Wire(Vec<u8>),
-}
-
-impl Reply {
-    fn into_message(self) -> Option<Message> {
-        match self {
-            Reply::Message(m) => Some(m),
-            Reply::Wire(w) => Message::from_vec(&w).ok(),
         }
     }
 }
@@ -674,40 +807,6 @@ fn formerr(bytes: &[u8]) -> Option<Vec<u8>> {
     out[3] = 0x80 | 0x01;
     out[4..12].fill(0);
     Some(out)
-}
-
-/// The UDP payload a client accepts: its EDNS size (at most Ward's), else 512 bytes.
-fn udp_limit(req: &Message) -> usize {
-    req.edns.as_ref().map_or(512, |e| {
-        usize::from(e.max_payload().clamp(512, answer::EDNS_PAYLOAD))
-    })
-}
-
-/// An answer in wire format, or a truncated one (header, question, TC) if it is too big
-/// for the client's UDP size.
-fn fit(req: &Message, wire: Vec<u8>, udp: bool) -> Option<Vec<u8>> {
-    if !udp || wire.len() <= udp_limit(req) {
-        return Some(wire);
-    }
-    let rcode = ResponseCode::from(0, wire.get(3).map_or(0, |b| b & 0x0f));
-    let mut truncated = answer::response_to(req, rcode);
-    truncated.metadata.truncation = true;
-    truncated.to_vec().ok()
-}
-
-/// Encodes the response, truncated to the client's UDP payload size when needed.
-fn encode(req: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
-    let bytes = resp.to_vec().ok()?;
-    if !udp {
-        return Some(bytes);
-    }
-    if bytes.len() <= udp_limit(req) {
-        return Some(bytes);
-    }
-    let mut truncated = resp.truncate();
-    truncated.metadata.truncation = true;
-    truncated.edns = resp.edns.clone();
-    truncated.to_vec().ok()
 }
 
 #[cfg(test)]

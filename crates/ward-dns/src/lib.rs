@@ -9,6 +9,8 @@
 pub mod answer;
 pub mod cache;
 pub mod handler;
+mod inflight;
+pub mod limits;
 pub mod metrics;
 pub mod record;
 pub mod server;

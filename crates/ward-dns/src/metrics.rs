@@ -41,6 +41,11 @@ pub(crate) struct SourceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RefusedLabels {
+    pub(crate) reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
     group: String,
     server: String,
@@ -59,6 +64,55 @@ pub struct DnsMetrics {
     pub(crate) log_entries: Gauge,
     /// Per upstream server; hand it to the runtime that builds the groups.
     pub upstream: UpstreamMetrics,
+    /// What the abuse controls turned away, counted where it happens.
+    pub guards: GuardMetrics,
+}
+
+/// What the query path turns away or merges: counted on the spot (the recorder never
+/// sees a dropped query), each an atomic add on a path that is rare or already slow.
+#[derive(Clone, Debug, Default)]
+pub struct GuardMetrics {
+    /// Queries not answered as asked, by reason: `ratelimit` and `not_allowed` (dropped,
+    /// or REFUSED over TCP), `any` (RFC 8482's short answer), `zone_transfer` (AXFR and
+    /// IXFR, REFUSED), `badvers` (an EDNS version Ward does not speak).
+    pub(crate) refused: Family<RefusedLabels, Counter>,
+    /// Cache misses that joined an identical question already in flight upstream.
+    pub(crate) merged: Counter,
+    /// TCP connections closed at once: over `dns.tcp.max_connections` or the per-client
+    /// cap.
+    pub(crate) tcp_refused: Counter,
+    /// TCP connections closed because the client took no answer within the write timeout.
+    pub(crate) tcp_write_timeouts: Counter,
+}
+
+impl GuardMetrics {
+    pub(crate) fn refused(&self, reason: &'static str) {
+        self.refused.get_or_create(&RefusedLabels { reason }).inc();
+    }
+
+    fn register_in(&self, dns: &mut Registry) {
+        dns.register(
+            "refused_queries",
+            "Queries refused or dropped by the abuse controls, by reason (ratelimit, \
+             not_allowed, any, zone_transfer, badvers)",
+            self.refused.clone(),
+        );
+        dns.register(
+            "merged_queries",
+            "Cache misses that joined an identical question already in flight upstream",
+            self.merged.clone(),
+        );
+        dns.register(
+            "tcp_connections_refused",
+            "TCP connections closed at once: over the total or per-client connection cap",
+            self.tcp_refused.clone(),
+        );
+        dns.register(
+            "tcp_write_timeouts",
+            "TCP connections closed because the client took no answer within the write timeout",
+            self.tcp_write_timeouts.clone(),
+        );
+    }
 }
 
 impl Default for DnsMetrics {
@@ -74,6 +128,7 @@ impl Default for DnsMetrics {
             log_dropped: Counter::default(),
             log_entries: Gauge::default(),
             upstream: UpstreamMetrics::default(),
+            guards: GuardMetrics::default(),
         }
     }
 }
@@ -116,6 +171,7 @@ impl DnsMetrics {
             m.cache_entries.clone(),
         );
         m.upstream.register_in(dns);
+        m.guards.register_in(dns);
         let log = registry.sub_registry_with_prefix("ward_querylog");
         log.register(
             "dropped",

@@ -10,23 +10,22 @@
 //! between threads (a work-stealing runtime paid 0.3 to 0.6 context switches a query).
 //! Such a runtime must keep running until [`DnsServer::drained`] completes.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Mutex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::handler::Handler;
 use crate::record::{Batch, Event, Protocol, Response, Trace};
-
-/// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
-const TCP_IDLE: Duration = Duration::from_secs(10);
 
 /// The serving loops of one handler.
 pub struct DnsServer {
@@ -152,28 +151,52 @@ impl DnsServer {
     }
 
     /// Serves queries arriving on a bound TCP listener (RFC 7766: several queries per
-    /// connection, answered as they are ready).
+    /// connection, answered as they are ready), within the limits of the config's
+    /// `dns.tcp` at the time of the call.
     pub fn register_tcp(&self, listener: TcpListener) {
+        let limits = TcpLimits::from(&self.handler.snapshot().config.dns.tcp);
         let (handler, queries, stop) = (
             self.handler.clone(),
             self.queries.clone(),
             self.stop.clone(),
         );
         self.loops.spawn(async move {
+            let connections = Arc::new(Connections::default());
+            let mut backoff = AcceptBackoff::default();
             loop {
                 let (stream, src) = tokio::select! {
                     _ = stop.cancelled() => return,
                     r = listener.accept() => match r {
                         Ok(r) => r,
                         Err(err) => {
-                            tracing::debug!(%err, "tcp accept");
+                            if let Some(pause) = backoff.failed(&err) {
+                                tokio::select! {
+                                    _ = stop.cancelled() => return,
+                                    _ = tokio::time::sleep(pause) => {}
+                                }
+                            }
                             continue;
                         }
                     },
                 };
-                let (handler, queries2, stop) = (handler.clone(), queries.clone(), stop.clone());
+                backoff.succeeded();
+                let Some(slot) = Connection::open(&connections, src.ip(), &limits) else {
+                    // Closed at once, so that the backlog never fills with connections
+                    // nobody will read.
+                    handler.guard_metrics().tcp_refused.inc();
+                    drop(stream);
+                    continue;
+                };
+                let conn = TcpConn {
+                    handler: handler.clone(),
+                    queries: queries.clone(),
+                    stop: stop.clone(),
+                    limits: limits.clone(),
+                    src,
+                };
                 queries.spawn(async move {
-                    serve_connection(stream, src, handler, queries2, stop).await;
+                    conn.serve(stream).await;
+                    drop(slot);
                 });
             }
         });
@@ -262,56 +285,290 @@ fn reply_udp(
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    src: SocketAddr,
+/// The limits of DNS over TCP (`dns.tcp`).
+#[derive(Clone, Debug)]
+struct TcpLimits {
+    max_connections: usize,
+    per_client: usize,
+    in_flight: usize,
+    idle: Duration,
+    write: Duration,
+}
+
+impl From<&ward_config::TcpConfig> for TcpLimits {
+    fn from(c: &ward_config::TcpConfig) -> TcpLimits {
+        TcpLimits {
+            max_connections: c.max_connections.max(1),
+            per_client: c.max_connections_per_client.max(1),
+            in_flight: c.max_queries_in_flight.max(1),
+            idle: c.idle_timeout,
+            write: c.write_timeout,
+        }
+    }
+}
+
+/// The open connections of one listener, in all and per client address. Touched once
+/// when a connection opens and once when it closes, never per query: a plain mutex.
+#[derive(Default)]
+struct Connections {
+    open: std::sync::Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// A connection's place in [`Connections`]; dropping it frees the place.
+struct Connection {
+    connections: Arc<Connections>,
+    client: IpAddr,
+}
+
+impl Connection {
+    /// A place for a connection from `client`, if the limits leave one.
+    fn open(connections: &Arc<Connections>, client: IpAddr, limits: &TcpLimits) -> Option<Self> {
+        let mut open = connections
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (total, per_client) = &mut *open;
+        let mine = per_client.entry(client).or_default();
+        if *total >= limits.max_connections || *mine >= limits.per_client {
+            if *mine == 0 {
+                per_client.remove(&client);
+            }
+            return None;
+        }
+        *total += 1;
+        *mine += 1;
+        Some(Connection {
+            connections: connections.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (total, per_client) = &mut *open;
+        *total -= 1;
+        if let Some(mine) = per_client.get_mut(&self.client) {
+            *mine -= 1;
+            if *mine == 0 {
+                per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// How the accept loop waits after an error. Out of descriptors (EMFILE, ENFILE) or
+/// memory, `accept` fails again at once for as long as that lasts: retrying at once would
+/// spin a core. It sleeps instead, longer each time up to a second, and says so at warn
+/// level at most every 10 seconds.
+#[derive(Default)]
+struct AcceptBackoff {
+    pause: Duration,
+    last_warning: Option<Instant>,
+    suppressed: u64,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+    const WARN_EVERY: Duration = Duration::from_secs(10);
+
+    /// The pause after `err`; `None` for errors of one connection only (the client reset
+    /// it before it was accepted), which need none.
+    fn failed(&mut self, err: &std::io::Error) -> Option<Duration> {
+        use std::io::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+        ) {
+            tracing::debug!(%err, "tcp accept");
+            return None;
+        }
+        self.pause = (self.pause * 2).clamp(Self::FIRST, Self::MAX);
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= Self::WARN_EVERY)
+        {
+            tracing::warn!(
+                %err,
+                pause = ?self.pause,
+                suppressed = self.suppressed,
+                "cannot accept TCP connections (out of file descriptors?); pausing"
+            );
+            self.last_warning = Some(Instant::now());
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        Some(self.pause)
+    }
+
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+}
+
+/// An answer waiting for the connection's writer, with the place it holds among the
+/// connection's queries in flight.
+struct Outgoing {
+    framed: Vec<u8>,
+    sent: Sent,
+    _in_flight: OwnedSemaphorePermit,
+}
+
+/// One TCP connection's reader: it reads framed queries, answers each in a task of its
+/// own, and hands the answers to the connection's writer.
+///
+/// What a client can make Ward hold is bounded: a query takes a permit of
+/// `max_queries_in_flight` before it is read and gives it back once its answer is
+/// written, so a client that sends and never reads stops being read; the writer gives up
+/// after `write_timeout` on one answer, and the connection closes.
+struct TcpConn {
     handler: Arc<Handler>,
     queries: TaskTracker,
     stop: CancellationToken,
-) {
-    let (mut reader, writer) = stream.into_split();
-    let writer = Arc::new(Mutex::new(writer));
-    loop {
+    limits: TcpLimits,
+    src: SocketAddr,
+}
+
+impl TcpConn {
+    async fn serve(self, stream: TcpStream) {
+        let (mut reader, writer) = stream.into_split();
+        let in_flight = Arc::new(Semaphore::new(self.limits.in_flight));
+        let (tx, rx) = mpsc::channel::<Outgoing>(self.limits.in_flight);
+        let closed = CancellationToken::new();
+        let writing = tokio::spawn(write_answers(
+            writer,
+            rx,
+            self.handler.clone(),
+            self.limits.write,
+            closed.clone(),
+        ));
+        loop {
+            let permit = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                _ = closed.cancelled() => break,
+                p = in_flight.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let Some(msg) = self.read_query(&mut reader, &in_flight, &closed).await else {
+                break;
+            };
+            let (handler, tx, src) = (self.handler.clone(), tx.clone(), self.src);
+            let received = Instant::now();
+            self.queries.spawn(async move {
+                let mut trace = Trace::default();
+                let Some(resp) = handler.handle_traced(&msg, src, false, &mut trace).await else {
+                    return;
+                };
+                let Ok(len) = u16::try_from(resp.len()) else {
+                    return;
+                };
+                let mut framed = Vec::with_capacity(resp.len() + 2);
+                framed.extend_from_slice(&len.to_be_bytes());
+                framed.extend_from_slice(&resp);
+                let sent = Sent {
+                    received,
+                    src,
+                    trace,
+                };
+                // Fails only when the writer gave up on the connection.
+                let _ = tx
+                    .send(Outgoing {
+                        framed,
+                        sent,
+                        _in_flight: permit,
+                    })
+                    .await;
+            });
+        }
+        // The writer ends once the answers of the queries read so far are written (their
+        // tasks hold the other senders), or at once if the connection failed.
+        drop(tx);
+        if self.stop.is_cancelled() || closed.is_cancelled() {
+            closed.cancel();
+        }
+        let _ = writing.await;
+    }
+
+    /// Reads one framed query. `None` when the connection ends: closed by the client, a
+    /// query not sent in full within the idle timeout, or nothing sent for that long while
+    /// no query is in flight.
+    async fn read_query(
+        &self,
+        reader: &mut OwnedReadHalf,
+        in_flight: &Semaphore,
+        closed: &CancellationToken,
+    ) -> Option<Vec<u8>> {
         let mut len = [0u8; 2];
-        let read = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut len)) => r,
-        };
-        if !matches!(read, Ok(Ok(_))) {
-            return;
+        loop {
+            let read = tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                _ = closed.cancelled() => return None,
+                r = tokio::time::timeout(self.limits.idle, reader.read_exact(&mut len)) => r,
+            };
+            match read {
+                Ok(Ok(_)) => break,
+                Ok(Err(_)) => return None,
+                // Idle, unless answers are still being worked on: the permit this read
+                // holds is one of them.
+                Err(_) if in_flight.available_permits() + 1 >= self.limits.in_flight => {
+                    return None;
+                }
+                Err(_) => {}
+            }
         }
         let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if !matches!(
-            tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut msg)).await,
-            Ok(Ok(_))
-        ) {
-            return;
+        match tokio::time::timeout(self.limits.idle, reader.read_exact(&mut msg)).await {
+            Ok(Ok(_)) => Some(msg),
+            _ => None,
         }
-        let (handler, writer) = (handler.clone(), writer.clone());
-        let received = Instant::now();
-        queries.spawn(async move {
-            let mut trace = Trace::default();
-            let Some(resp) = handler.handle_traced(&msg, src, false, &mut trace).await else {
-                return;
-            };
-            let Ok(len) = u16::try_from(resp.len()) else {
-                return;
-            };
-            let mut w = writer.lock().await;
-            let mut framed = Vec::with_capacity(resp.len() + 2);
-            framed.extend_from_slice(&len.to_be_bytes());
-            framed.extend_from_slice(&resp);
-            if let Err(err) = w.write_all(&framed).await {
+    }
+}
+
+/// The connection's writer: writes answers in the order they are ready, each within
+/// `timeout`, then records them. A write that fails or times out closes the connection.
+async fn write_answers(
+    mut writer: OwnedWriteHalf,
+    mut answers: mpsc::Receiver<Outgoing>,
+    handler: Arc<Handler>,
+    timeout: Duration,
+    closed: CancellationToken,
+) {
+    loop {
+        let out = tokio::select! {
+            _ = closed.cancelled() => return,
+            out = answers.recv() => match out {
+                Some(out) => out,
+                None => return,
+            },
+        };
+        let src = out.sent.src;
+        match tokio::time::timeout(timeout, writer.write_all(&out.framed)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
                 tracing::debug!(%err, %src, "tcp write");
+                closed.cancel();
                 return;
             }
-            drop(w);
-            let sent = Sent {
-                received,
-                src,
-                trace,
-            };
-            sent.record(&handler, Protocol::Tcp, resp);
-        });
+            Err(_) => {
+                tracing::debug!(%src, ?timeout, "tcp client takes no answers; closing");
+                handler.guard_metrics().tcp_write_timeouts.inc();
+                closed.cancel();
+                return;
+            }
+        }
+        let Outgoing {
+            mut framed, sent, ..
+        } = out;
+        framed.drain(..2);
+        sent.record(&handler, Protocol::Tcp, framed);
     }
 }

@@ -11,21 +11,58 @@ use hickory_proto::rr::RecordType;
 use ward_config::BlockingMode;
 use ward_state::Blocking;
 
-/// A query's question and the little else the fast path needs.
+/// A query's question and the little else the query path needs, read from its wire
+/// format. Both ways of reading a query ([`parse_query`] for plain ones, hickory for the
+/// rest) end in one of these, and every later step works on it.
 #[derive(Debug)]
 pub struct Question<'b> {
     /// The name, lowercase, without the trailing dot.
     pub name: &'b str,
     /// The type.
     pub qtype: RecordType,
-    /// Where the question section ends in the request.
+    /// The class (1: IN).
+    pub qclass: u16,
+    /// Where the question section ends in the request (it starts at byte 12, and holds
+    /// the name uncompressed).
     pub question_end: usize,
-    /// The client's EDNS: its UDP payload size and DO bit.
-    pub edns: Option<(u16, bool)>,
+    /// The client's EDNS, if it sent an OPT record.
+    pub edns: Option<ClientEdns>,
+    /// The CD (checking disabled) bit.
+    pub checking_disabled: bool,
 }
 
-/// Reads a standard query with one IN question and at most an OPT record. `None` for
-/// anything else (the full path then decides, and answers errors properly).
+/// What a client's OPT record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientEdns {
+    /// The UDP payload size it accepts.
+    pub payload: u16,
+    /// The DO bit.
+    pub dnssec_ok: bool,
+    /// The EDNS version (only 0 exists; anything else is answered BADVERS).
+    pub version: u8,
+}
+
+impl Question<'_> {
+    /// The class IN.
+    pub const IN: u16 = 1;
+
+    /// The DO bit.
+    pub fn dnssec_ok(&self) -> bool {
+        self.edns.is_some_and(|e| e.dnssec_ok)
+    }
+
+    /// The largest UDP answer the client takes: its EDNS payload (at most Ward's), else
+    /// 512 bytes.
+    pub fn udp_limit(&self) -> usize {
+        self.edns.map_or(512, |e| {
+            usize::from(e.payload.clamp(512, crate::answer::EDNS_PAYLOAD))
+        })
+    }
+}
+
+/// Reads a standard query with one question of host-name characters and at most an OPT
+/// record. `None` for anything else (the caller then reads it with hickory, which checks
+/// and answers errors properly).
 pub fn parse_query<'b>(raw: &[u8], name_buf: &'b mut [u8; 255]) -> Option<Question<'b>> {
     if raw.len() < 12 {
         return None;
@@ -63,21 +100,25 @@ pub fn parse_query<'b>(raw: &[u8], name_buf: &'b mut [u8; 255]) -> Option<Questi
     }
     let qtype = RecordType::from(u16::from_be_bytes([*raw.get(at)?, *raw.get(at + 1)?]));
     let qclass = u16::from_be_bytes([*raw.get(at + 2)?, *raw.get(at + 3)?]);
-    if qclass != 1 || len == 0 {
+    if len == 0 {
         return None;
     }
     let question_end = at + 4;
     let edns = if count(10) == 1 {
         // The OPT record: root name, type 41, class = payload, TTL = rcode, version, flags.
         let opt = raw.get(question_end..question_end + 11)?;
-        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != 41 || opt[6] != 0 {
+        if opt[0] != 0 || u16::from_be_bytes([opt[1], opt[2]]) != 41 {
             return None;
         }
         let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
         if question_end + 11 + rdlen != raw.len() {
             return None;
         }
-        Some((u16::from_be_bytes([opt[3], opt[4]]), opt[7] & 0x80 != 0))
+        Some(ClientEdns {
+            payload: u16::from_be_bytes([opt[3], opt[4]]),
+            dnssec_ok: opt[7] & 0x80 != 0,
+            version: opt[6],
+        })
     } else {
         if question_end != raw.len() {
             return None;
@@ -88,9 +129,27 @@ pub fn parse_query<'b>(raw: &[u8], name_buf: &'b mut [u8; 255]) -> Option<Questi
     Some(Question {
         name,
         qtype,
+        qclass,
         question_end,
         edns,
+        checking_disabled: raw[3] & 0x10 != 0,
     })
+}
+
+/// Whether the question section `raw[12..end]` is one name written out in labels, with
+/// no compression pointer: what answers written from the request's bytes need.
+pub fn plain_question(raw: &[u8], end: usize) -> bool {
+    let mut at = 12;
+    while let Some(&len) = raw.get(at) {
+        if len == 0 {
+            return at + 5 == end;
+        }
+        if len & 0xC0 != 0 {
+            return false;
+        }
+        at += 1 + usize::from(len);
+    }
+    false
 }
 
 /// The SOA rdata of negative answers, as [`crate::answer`] writes it.
@@ -174,8 +233,8 @@ pub fn blocked(raw: &[u8], q: &Question<'_>, b: &Blocking) -> Vec<u8> {
         }
         Body::Empty => {}
     }
-    if let Some((_, dnssec_ok)) = q.edns {
-        push_opt(&mut out, dnssec_ok);
+    if let Some(edns) = q.edns {
+        push_opt(&mut out, edns.dnssec_ok, 0);
     }
     out
 }
@@ -192,6 +251,48 @@ pub fn servfail(raw: &[u8], q: &Question<'_>) -> Vec<u8> {
     empty(raw, q, 2, false)
 }
 
+/// REFUSED for a query, in the same shape.
+pub fn refused(raw: &[u8], q: &Question<'_>) -> Vec<u8> {
+    empty(raw, q, 5, false)
+}
+
+/// NOTIMP for a query, in the same shape.
+pub fn notimp(raw: &[u8], q: &Question<'_>) -> Vec<u8> {
+    empty(raw, q, 4, false)
+}
+
+/// BADVERS (RFC 6891 6.1.3): the query's EDNS version is not one Ward speaks. The
+/// extended rcode 16 is the OPT record's upper byte 1 over a header rcode of 0; the OPT
+/// says version 0, the one Ward does.
+pub fn badvers(raw: &[u8], q: &Question<'_>) -> Vec<u8> {
+    let mut out = empty(raw, q, 0, false);
+    if q.edns.is_some() {
+        // The OPT record is the last 11 bytes: its TTL's first byte is the extended rcode.
+        let at = out.len() - 11 + 5;
+        out[at] = 1;
+    }
+    out
+}
+
+/// The answer RFC 8482 (4.2) allows to an `ANY` query: one synthesized HINFO record whose
+/// CPU is "RFC8482" and OS empty, instead of everything the name has.
+pub fn any_refused(raw: &[u8], q: &Question<'_>, ttl: u32) -> Vec<u8> {
+    let mut out = empty(raw, q, 0, false);
+    let opt = q.edns.map(|_| out.split_off(out.len() - 11));
+    out[7] = 1; // ANCOUNT 1
+    out.extend_from_slice(&[0xC0, 0x0C]);
+    out.extend_from_slice(&13u16.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    let rdata = b"\x07RFC8482\x00";
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+    if let Some(opt) = opt {
+        out.extend_from_slice(&opt);
+    }
+    out
+}
+
 fn empty(raw: &[u8], q: &Question<'_>, rcode: u8, tc: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(q.question_end + 11);
     out.extend_from_slice(&raw[..2]);
@@ -202,18 +303,19 @@ fn empty(raw: &[u8], q: &Question<'_>, rcode: u8, tc: bool) -> Vec<u8> {
         out.extend_from_slice(&n.to_be_bytes());
     }
     out.extend_from_slice(&raw[12..q.question_end]);
-    if let Some((_, dnssec_ok)) = q.edns {
-        push_opt(&mut out, dnssec_ok);
+    if let Some(edns) = q.edns {
+        push_opt(&mut out, edns.dnssec_ok, 0);
     }
     out
 }
 
 /// Appends Ward's OPT record (the caller counts it in ARCOUNT): root name, type OPT, class
-/// = the UDP payload Ward accepts, extended rcode and version 0, the DO flag, no options.
-pub(crate) fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool) {
+/// = the UDP payload Ward accepts, the extended rcode's upper byte, version 0, the DO
+/// flag, no options.
+pub(crate) fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool, extended_rcode: u8) {
     out.extend_from_slice(&[0, 0, 41]);
     out.extend_from_slice(&crate::answer::EDNS_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    out.extend_from_slice(&[extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
 }
 
 /// Skips a (possibly compressed) name at `at`; the offset after it.
@@ -268,9 +370,14 @@ mod tests {
             .to_vec()
             .unwrap();
         let q = parse_query(&raw, &mut buf).unwrap();
+        let edns = ClientEdns {
+            payload: 4096,
+            dnssec_ok: true,
+            version: 0,
+        };
         assert_eq!(
-            (q.name, q.qtype, q.edns),
-            ("ads.example.com", RecordType::AAAA, Some((4096, true)))
+            (q.name, q.qtype, q.qclass, q.edns),
+            ("ads.example.com", RecordType::AAAA, 1, Some(edns))
         );
         let raw = request("x.example.", RecordType::A, None).to_vec().unwrap();
         assert_eq!(parse_query(&raw, &mut [0u8; 255]).unwrap().edns, None);
