@@ -39,11 +39,15 @@ const PROGRESS_STEP: u64 = 1 << 20;
 /// file name limit of common file systems.
 const MAX_ID_LEN: usize = 128;
 
+/// The largest list Ward reads, downloaded or from a file: the biggest public lists are a
+/// few MiB, and a list is held in memory whole while it compiles.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
 /// Bounds of one download.
 #[derive(Clone, Debug)]
 pub struct DownloadLimits {
     /// The largest body accepted; a bigger one fails with [`DownloadError::TooLarge`] and
-    /// nothing is written. Default 64 MiB.
+    /// nothing is written. Default [`MAX_LIST_BYTES`].
     pub max_bytes: u64,
     /// The time one attempt may take, from connecting to the end of the body. Default 60 s.
     pub timeout: Duration,
@@ -56,7 +60,7 @@ pub struct DownloadLimits {
 impl Default for DownloadLimits {
     fn default() -> DownloadLimits {
         DownloadLimits {
-            max_bytes: 64 << 20,
+            max_bytes: MAX_LIST_BYTES,
             timeout: Duration::from_secs(60),
             attempts: 3,
             backoff: Duration::from_secs(1),

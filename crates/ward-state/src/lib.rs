@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod download;
+pub mod list_files;
 pub mod metrics;
 pub mod querylog;
 mod records;
@@ -28,6 +29,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use list_files::{ConfinedLists, ListDirs};
 pub use records::LocalRecords;
 use smallvec::SmallVec;
 pub use subnets::SubnetTable;
@@ -115,6 +117,8 @@ pub struct Snapshot {
     pub default_policy: usize,
     /// Named client subnets to indices into the config's `clients`.
     pub client_names: SubnetTable,
+    /// Client subnets with tags to indices into the config's `clients`.
+    pub client_tags: SubnetTable,
     /// Local answers.
     pub records: LocalRecords,
     /// Conditional forwarding: zone -> upstream group, most specific first.
@@ -191,7 +195,9 @@ pub fn data_dir(config: &Config) -> PathBuf {
 }
 
 /// Reads `path` lists from disk and `url` lists from their last good copy in
-/// `<data_dir>/lists/<id>.txt` (downloading them is the reloader's job).
+/// `<data_dir>/lists/<id>.txt` (downloading them is the reloader's job). Only regular files
+/// within the size limit are read, without blocking; [`ConfinedLists`] also keeps `path`
+/// lists to the allowed directories, and is what serves.
 #[derive(Clone, Debug)]
 pub struct DiskLists {
     /// The data directory.
@@ -232,8 +238,10 @@ impl ListTexts for DiskLists {
     }
 }
 
+/// A list file as [`list_files`] reads it: a regular file (followed through symlinks),
+/// opened without blocking, within the size limit.
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+    list_files::read_list_file(path, list_files::Follow::Yes)
 }
 
 impl Snapshot {
@@ -433,10 +441,14 @@ impl Snapshot {
         let default_policy = policy(&config.default_policy)?;
         let mut clients = SubnetTable::default();
         let mut client_names = SubnetTable::default();
+        let mut client_tags = SubnetTable::default();
         for (i, c) in config.clients.iter().enumerate() {
             clients.insert(c.subnet.ip(), c.subnet.prefix(), policy(&c.policy)?);
             if c.name.is_some() {
                 client_names.insert(c.subnet.ip(), c.subnet.prefix(), i);
+            }
+            if !c.tags.is_empty() {
+                client_tags.insert(c.subnet.ip(), c.subnet.prefix(), i);
             }
         }
         let mut forward: Vec<(String, String)> = config
@@ -456,6 +468,7 @@ impl Snapshot {
             clients,
             default_policy,
             client_names,
+            client_tags,
             records,
             forward,
             list_errors,
@@ -559,6 +572,23 @@ impl Snapshot {
         self.config.clients.get(i)?.name.as_deref()
     }
 
+    /// What `$client` names and `$ctag` rules know of the client at `client`: the name of
+    /// the most specific named client subnet containing it (as the query log names it),
+    /// and the tags of the most specific one with tags (usually the same entry). Borrowed
+    /// from the snapshot: no allocation, two scans of a handful of subnets.
+    pub fn client(&self, client: IpAddr) -> ClientInfo<'_> {
+        let client = client.to_canonical();
+        let tags = self
+            .client_tags
+            .lookup(client)
+            .and_then(|i| self.config.clients.get(i))
+            .map_or(&[][..], |c| c.tags.as_slice());
+        ClientInfo {
+            name: self.client_name(client),
+            tags,
+        }
+    }
+
     /// The upstream group a conditional-forwarding zone sends `name` to, if any.
     pub fn forward_zone(&self, name: &str) -> Option<&str> {
         self.forward
@@ -575,6 +605,31 @@ pub fn is_same_or_subdomain(name: &str, zone: &str) -> bool {
         || (name.len() > zone.len()
             && name.ends_with(zone)
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// A client as the rules see it ([`Snapshot::client`]): its name and tags from the
+/// config's `clients`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientInfo<'a> {
+    /// The name `$client='name'` rules match.
+    pub name: Option<&'a str>,
+    /// The tags `$ctag` rules match (empty when it has none).
+    pub tags: &'a [String],
+}
+
+impl<'a> ClientInfo<'a> {
+    /// `request` with this client's name and tags:
+    /// `snapshot.client(ip).apply(Request::new(name, qtype).client_ip(ip))`.
+    pub fn apply<'r>(&self, request: Request<'r>) -> Request<'r>
+    where
+        'a: 'r,
+    {
+        let request = request.client_tags(self.tags);
+        match self.name {
+            Some(name) => request.client_name(name),
+            None => request,
+        }
+    }
 }
 
 /// A rule of a verdict, for people: see [`Snapshot::cite`].

@@ -27,7 +27,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::Serialize;
 use ward_config::Config;
 
-use crate::{DiskLists, Snapshot};
+use crate::Snapshot;
+use crate::list_files::{ConfinedLists, check_new_list_files};
 
 /// What asked for a reload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,7 +239,20 @@ impl Reloader {
         if let Err(errors) = config.validate() {
             return self.finish(trigger, started, Err(errors.to_string()), (0, 0));
         }
+        if trigger == Trigger::Api {
+            if let Err(reason) = self.check_list_files(&config) {
+                return self.finish(trigger, started, Err(reason), (0, 0));
+            }
+        }
         self.reload_locked(trigger, config, started).await
+    }
+
+    /// Whether an API write may name the list files `config` adds: each under the allowed
+    /// directories and, if it exists, a regular file ([`check_new_list_files`]). A list
+    /// the serving config already has is not checked again: a write that changes
+    /// something else is not refused for a list the config file names.
+    pub fn check_list_files(&self, config: &Config) -> Result<(), String> {
+        check_new_list_files(config, &self.current().config, self.config_path.as_deref())
     }
 
     async fn reload_locked(
@@ -250,9 +264,7 @@ impl Reloader {
         self.lock_history().running = Some(trigger.to_string());
         let mut current = self.current();
         warn_node_local(&current.config, &config);
-        let texts = Arc::new(DiskLists {
-            data_dir: crate::data_dir(&config),
-        });
+        let texts = Arc::new(ConfinedLists::new(&config, self.config_path.as_deref()));
         // Step by step: each swap replaces at most one list that changed (a reload that
         // changes every list would otherwise hold two of everything at its peak). Each
         // step is a whole snapshot; the config applies with the first.

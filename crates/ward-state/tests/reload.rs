@@ -102,11 +102,12 @@ lists:
 policies:
   main: {{ lists: [a, b] }}
 default_policy: main
-data_dir: "{}"
+data_dir: "{dir}"
+list_dirs: ["{dir}"]
 "#,
         a.display(),
         b.display(),
-        dir.display()
+        dir = dir.display()
     ))
     .unwrap();
     let texts = ward_state::DiskLists {

@@ -351,3 +351,70 @@ fn a_step_replaces_one_changed_list_and_says_what_is_left() {
     let (three, pending) = Snapshot::rebuild_step(rebuild_config(), &texts, 4, Some(&two)).unwrap();
     assert!(!pending && three.same_as(&two));
 }
+
+/// Issue 13, point 8: what `$client='name'` and `$ctag` rules see of a client address.
+#[test]
+fn a_client_address_has_the_name_and_tags_of_its_entries() {
+    let config = Config::from_yaml(
+        r#"
+upstreams:
+  default: { servers: ["127.0.0.1:5399"] }
+policies:
+  main: { rules: ["||games.example^$ctag=user_child", "||dad.example^$client='dad-laptop'"] }
+clients:
+  - { subnet: 192.168.20.0/24, policy: main, name: kids-vlan, tags: [user_child] }
+  - { subnet: 192.168.20.7/32, policy: main, name: kids-tv }
+  - { subnet: 192.168.1.23/32, policy: main, name: dad-laptop, tags: [user_admin, device_laptop] }
+  - { subnet: "fd00:20::/64", policy: main, tags: [os_android] }
+default_policy: main
+"#,
+    )
+    .unwrap();
+    let s = Snapshot::build(config, &Texts(vec![]), 1).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let info = s.client(ip("192.168.20.5"));
+    assert_eq!(
+        (info.name, info.tags),
+        (Some("kids-vlan"), &["user_child".to_owned()][..])
+    );
+    // The name of the most specific named entry, the tags of the most specific with tags.
+    let info = s.client(ip("192.168.20.7"));
+    assert_eq!(
+        (info.name, info.tags),
+        (Some("kids-tv"), &["user_child".to_owned()][..])
+    );
+    let info = s.client(ip("::ffff:192.168.1.23"));
+    assert_eq!(info.name, Some("dad-laptop"));
+    assert_eq!(info.tags, ["user_admin", "device_laptop"]);
+    let info = s.client(ip("fd00:20::9"));
+    assert_eq!(
+        (info.name, info.tags),
+        (None, &["os_android".to_owned()][..])
+    );
+    assert_eq!(s.client(ip("10.0.0.1")), ward_state::ClientInfo::default());
+
+    let verdict = |client: &str, name: &str| {
+        let client = ip(client);
+        let policy = s.policy_for(client);
+        let request = s
+            .client(client)
+            .apply(Request::new(name, RecordType::A).client_ip(client));
+        s.check(policy, &request).reason
+    };
+    assert_eq!(
+        verdict("192.168.20.7", "games.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(
+        verdict("192.168.1.23", "games.example"),
+        Reason::NotFilteredNotFound
+    );
+    assert_eq!(
+        verdict("192.168.1.23", "dad.example"),
+        Reason::FilteredBlockList
+    );
+    assert_eq!(
+        verdict("192.168.20.7", "dad.example"),
+        Reason::NotFilteredNotFound
+    );
+}
