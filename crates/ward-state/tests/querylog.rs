@@ -815,3 +815,68 @@ async fn searches_return_every_field_as_logged_across_chunks_and_evictions() {
             .all(|e| e.client_name.as_deref() == Some("tv \"living\""))
     );
 }
+
+/// Issue 13: the files are capped by their total size as well as by age; the oldest go
+/// first, and `querylog.json` rotates at a quarter of the cap when that is smaller.
+#[tokio::test]
+async fn the_files_together_stay_within_max_disk_the_oldest_deleted_first() {
+    let dir = scratch("max-disk");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Within the retention, but older than anything written below and too big to keep.
+    let old = format!("querylog.{}.json", now_ms - 5_000);
+    std::fs::write(dir.join(&old), "x".repeat(9000)).unwrap();
+    let max_disk = 16 << 10;
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        max_disk,
+        ..QueryLogConfig::default()
+    });
+    let p: Arc<str> = "default".into();
+    for i in 0..600 {
+        store.log(entry(
+            i,
+            "10.0.0.1",
+            &p,
+            &format!("n{i}.example"),
+            Reason::NotFilteredNotFound,
+        ));
+    }
+    wait_len(&log, 600).await;
+    drop(store);
+
+    let files = rotated(&dir);
+    assert!(!files.contains(&old), "{files:?}");
+    assert!(files.len() >= 2, "some history is kept: {files:?}");
+    let size = |name: &str| std::fs::metadata(dir.join(name)).unwrap().len();
+    let total: u64 = files.iter().map(|f| size(f)).sum::<u64>() + size("querylog.json");
+    // At most one line over: a file rotates right after the line that reaches its size.
+    assert!(total <= max_disk + 400, "{total} bytes in {files:?}");
+    for name in &files {
+        let bytes = size(name);
+        assert!((4096..4096 + 400).contains(&bytes), "{name}: {bytes}");
+    }
+    // What is left is the newest: the last entry, and no gap before it.
+    let mut kept: Vec<u64> = files
+        .iter()
+        .map(String::as_str)
+        .chain(["querylog.json"])
+        .flat_map(|name| {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["time_ms"].as_u64().unwrap() - 1_700_000_000_000
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept.last(), Some(&599), "{kept:?}");
+    assert!(kept.len() < 600, "some entries went");
+    assert!(kept.windows(2).all(|w| w[1] == w[0] + 1), "{kept:?}");
+}

@@ -37,6 +37,12 @@ pub(super) struct Files {
     dir: PathBuf,
     rotate_bytes: u64,
     retention: Duration,
+    /// What the rotated files may take together: `max_disk` less the room `querylog.json`
+    /// grows into before it rotates.
+    rotated_budget: u64,
+    /// The name of the last rotated file: the next is later, so names sort by age even
+    /// when rotations come faster than a millisecond (and an older one was deleted).
+    last_rotated_ms: u64,
     max_age: Duration,
     current: Option<Open>,
     /// When to try opening the file again after an error.
@@ -48,11 +54,22 @@ pub(super) struct Files {
 }
 
 impl Files {
-    pub(super) fn new(dir: PathBuf, rotate_bytes: u64, retention: Duration) -> Files {
+    /// Files in `dir`, rotated at `rotate_bytes` (or a quarter of `max_disk`, if less),
+    /// kept for `retention` and while all of them together stay within `max_disk`.
+    pub(super) fn new(
+        dir: PathBuf,
+        rotate_bytes: u64,
+        retention: Duration,
+        max_disk: u64,
+    ) -> Files {
+        // A quarter: a small `max_disk` still keeps some history besides the open file.
+        let rotate_bytes = rotate_bytes.min(max_disk / 4).max(1);
         let mut files = Files {
             dir,
-            rotate_bytes: rotate_bytes.max(1),
+            rotate_bytes,
             retention,
+            rotated_budget: max_disk.saturating_sub(rotate_bytes),
+            last_rotated_ms: 0,
             max_age: MAX_FILE_AGE
                 .min(retention / 2)
                 .max(Duration::from_millis(1)),
@@ -158,7 +175,7 @@ impl Files {
             return;
         }
         let current = self.dir.join(CURRENT);
-        let mut ms = unix_ms(SystemTime::now());
+        let mut ms = unix_ms(SystemTime::now()).max(self.last_rotated_ms + 1);
         let mut rotated = self.dir.join(format!("querylog.{ms}.json"));
         while rotated.exists() {
             ms += 1;
@@ -167,29 +184,48 @@ impl Files {
         if let Err(err) = std::fs::rename(&current, &rotated) {
             return self.failed("rotating", &current, err);
         }
+        self.last_rotated_ms = ms;
         self.expire();
         self.open();
     }
 
     /// Deletes the rotated files whose newest entry (the rotation time in the name) is
-    /// older than the retention.
+    /// older than the retention, then the oldest while those left take more than
+    /// `max_disk` allows.
     fn expire(&mut self) {
         self.expired_at = Instant::now();
         let cutoff = unix_ms(SystemTime::now()).saturating_sub(self.retention.as_millis() as u64);
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return;
         };
+        let mut kept: Vec<(u64, u64, PathBuf)> = Vec::new();
         for item in dir.flatten() {
             let name = item.file_name();
             let Some(ms) = name.to_str().and_then(rotated_ms) else {
                 continue;
             };
             if ms < cutoff {
-                if let Err(err) = std::fs::remove_file(item.path()) {
-                    tracing::warn!(path = %item.path().display(), %err, "query log: deleting an expired file failed");
-                }
+                remove(&item.path(), "an expired");
+            } else {
+                let bytes = item.metadata().map_or(0, |m| m.len());
+                kept.push((ms, bytes, item.path()));
             }
         }
+        // Newest first: the newest files that fit stay.
+        kept.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let mut total = 0u64;
+        for (_, bytes, path) in kept {
+            total = total.saturating_add(bytes);
+            if total > self.rotated_budget {
+                remove(&path, "an old");
+            }
+        }
+    }
+}
+
+fn remove(path: &Path, what: &str) {
+    if let Err(err) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), %err, "query log: deleting {what} file failed");
     }
 }
 

@@ -16,7 +16,8 @@
 //! Files: `<dir>/querylog.json` receives one JSON object per line; at `rotate_bytes` (or
 //! after an hour, so a quiet server's entries expire too) it is renamed to
 //! `querylog.<unix-ms>.json`, and rotated files whose newest entry is older than
-//! `retention` are deleted. The files are for log shippers and for people; a restart
+//! `retention` are deleted, as are the oldest while all the files take more than
+//! `max_disk`. The files are for log shippers and for people; a restart
 //! does NOT load them back into the ring (searches see entries since the start).
 
 mod files;
@@ -44,6 +45,8 @@ pub const DEFAULT_ROTATE_BYTES: u64 = 64 << 20;
 /// The default retention of rotated files: a day. AdGuard Home keeps 90 days, but Ward
 /// often runs in a pod with a small volume; set it longer where the disk allows.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// The default most disk the files take together: 1 GiB.
+pub const DEFAULT_MAX_DISK: u64 = 1 << 30;
 /// The default page size of a search.
 pub const DEFAULT_LIMIT: usize = 100;
 /// The largest page a search returns.
@@ -60,6 +63,9 @@ pub struct QueryLogConfig {
     pub rotate_bytes: u64,
     /// How long rotated files are kept after their newest entry.
     pub retention: Duration,
+    /// The most the files may take together: the oldest rotated files are deleted past it,
+    /// and `querylog.json` rotates at a quarter of it if that is below `rotate_bytes`.
+    pub max_disk: u64,
     /// Zero the last octet of IPv4 clients and the last 80 bits of IPv6 clients.
     pub anonymize_clients: bool,
     /// Names never logged: exact (`example.com`) or every name below a suffix
@@ -74,6 +80,7 @@ impl Default for QueryLogConfig {
             dir: None,
             rotate_bytes: DEFAULT_ROTATE_BYTES,
             retention: DEFAULT_RETENTION,
+            max_disk: DEFAULT_MAX_DISK,
             anonymize_clients: false,
             ignore: Vec::new(),
         }
@@ -221,7 +228,7 @@ impl QueryLog {
             anonymize: config.anonymize_clients,
             files: config
                 .dir
-                .map(|dir| Files::new(dir, config.rotate_bytes, config.retention)),
+                .map(|dir| Files::new(dir, config.rotate_bytes, config.retention, config.max_disk)),
             file_tick: Instant::now(),
             marks: Vec::new(),
             prepared: Vec::new(),
