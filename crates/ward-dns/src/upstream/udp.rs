@@ -1,16 +1,23 @@
 //! Plain DNS over UDP: a few connected sockets per upstream, queries multiplexed on them.
 //!
 //! Each socket has one reader task that hands answers to the waiting queries through the
-//! socket's [`Pending`] table. A socket is replaced after [`ROTATE_AFTER`] queries so that
-//! its source port does not stay fixed for long (a spoofer must guess port and id), and when
-//! it fails. A connected socket only accepts datagrams from the upstream's address, and the
-//! kernel reports the upstream's ICMP "port unreachable" on it, which fails the queries in
-//! flight at once instead of letting them time out.
+//! socket's [`Pending`] table. A spoofer off the path must guess a query's id and its
+//! source port; so each socket is bound to a port drawn at random from 1024-65535 (almost
+//! 16 bits on top of the id's 16, as unbound and dnsmasq do), and is replaced by a fresh
+//! one after [`ROTATE_AFTER`] queries or [`MAX_AGE`], whichever comes first, and when it
+//! fails. A socket per query would cost one more socket, bind, connect and epoll
+//! registration per forwarded query (measured in benches/dnsperf: see the README); a
+//! socket per few queries costs a fraction of that, while no port lives longer than a
+//! second or serves more than a handful of queries. A connected socket only accepts
+//! datagrams from the upstream's address, and the kernel reports the upstream's ICMP
+//! "port unreachable" on it, which fails the queries in flight at once instead of letting
+//! them time out.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -25,7 +32,13 @@ use super::wire::{self, Request};
 /// Sockets per upstream: enough to spread the reader work over the runtime's threads.
 const POOL_SIZE: usize = 4;
 /// Queries one socket carries before it is replaced by one on a fresh source port.
-const ROTATE_AFTER: u32 = 8192;
+const ROTATE_AFTER: u32 = 16;
+/// How long one socket is used for new queries at most.
+const MAX_AGE: Duration = Duration::from_secs(1);
+/// The source ports drawn from: all but the privileged ones.
+const PORTS: std::ops::RangeInclusive<u16> = 1024..=65535;
+/// Draws of a port taken by another socket before the kernel is asked to pick one.
+const PORT_DRAWS: usize = 8;
 /// The largest datagram the reader accepts (more than the advertised EDNS size, which some
 /// servers ignore).
 const MAX_DATAGRAM: usize = 65_535;
@@ -45,6 +58,7 @@ struct PooledSocket {
     socket: Arc<UdpSocket>,
     pending: Arc<Pending>,
     uses: AtomicU32,
+    opened: Instant,
     reader: AbortHandle,
 }
 
@@ -90,6 +104,7 @@ impl UdpUpstream {
         if let Some(socket) = slot.load_full() {
             if socket.uses.fetch_add(1, Ordering::Relaxed) < ROTATE_AFTER
                 && !socket.pending.is_closed()
+                && socket.opened.elapsed() < MAX_AGE
             {
                 return Ok(socket);
             }
@@ -117,7 +132,7 @@ impl PooledSocket {
             tracing::debug!(error = %e, "could not enlarge an upstream socket's receive buffer");
         }
         socket.set_nonblocking(true)?;
-        socket.bind(&local.into())?;
+        bind_random_port(&socket, local)?;
         socket.connect(&upstream.into())?;
         let socket = Arc::new(UdpSocket::from_std(socket.into())?);
         let pending = Arc::new(Pending::default());
@@ -126,9 +141,25 @@ impl PooledSocket {
             socket,
             pending,
             uses: AtomicU32::new(1),
+            opened: Instant::now(),
             reader: reader.abort_handle(),
         })
     }
+}
+
+/// Binds `socket` to a port drawn from [`PORTS`]; after [`PORT_DRAWS`] ports in use,
+/// to one the kernel picks.
+fn bind_random_port(socket: &Socket, mut local: SocketAddr) -> io::Result<()> {
+    for _ in 0..PORT_DRAWS {
+        local.set_port(rand::random_range(PORTS));
+        match socket.bind(&local.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
+            Err(e) => return Err(e),
+        }
+    }
+    local.set_port(0);
+    socket.bind(&local.into())
 }
 
 async fn read_answers(socket: Arc<UdpSocket>, pending: Arc<Pending>) {
