@@ -194,6 +194,28 @@ impl fmt::Display for UpstreamAddr {
     }
 }
 
+impl UpstreamAddr {
+    /// The server as `/metrics` names it: scheme and host only. `/metrics` may be open,
+    /// and the rest can be a secret: the path of a DoH URL and the server name of a DoT
+    /// server often carry a profile id (`https://dns.nextdns.io/abc123`,
+    /// `tls://1.2.3.4#abc123.dns.nextdns.io`), and a URL may carry credentials.
+    pub fn metrics_label(&self) -> String {
+        match self {
+            UpstreamAddr::Udp(_) | UpstreamAddr::Tcp(_) => self.to_string(),
+            UpstreamAddr::Tls { addr, .. } if self.is_default_port(addr.port()) => {
+                format!("tls://{}", HostIp(addr.ip()))
+            }
+            UpstreamAddr::Tls { addr, .. } => format!("tls://{addr}"),
+            UpstreamAddr::Https { url, .. } => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = authority.rsplit('@').next().unwrap_or_default();
+                format!("{scheme}://{host}")
+            }
+        }
+    }
+}
+
 /// An IP address as a URL host: IPv6 in brackets.
 struct HostIp(IpAddr);
 
@@ -212,6 +234,25 @@ mod tests {
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn metrics_labels_keep_scheme_and_host_only() {
+        for (server, label) in [
+            ("8.8.8.8", "8.8.8.8"),
+            ("tcp://9.9.9.9:5300", "tcp://9.9.9.9:5300"),
+            ("tls://45.90.28.0#abc123.dns.nextdns.io", "tls://45.90.28.0"),
+            ("tls://[2001:db8::1]:8853#x.example", "tls://[2001:db8::1]:8853"),
+            ("https://dns.nextdns.io/abc123", "https://dns.nextdns.io"),
+            (
+                "https://d.adguard-dns.com/dns-query/abc123#94.140.14.49",
+                "https://d.adguard-dns.com",
+            ),
+            ("https://doh.example:8443/q?x=1", "https://doh.example:8443"),
+        ] {
+            let addr: UpstreamAddr = server.parse().unwrap();
+            assert_eq!(addr.metrics_label(), label, "{server}");
+        }
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl UpstreamGroup {
         let mut built = Vec::with_capacity(servers.len());
         for server in servers {
             let label: Arc<str> = server.to_string().into();
+            let metrics_label = server.metrics_label();
             let transport = match server {
                 UpstreamAddr::Udp(addr) => Transport::Udp(UdpUpstream::new(addr)),
                 UpstreamAddr::Tcp(addr) => Transport::Stream(StreamUpstream::tcp(addr)),
@@ -187,7 +188,9 @@ impl UpstreamGroup {
                     Transport::Https(https)
                 }
             };
-            let metrics = metrics.map_or_else(ServerMetrics::default, |m| m.server(name, &label));
+            let metrics = metrics.map_or_else(ServerMetrics::default, |m| {
+                m.server(name, &metrics_label)
+            });
             built.push(Server {
                 label,
                 transport,
