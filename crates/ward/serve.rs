@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use ward_admin::api::Control;
 use ward_admin::auth::{Credentials, read_secret};
+use ward_admin::listener::ListenerLimits;
 use ward_admin::sync::{SyncControl, SyncSlot};
 use ward_admin::{AdminState, StatusFn};
 use ward_config::Config;
@@ -114,20 +115,21 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     let admin = AdminState::new(
         credentials,
         config.admin.read_only || role == SyncRole::Replica,
-    );
+    )
+    .with_metrics_auth(config.admin.metrics_auth);
     let admin_listener = TcpListener::bind(config.admin.listen)
         .await
         .with_context(|| format!("binding the admin listener {}", config.admin.listen))?;
     tracing::info!("listening for HTTP on {}", admin_listener.local_addr()?);
     let sync_slot = SyncSlot::default();
-    let app = ward_admin::router(admin.clone())
-        .merge(ward_admin::sync::router(sync_slot.clone()))
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        if let Err(err) = axum::serve(admin_listener, app).await {
-            tracing::error!(%err, "admin server stopped");
-        }
-    });
+    let app = ward_admin::router(admin.clone()).merge(ward_admin::sync::router(sync_slot.clone()));
+    // Not axum::serve: it has no header timeout and no connection cap, so a client sending
+    // half a header could hold connections until the API stops answering.
+    tokio::spawn(ward_admin::listener::serve(
+        admin_listener,
+        app,
+        ListenerLimits::default(),
+    ));
 
     let listen = config.dns.listen.clone();
     let data_dir = ward_state::data_dir(&config);

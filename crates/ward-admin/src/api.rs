@@ -3,10 +3,11 @@
 //! `PUT /api/v1/config` validates the body (YAML or JSON), saves it over the config file
 //! atomically (a temporary file renamed over it, so a crash never leaves half a config),
 //! and applies it through the Reloader; the running config is untouched when any of that
-//! fails.
+//! fails. Every config write ends in [`save_and_apply`], which is all or nothing even when
+//! the request is cancelled.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
@@ -126,27 +127,68 @@ pub(crate) async fn put_config(State(state): State<AdminState>, body: String) ->
     let Some(control) = state.control() else {
         return starting();
     };
-    let Some(path) = &control.config_path else {
+    if control.config_path.is_none() {
         return embedded_default();
-    };
+    }
     // JSON is YAML's flow syntax: one parser for both, with the same errors.
     let config = match Config::from_yaml(&body) {
         Ok(config) => config,
         Err(e) => return invalid_config(&e),
     };
-    let _turn = state.write_turn().await;
-    save_and_apply(control, path, config, Trigger::Api).await
+    let turn = state.write_turn().await;
+    save_and_apply(control, turn, config, Trigger::Api).await
 }
 
-/// Saves `config` over the config file at `path` atomically and applies it through the
-/// Reloader; puts the file back if the reload refuses it. The answer every config write
-/// gives: 200 with the outcome and the revision, or 400/500 with the reason.
+/// The turn to write the config ([`AdminState::write_turn`]), held from reading the
+/// serving config to the end of the write.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
+/// Saves `config` over the config file atomically and applies it through the Reloader;
+/// puts the file back if the reload refuses it. The answer every config write gives: 200
+/// with the outcome and the revision, or 400/500 with the reason.
+///
+/// All or nothing, also when the request is cancelled (the client goes away, the request
+/// timeout fires): the work runs in a task of its own, which a dropped request cannot stop
+/// half-way. The commit point is writing the file. Until then the task checks whether
+/// anyone still waits for the answer, and if not it changes nothing; from then on it
+/// finishes (applies, or puts the file back) whatever happens to the request. So a
+/// cancelled write either changed nothing or landed whole, saved and serving: a client
+/// that lost its answer reads `GET /api/v1/config` to know which.
 pub(crate) async fn save_and_apply(
-    control: &Control,
-    path: &Path,
+    control: &Arc<Control>,
+    turn: WriteTurn,
     config: Config,
     trigger: Trigger,
 ) -> Response {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let control = control.clone();
+    tokio::spawn(async move {
+        // The turn goes with the task: the next write waits until this one is over.
+        let _turn = turn;
+        let response = commit(&control, config, trigger, || answer.is_closed()).await;
+        let _ = answer.send(response);
+    });
+    match answered.await {
+        Ok(response) => response,
+        // Only a panic in the task ends it without an answer.
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the write failed; GET /api/v1/config says what is saved and serving",
+        ),
+    }
+}
+
+/// [`save_and_apply`]'s work. `abandoned` says whether the request is gone; it is asked
+/// only before the file is written.
+async fn commit(
+    control: &Control,
+    config: Config,
+    trigger: Trigger,
+    abandoned: impl Fn() -> bool,
+) -> Response {
+    let Some(path) = control.config_path.as_deref() else {
+        return embedded_default();
+    };
     let before = match std::fs::read(path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -158,6 +200,11 @@ pub(crate) async fn save_and_apply(
         }
     };
     let text = config.to_yaml();
+    if abandoned() {
+        tracing::info!("an API write was cancelled before it was saved; nothing changed");
+        return error(StatusCode::REQUEST_TIMEOUT, "cancelled; nothing changed");
+    }
+    // The commit point: from here the write lands whole or is undone whole.
     if let Err(e) = ward_state::write_atomically(path, text.as_bytes()) {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -167,12 +214,23 @@ pub(crate) async fn save_and_apply(
             ),
         );
     }
+    // The file watcher sees this save too; its reload reads the same config and finds
+    // nothing to do (`unchanged`): one write, one new generation.
     let report = control.reloader.reload_config(trigger, config).await;
     match &report.outcome {
         Outcome::Rejected { reason } => {
             // Put the file back as it was: what serves and what is saved stay one config.
-            if let Some(before) = before {
-                let _ = ward_state::write_atomically(path, &before);
+            let restored = match &before {
+                Some(before) => ward_state::write_atomically(path, before),
+                None => std::fs::remove_file(path),
+            };
+            if let Err(e) = restored {
+                tracing::error!(
+                    path = %path.display(),
+                    %e,
+                    "putting the config file back after a refused write failed: the file \
+                     holds the refused config, the previous one serves"
+                );
             }
             (
                 StatusCode::BAD_REQUEST,
@@ -203,6 +261,7 @@ pub(crate) struct CheckQuery {
 /// Why is this name blocked (or not)?
 ///
 /// The verdict of `client`'s policy (the default policy without a client), with the
+/// client's name and tags from `clients` for `$client` and `$ctag` rules, the
 /// deciding rule, its list and line first; `local_record` says whether a local record
 /// answers the name.
 #[utoipa::path(get, path = "/api/v1/check", tag = "status", params(CheckQuery),
@@ -245,9 +304,12 @@ pub(crate) async fn check(
         Some(ip) => snapshot.policy_for(ip),
         None => &snapshot.policies[snapshot.default_policy],
     };
+    // The client's name and tags too, for `$client='name'` and `$ctag` rules: the answer is
+    // the one the DNS query from that address gets.
+    let info = client.map(|ip| snapshot.client(ip)).unwrap_or_default();
     let mut request = Request::new(name, qtype);
     if let Some(ip) = client {
-        request = request.client_ip(ip);
+        request = info.apply(request.client_ip(ip));
     }
     let verdict = snapshot.check(policy, &request);
     let rules: Vec<_> = verdict
@@ -266,6 +328,8 @@ pub(crate) async fn check(
         "name": name,
         "qtype": qtype.to_string(),
         "client": client,
+        "client_name": info.name,
+        "client_tags": info.tags,
         "policy": policy.name,
         "reason": verdict.reason.as_str(),
         "filtered": verdict.is_filtered(),

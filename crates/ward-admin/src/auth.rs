@@ -1,9 +1,11 @@
 //! Who may use the API: Bearer tokens and HTTP Basic users, read from files (never from
 //! the config itself), compared in constant time. `/livez`, `/readyz` and `/metrics` stay
-//! open.
+//! open (`/metrics` too needs a credential with `admin.metrics_auth`).
 //!
 //! With no credentials at all (the embedded default, a first start), the API answers
-//! clients on loopback only: the server's own machine, a `kubectl port-forward`, a test.
+//! clients on loopback only: the server's own machine, a `kubectl port-forward`, a test;
+//! and only requests sent to an address or `localhost`, not to a name (see
+//! [`crate::guard`]: a browser on the same machine is a loopback client too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -171,14 +173,16 @@ fn problem(status: StatusCode, message: &str) -> Response {
 /// scrapes (counts and config names, no query names or client addresses).
 const OPEN_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
 
-/// The middleware in front of everything but [`OPEN_PATHS`].
+/// The middleware in front of everything but [`OPEN_PATHS`] (and `/metrics` too with
+/// `admin.metrics_auth`).
 pub(crate) async fn require(
     State(state): State<AdminState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if OPEN_PATHS.contains(&path) {
+    let open = OPEN_PATHS.contains(&path) && !(path == "/metrics" && state.metrics_auth());
+    if open {
         return next.run(request).await;
     }
     let credentials = state.credentials();
@@ -192,6 +196,22 @@ pub(crate) async fn require(
                 StatusCode::UNAUTHORIZED,
                 "no admin credentials are configured, so the API answers local clients only; \
                  set admin.token_file or admin.users_file",
+            );
+        }
+        // Loopback is trusted only when the request was sent to this machine by address:
+        // a browser page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends that
+        // name. A request without any Host is not a browser's.
+        let host = crate::guard::request_host(request.headers(), request.uri());
+        if let Some(host) = host.filter(|h| !crate::guard::host_is_literal(h)) {
+            return problem(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "Host {:?} is not an IP address or localhost: with no admin credentials \
+                     configured the API answers requests sent to an address only (a page of \
+                     another site could reach it through DNS rebinding); use \
+                     http://127.0.0.1:PORT, or set admin.token_file or admin.users_file",
+                    host.as_str()
+                ),
             );
         }
     } else if !credentials.accepts(request.headers()) {

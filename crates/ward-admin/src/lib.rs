@@ -1,11 +1,15 @@
 //! Ward's admin HTTP server. The Kubernetes probes: `/livez` answers while the process
 //! runs, `/readyz` once the rules are compiled and the DNS listeners are open; `/metrics`
 //! for Prometheus (all three open to everyone: the metrics carry counts and config names,
-//! never a query name or a client address). Behind [`auth`]: `GET /api/v1/status` (the
+//! never a query name or a client address; `admin.metrics_auth` puts `/metrics` behind the
+//! credentials). Behind [`auth`]: `GET /api/v1/status` (the
 //! served state), the config as a whole and "why is this name blocked?" ([`api`]), a
 //! resource for each thing users edit (lists, policies and their rules, clients, records,
 //! upstream groups), the query log and the statistics, and the OpenAPI document of all of
 //! it with a page that shows it. Bodies are limited to 4 MiB, requests to 30 seconds.
+//! In front of all of it, [`guard`]: what a page of another site cannot make a browser
+//! send (a write that is not JSON, a request from another origin, a rebinding `Host`).
+//! [`listener`] serves the router with a header timeout and a connection cap.
 //!
 //! Every route is registered through `utoipa-axum` together with its `#[utoipa::path]`
 //! documentation, so `/api/v1/openapi.json` describes exactly what the router serves.
@@ -14,6 +18,8 @@
 
 pub mod api;
 pub mod auth;
+mod guard;
+pub mod listener;
 mod openapi;
 mod querylog;
 mod resources;
@@ -54,6 +60,7 @@ pub struct AdminState {
     writes: Arc<tokio::sync::Mutex<()>>,
     credentials: Arc<auth::Credentials>,
     read_only: bool,
+    metrics_auth: bool,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -72,6 +79,16 @@ impl AdminState {
             read_only,
             ..AdminState::default()
         }
+    }
+
+    /// Puts `/metrics` behind the API's credentials (`admin.metrics_auth`) when `on`.
+    pub fn with_metrics_auth(mut self, on: bool) -> AdminState {
+        self.metrics_auth = on;
+        self
+    }
+
+    fn metrics_auth(&self) -> bool {
+        self.metrics_auth
     }
 
     /// Hands the API what it changes, once the config is loaded (until then the config
@@ -123,8 +140,10 @@ impl AdminState {
     }
 
     /// Waits for the turn to write the config; hold it until the write's reload is over.
-    pub(crate) async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.writes.lock().await
+    /// Owned, so the task that finishes a write ([`api::save_and_apply`]) keeps it after
+    /// the request is gone.
+    pub(crate) async fn write_turn(&self) -> api::WriteTurn {
+        self.writes.clone().lock_owned().await
     }
 
     fn credentials(&self) -> &auth::Credentials {
@@ -169,6 +188,7 @@ pub fn router(state: AdminState) -> Router {
             state.clone(),
             auth::require,
         ))
+        .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -252,12 +272,14 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// The counters and gauges of the server's one registry (docs/metrics.md lists them).
 /// Open to everyone, like the probes, so a Prometheus in another pod can scrape it: it
 /// carries counts and config names (policies, lists, upstreams), never a query name or a
-/// client address.
+/// client address. With `admin.metrics_auth: true` it needs the API's credentials.
 #[utoipa::path(get, path = "/metrics", tag = "metrics", operation_id = "get_metrics",
-    security(()),
+    security((), ("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The metrics", body = String,
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "`admin.metrics_auth` is on and no valid credential \
+            came", body = openapi::ApiError),
         (status = 503, description = "Starting", body = openapi::ApiError),
     ))]
 async fn metrics(State(state): State<AdminState>) -> Response {

@@ -107,10 +107,10 @@ pub(crate) async fn edit(
     let Some(control) = state.control() else {
         return api::starting();
     };
-    let Some(path) = &control.config_path else {
+    if control.config_path.is_none() {
         return api::embedded_default();
-    };
-    let _turn = state.write_turn().await;
+    }
+    let turn = state.write_turn().await;
     let mut config = (*control.reloader.current().config).clone();
     if let Err(refusal) = change(&mut config) {
         return refusal.into_response();
@@ -118,7 +118,7 @@ pub(crate) async fn edit(
     if let Err(e) = config.validate() {
         return api::invalid_config(&e);
     }
-    api::save_and_apply(control, path, config, Trigger::Api).await
+    api::save_and_apply(control, turn, config, Trigger::Api).await
 }
 
 /// Why a request is refused before anything changes (400, 404, 409), with what to do

@@ -3,10 +3,14 @@
 //!
 //! - `GET /api/v1/sync/state`: the node's [`SyncState`] (a replica pulls the primary's).
 //! - `GET /api/v1/sync/lists/{sha256}`: a list's text by its hash.
-//! - `POST /api/v1/sync/push`: a replica takes a state the primary pushes.
+//! - `POST /api/v1/sync/push`: a replica takes a state the primary pushes. The token is
+//!   checked before the body is read; a state that does not pass
+//!   [`SyncState::check`] (a bad list hash, a revision that is not its content's) is
+//!   refused with 400 and the reason, and changes nothing.
 
 use std::sync::{Arc, OnceLock};
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +20,7 @@ use serde_json::json;
 use ward_state::reload::Reloader;
 
 use crate::api::{error, starting};
-use ward_state::sync::{Replica, SyncState};
+use ward_state::sync::{Replica, SyncErrorKind, SyncState};
 
 /// What the sync endpoints need.
 #[derive(Clone)]
@@ -43,8 +47,8 @@ pub fn router(slot: SyncSlot) -> Router {
         .route("/api/v1/sync/state", get(state))
         .route("/api/v1/sync/lists/{sha256}", get(list))
         .route("/api/v1/sync/push", post(push))
-        // A state carries the whole config; lists travel separately.
-        .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
+        // A write like any other: JSON, and no other site's page may send it.
+        .layer(axum::middleware::from_fn(crate::guard::same_site))
         .with_state(slot)
 }
 
@@ -83,11 +87,12 @@ async fn list(
     }
 }
 
-async fn push(
-    State(slot): State<SyncSlot>,
-    headers: HeaderMap,
-    Json(state): Json<SyncState>,
-) -> Response {
+/// The largest state a push may carry: it holds the whole config; lists travel separately.
+const PUSH_LIMIT: usize = 16 << 20;
+
+/// Takes the body as a plain [`Body`] and reads it only once the token is checked: a JSON
+/// extractor would read and parse up to [`PUSH_LIMIT`] for anyone who asks.
+async fn push(State(slot): State<SyncSlot>, headers: HeaderMap, body: Body) -> Response {
     let Some(control) = slot.get() else {
         return starting();
     };
@@ -97,9 +102,30 @@ async fn push(
     let Some(replica) = &control.replica else {
         return error(StatusCode::CONFLICT, "this node is not a replica");
     };
+    let bytes = match axum::body::to_bytes(body, PUSH_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("reading the state (at most {PUSH_LIMIT} bytes): {e}"),
+            );
+        }
+    };
+    let state: SyncState = match serde_json::from_slice(&bytes) {
+        Ok(state) => state,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("the state: {e}")),
+    };
     match replica.accept(state, &control.reloader).await {
         Ok(outcome) => Json(json!({ "outcome": outcome, "revision": replica.status().revision }))
             .into_response(),
-        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+        Err(e) => {
+            let status = match e.kind() {
+                // The state is wrong, or its config is: the sender's problem.
+                SyncErrorKind::Invalid | SyncErrorKind::Rejected => StatusCode::BAD_REQUEST,
+                SyncErrorKind::Primary => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.to_string())
+        }
     }
 }

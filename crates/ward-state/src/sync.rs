@@ -13,6 +13,12 @@
 //! also pulls at start and every `sync.interval`. A replica keeps what it accepted in
 //! `<data_dir>/sync/` (`state.json` and `lists/<sha256>.txt`) and serves it at start, in
 //! preference to the filtering part of its own file, also when the primary is gone.
+//!
+//! A replica trusts nothing in a state it is handed ([`SyncState::check`]): each list's
+//! `sha256` names a file under `<data_dir>/sync/lists/`, so it must be 64 lowercase hex
+//! digits and nothing else (`/tmp/x` or `../../x` would name a file outside it); the
+//! revision must be the one its content hashes to; a list fetched by hash must hash to it.
+//! Whatever fails is refused with the reason, and the state serving stays.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,20 +73,42 @@ impl SyncState {
                 bytes: l.text().len() as u64,
             })
             .collect();
-        // Only the filtering part counts: node-local settings differ from pod to pod.
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(crate::revision(&snapshot.config).as_bytes());
-        for l in &lists {
-            hasher.update(l.id.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(l.sha256.as_bytes());
-            hasher.update(b"\n");
-        }
         SyncState {
-            revision: hex(&hasher.finalize()[..8]),
+            revision: state_revision(&snapshot.config, &lists),
             config: (*snapshot.config).clone(),
             lists,
         }
+    }
+
+    /// Refuses a state that a replica must not take as it is: a list `sha256` that is not
+    /// 64 lowercase hex digits (it becomes a file name under `<data_dir>/sync/lists/`), a
+    /// list id twice, or a revision that is not the hash of the state's own content (the
+    /// revision decides whether a replica already has a state, so a wrong one would make
+    /// it skip or keep the wrong content). The error says which.
+    pub fn check(&self) -> Result<(), SyncError> {
+        let mut ids = std::collections::HashSet::new();
+        for list in &self.lists {
+            if !is_sha256(&list.sha256) {
+                return Err(SyncError::invalid(format!(
+                    "list {:?}: sha256 {:?} is not 64 lowercase hex digits",
+                    list.id, list.sha256
+                )));
+            }
+            if !ids.insert(list.id.as_str()) {
+                return Err(SyncError::invalid(format!(
+                    "list {:?} is in the state twice",
+                    list.id
+                )));
+            }
+        }
+        let expected = state_revision(&self.config, &self.lists);
+        if self.revision != expected {
+            return Err(SyncError::invalid(format!(
+                "revision {:?} does not match the state's content, whose revision is {expected}",
+                self.revision
+            )));
+        }
+        Ok(())
     }
 
     /// The text of the list with this hash, if the snapshot serves one.
@@ -90,6 +118,70 @@ impl SyncState {
             .iter()
             .find(|l| l.sha256() == sha256)
             .map(|l| l.text())
+    }
+}
+
+/// The revision of a state: a hash of the config's filtering part and of each list's id and
+/// hash, so the same state has the same revision on every pod. Primary and replicas must
+/// run versions of Ward that write the config alike (the same release) for it to match.
+fn state_revision(config: &Config, lists: &[ListContent]) -> String {
+    // Only the filtering part counts: node-local settings differ from pod to pod.
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(crate::revision(config).as_bytes());
+    for l in lists {
+        hasher.update(l.id.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(l.sha256.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex(&hasher.finalize()[..8])
+}
+
+/// Whether `text` is a SHA-256 as Ward writes it: 64 lowercase hex digits.
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Why a replica did not take a state.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SyncError {
+    kind: SyncErrorKind,
+    message: String,
+}
+
+/// What kind of failure a [`SyncError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncErrorKind {
+    /// The state itself is wrong (a bad list hash, a revision that does not match its
+    /// content, JSON that does not parse): refused as it is, whoever sent it.
+    Invalid,
+    /// The primary did not answer, or answered something else than what was asked (a
+    /// list whose text does not hash to its name).
+    Primary,
+    /// The reloader refused the state's config.
+    Rejected,
+    /// Keeping the state in `<data_dir>/sync/` failed.
+    Storage,
+}
+
+impl SyncError {
+    /// A state that is wrong in itself: `message` says what.
+    pub fn invalid(message: impl Into<String>) -> SyncError {
+        SyncError::new(SyncErrorKind::Invalid, message)
+    }
+
+    fn new(kind: SyncErrorKind, message: impl Into<String>) -> SyncError {
+        SyncError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> SyncErrorKind {
+        self.kind
     }
 }
 
@@ -122,10 +214,20 @@ pub fn replica_config(state: &SyncState, data_dir: &Path, local: &Config) -> Con
     config
 }
 
-/// The state a replica accepted last, from `<data_dir>/sync/state.json`.
+/// The state a replica accepted last, from `<data_dir>/sync/state.json`; `None` without
+/// one, or when it does not pass [`SyncState::check`] (a file edited by hand, or written by
+/// a Ward that did not check what it took).
 pub fn stored_state(data_dir: &Path) -> Option<SyncState> {
-    let text = std::fs::read(sync_dir(data_dir).join("state.json")).ok()?;
-    serde_json::from_slice(&text).ok()
+    let path = sync_dir(data_dir).join("state.json");
+    let text = std::fs::read(&path).ok()?;
+    let state: SyncState = serde_json::from_slice(&text).ok()?;
+    match state.check() {
+        Ok(()) => Some(state),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), %err, "ignoring the stored sync state");
+            None
+        }
+    }
 }
 
 /// How the replica side stands, for the status page.
@@ -202,29 +304,40 @@ impl Replica {
     }
 
     /// Pulls the primary's state and accepts it.
-    pub async fn pull(&self, reloader: &Reloader) -> Result<Outcome, String> {
+    pub async fn pull(&self, reloader: &Reloader) -> Result<Outcome, SyncError> {
         let url = format!("{}/api/v1/sync/state", self.primary);
-        let result = async {
-            self.get(&url)
-                .await?
-                .json::<SyncState>()
-                .await
-                .map_err(|e| format!("{url}: {e}"))
-        }
-        .await;
+        let result =
+            async {
+                let body =
+                    self.get(&url).await?.bytes().await.map_err(|e| {
+                        SyncError::new(SyncErrorKind::Primary, format!("{url}: {e}"))
+                    })?;
+                serde_json::from_slice::<SyncState>(&body)
+                    .map_err(|e| SyncError::invalid(format!("{url}: {e}")))
+            }
+            .await;
         match result {
             Ok(state) => self.accept(state, reloader).await,
             Err(e) => {
-                self.failed(&e);
+                self.failed(&e.to_string());
                 Err(e)
             }
         }
     }
 
-    /// Accepts a state: fetches the lists it does not have (by hash, from the primary),
-    /// keeps them and the state in `<data_dir>/sync/`, and applies it. The same revision
-    /// again changes nothing.
-    pub async fn accept(&self, state: SyncState, reloader: &Reloader) -> Result<Outcome, String> {
+    /// Accepts a state: checks it ([`SyncState::check`]), fetches the lists it does not
+    /// have (by hash, from the primary), keeps them and the state in `<data_dir>/sync/`,
+    /// and applies it. The same revision again changes nothing. A refused state leaves
+    /// what serves as it was, and its reason is the replica's last error.
+    pub async fn accept(
+        &self,
+        state: SyncState,
+        reloader: &Reloader,
+    ) -> Result<Outcome, SyncError> {
+        if let Err(e) = state.check() {
+            self.failed(&e.to_string());
+            return Err(e);
+        }
         let _turn = self.serial.lock().await;
         let current = self.status().revision;
         if current.as_deref() == Some(state.revision.as_str()) {
@@ -234,7 +347,7 @@ impl Replica {
             });
         }
         if let Err(e) = self.fetch_lists(&state).await {
-            self.failed(&e);
+            self.failed(&e.to_string());
             return Err(e);
         }
         let local = self.local.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -245,13 +358,14 @@ impl Replica {
         if let Outcome::Rejected { reason } = &report.outcome {
             let e = format!("revision {} refused: {reason}", state.revision);
             self.failed(&e);
-            return Err(e);
+            return Err(SyncError::new(SyncErrorKind::Rejected, e));
         }
-        let json = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(&state)
+            .map_err(|e| SyncError::new(SyncErrorKind::Storage, e.to_string()))?;
         if let Err(e) = write_atomically(&sync_dir(&self.data_dir).join("state.json"), &json) {
             let e = format!("keeping revision {}: {e}", state.revision);
             self.failed(&e);
-            return Err(e);
+            return Err(SyncError::new(SyncErrorKind::Storage, e));
         }
         self.succeeded(&state.revision);
         tracing::info!(revision = %state.revision, "replica: revision applied");
@@ -259,22 +373,28 @@ impl Replica {
     }
 
     /// A GET to the primary with the sync token; an error for anything but 2xx.
-    async fn get(&self, url: &str) -> Result<reqwest::Response, String> {
+    async fn get(&self, url: &str) -> Result<reqwest::Response, SyncError> {
+        let primary = |message: String| SyncError::new(SyncErrorKind::Primary, message);
         let resp = self
             .client
             .get(url)
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| primary(format!("{url}: {e}")))?;
         if !resp.status().is_success() {
-            return Err(format!("{url}: HTTP {}", resp.status()));
+            return Err(primary(format!("{url}: HTTP {}", resp.status())));
         }
         Ok(resp)
     }
 
-    async fn fetch_lists(&self, state: &SyncState) -> Result<(), String> {
+    /// Fetches each list of `state` that has no copy yet. The hashes were checked
+    /// ([`SyncState::check`]), so each copy's path is inside `<data_dir>/sync/lists/`; a
+    /// body is kept only if it hashes to its name.
+    async fn fetch_lists(&self, state: &SyncState) -> Result<(), SyncError> {
+        let primary = |message: String| SyncError::new(SyncErrorKind::Primary, message);
         for list in &state.lists {
+            debug_assert!(is_sha256(&list.sha256));
             let path = list_copy(&self.data_dir, &list.sha256);
             if path.is_file() {
                 continue;
@@ -285,12 +405,16 @@ impl Replica {
                 .await?
                 .bytes()
                 .await
-                .map_err(|e| format!("{url}: {e}"))?;
+                .map_err(|e| primary(format!("{url}: {e}")))?;
             let got = hex(&sha2::Sha256::digest(&body));
             if got != list.sha256 {
-                return Err(format!("{url}: the body's SHA-256 is {got}"));
+                return Err(primary(format!(
+                    "{url}: the body's SHA-256 is {got}, not the one asked for"
+                )));
             }
-            write_atomically(&path, &body).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_atomically(&path, &body).map_err(|e| {
+                SyncError::new(SyncErrorKind::Storage, format!("{}: {e}", path.display()))
+            })?;
         }
         Ok(())
     }
@@ -395,7 +519,12 @@ impl Primary {
                     .await;
                 let error = match result {
                     Ok(r) if r.status().is_success() => None,
-                    Ok(r) => Some(format!("HTTP {}", r.status())),
+                    // The replica says why (`{"error": ...}`): the primary's status shows it.
+                    Ok(r) => {
+                        let status = r.status();
+                        let reason = r.text().await.unwrap_or_default();
+                        Some(format!("HTTP {status}: {}", reason.trim()))
+                    }
                     Err(e) => Some(e.to_string()),
                 };
                 all.push(PushStatus {
@@ -451,5 +580,215 @@ pub async fn push_loop(primary: Arc<Primary>, reloader: Arc<Reloader>, retry: Du
             pushed = Some(state.revision);
         }
         let _ = tokio::time::timeout(retry, changes.changed()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::DiskLists;
+    use crate::reload::ApplyFn;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ward-sync-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A primary's state with one list (`||listed.example^`) and one custom rule.
+    fn primary_state(dir: &Path) -> (SyncState, Vec<u8>) {
+        let list = dir.join("primary-list.txt");
+        let text = b"||listed.example^\n".to_vec();
+        std::fs::write(&list, &text).unwrap();
+        let config = Config::from_yaml(&format!(
+            "upstreams:\n  default: {{ servers: [\"127.0.0.1:5399\"] }}\n\
+             lists:\n  - {{ id: ads, path: \"{}\" }}\n\
+             policies:\n  main: {{ lists: [ads], rules: [\"||p.example^\"] }}\n\
+             default_policy: main\n",
+            list.display()
+        ))
+        .unwrap();
+        let texts = DiskLists {
+            data_dir: dir.to_path_buf(),
+        };
+        let snapshot = Snapshot::build(config, &texts, 1).unwrap();
+        (SyncState::of(&snapshot), text)
+    }
+
+    fn new_replica(dir: &Path, primary: &str) -> (Replica, Reloader) {
+        let local = Config::from_yaml(&format!(
+            "upstreams:\n  default: {{ servers: [\"127.0.0.1:5399\"] }}\n\
+             policies:\n  main: {{ rules: [] }}\ndefault_policy: main\ndata_dir: \"{}\"\n",
+            dir.join("data").display()
+        ))
+        .unwrap();
+        let texts = DiskLists {
+            data_dir: dir.join("data"),
+        };
+        let first = Snapshot::build(local.clone(), &texts, 1).unwrap();
+        let apply: ApplyFn = Box::new(|_| Box::pin(async {}));
+        let reloader = Reloader::new(None, Arc::new(first), apply);
+        let replica = Replica::new(primary, "token", dir.join("data"), local).unwrap();
+        (replica, reloader)
+    }
+
+    /// A change to a state that [`SyncState::check`] must find.
+    type Forgery = Box<dyn Fn(&mut SyncState)>;
+
+    #[test]
+    fn a_state_is_checked_against_its_own_content() {
+        let dir = temp_dir("check");
+        let (state, _) = primary_state(&dir);
+        assert!(state.check().is_ok());
+        let sha = state.lists[0].sha256.clone();
+        let cases: Vec<(&str, Forgery, &str)> = vec![
+            (
+                "absolute path",
+                Box::new(|s| s.lists[0].sha256 = "/tmp/x".into()),
+                "sha256",
+            ),
+            (
+                "dot dot",
+                Box::new(|s| s.lists[0].sha256 = "../../x".into()),
+                "sha256",
+            ),
+            (
+                "upper case",
+                Box::new(move |s| s.lists[0].sha256 = sha.to_uppercase()),
+                "sha256",
+            ),
+            (
+                "63 digits",
+                Box::new(|s| s.lists[0].sha256.pop().map(drop).unwrap()),
+                "sha256",
+            ),
+            (
+                "revision",
+                Box::new(|s| s.revision = "0123456789abcdef".into()),
+                "revision",
+            ),
+            (
+                "content",
+                Box::new(|s| {
+                    s.config
+                        .policies
+                        .get_mut("main")
+                        .unwrap()
+                        .rules
+                        .push("||forged.example^".into())
+                }),
+                "revision",
+            ),
+            (
+                "a list's hash",
+                Box::new(|s| s.lists[0].sha256 = "ab".repeat(32)),
+                "revision",
+            ),
+            (
+                "a list twice",
+                Box::new(|s| s.lists.push(s.lists[0].clone())),
+                "twice",
+            ),
+        ];
+        for (what, forge, reason) in cases {
+            let mut forged = state.clone();
+            forge(&mut forged);
+            let err = forged.check().expect_err(what);
+            assert_eq!(err.kind(), SyncErrorKind::Invalid, "{what}");
+            assert!(err.to_string().contains(reason), "{what}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_forged_state_is_refused_and_nothing_is_read_from_outside_data_dir() {
+        let dir = temp_dir("forged");
+        let (state, _) = primary_state(&dir);
+        // A file outside data_dir, named as the forged hash would name it.
+        let planted = dir.join("planted");
+        std::fs::write(dir.join("planted.txt"), "||planted.example^\n").unwrap();
+        let (replica, reloader) = new_replica(&dir, "http://127.0.0.1:9");
+        let mut forged = state.clone();
+        forged.lists[0].sha256 = planted.display().to_string();
+        let err = replica.accept(forged, &reloader).await.unwrap_err();
+        assert_eq!(err.kind(), SyncErrorKind::Invalid);
+        assert_eq!(reloader.current().generation, 1);
+        assert!(replica.status().last_error.unwrap().contains("sha256"));
+        assert_eq!(replica.status().revision, None);
+        assert!(stored_state(&dir.join("data")).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Serves `state` at `/api/v1/sync/state` and `body` for every list, one connection
+    /// at a time.
+    async fn fake_primary(state: SyncState, body: Vec<u8>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = if request.starts_with(b"GET /api/v1/sync/state ") {
+                    serde_json::to_vec(&state).unwrap()
+                } else {
+                    body.clone()
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(&answer).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_pull_refuses_a_forged_state_and_a_list_that_is_not_its_hash() {
+        let dir = temp_dir("pull");
+        let (state, text) = primary_state(&dir);
+
+        let mut forged = state.clone();
+        forged.revision = "0123456789abcdef".into();
+        let (replica, reloader) = new_replica(&dir, &fake_primary(forged, text.clone()).await);
+        let err = replica.pull(&reloader).await.unwrap_err();
+        assert_eq!(err.kind(), SyncErrorKind::Invalid);
+        let status = replica.status();
+        assert!(status.last_error.unwrap().contains("revision"), "{err}");
+        assert_eq!(status.revision, None);
+        assert_eq!(reloader.current().generation, 1);
+
+        // The state is right, the list's text is not the one its hash names.
+        let (replica, reloader) = new_replica(
+            &dir,
+            &fake_primary(state.clone(), b"||other.example^\n".to_vec()).await,
+        );
+        let err = replica.pull(&reloader).await.unwrap_err();
+        assert_eq!(err.kind(), SyncErrorKind::Primary);
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+        assert_eq!(reloader.current().generation, 1);
+        assert!(!list_copy(&dir.join("data"), &state.lists[0].sha256).exists());
+
+        // And the real thing is taken.
+        let (replica, reloader) = new_replica(&dir, &fake_primary(state.clone(), text).await);
+        let outcome = replica.pull(&reloader).await.unwrap();
+        assert_eq!(outcome, Outcome::Applied { generation: 2 });
+        assert_eq!(replica.status().revision, Some(state.revision.clone()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -92,6 +92,21 @@ default_policy: main
 }
 
 pub fn setup(tag: &str, credentials: Credentials, read_only: bool) -> Setup {
+    setup_applying(
+        tag,
+        credentials,
+        read_only,
+        Box::new(|_| Box::pin(async {})),
+    )
+}
+
+/// [`setup`] whose reloader hands each new snapshot to `apply` (a slow one, say).
+pub fn setup_applying(
+    tag: &str,
+    credentials: Credentials,
+    read_only: bool,
+    apply: ApplyFn,
+) -> Setup {
     let dir = std::env::temp_dir().join(format!("ward-admin-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -104,7 +119,6 @@ pub fn setup(tag: &str, credentials: Credentials, read_only: bool) -> Setup {
         data_dir: dir.join("data"),
     };
     let snapshot = Snapshot::build(config, &texts, 1).unwrap();
-    let apply: ApplyFn = Box::new(|_| Box::pin(async {}));
     let reloader = Arc::new(Reloader::new(
         Some(config_path.clone()),
         Arc::new(snapshot),
@@ -149,6 +163,16 @@ pub async fn call_full(
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(auth) = auth {
         req = req.header(header::AUTHORIZATION, auth);
+    }
+    // As a real client says what it sends (the API refuses a body of no declared type):
+    // the whole config goes as YAML, everything else as JSON.
+    if body.is_some() {
+        let kind = if uri.starts_with("/api/v1/config") {
+            "application/yaml"
+        } else {
+            "application/json"
+        };
+        req = req.header(header::CONTENT_TYPE, kind);
     }
     let mut req = req
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
