@@ -98,3 +98,250 @@ fn the_token_may_come_from_the_environment() {
     );
     assert_eq!(status, 200);
 }
+
+/// `curl -s` with `args`, then the URL; the status and the body.
+pub(crate) fn curl(args: &[&str], url: &str) -> (u16, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The A answer to `name` (the upstream answers every other name with 127.1.0.1).
+fn a_of(ward: &Ward, name: &str) -> Vec<String> {
+    addrs(ward, ip("127.0.0.1"), name, RecordType::A)
+}
+
+/// A config with no admin credentials (the README's first recipes): loopback clients may
+/// use the API.
+fn open_config(dir: &TempDir, up: std::net::SocketAddr, admin: &str) -> std::path::PathBuf {
+    let path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"dns:
+  listen: ["127.0.0.1:0"]
+admin:
+{admin}
+upstreams:
+  default: {{ servers: ["{up}"] }}
+records:
+  - {{ name: nas.home.example, type: A, value: 10.0.0.5 }}
+policies:
+  main: {{ rules: [] }}
+default_policy: main
+data_dir: "{}"
+"#,
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+const EVIL_RECORD: &str = r#"{"name": "evil.home.example", "type": "A", "value": "10.6.6.6"}"#;
+
+/// Issue 13: a page of another site, open in the browser of the machine Ward runs on, is a
+/// loopback client; with no credentials it could add a record with a "simple" POST, or
+/// read the API through DNS rebinding.
+#[test]
+fn a_page_of_another_site_cannot_drive_the_api() {
+    let up = upstream();
+    let dir = TempDir::new("admin-cross-site");
+    let config = open_config(&dir, up, "  listen: \"127.0.0.1:0\"");
+    let ward = Ward::spawn(&config, &[]);
+    let records = format!("http://{}/api/v1/records", ward.admin);
+    let evil = || a_of(&ward, "evil.home.example.");
+
+    // A form or text/plain POST needs no CORS preflight: refused, nothing added.
+    for kind in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, body) = curl(
+            &[
+                "-H",
+                &format!("Content-Type: {kind}"),
+                "--data-binary",
+                EVIL_RECORD,
+            ],
+            &records,
+        );
+        assert_eq!(status, 415, "{kind}: {body}");
+        assert!(body.contains("application/json"), "{body}");
+    }
+    assert_ne!(evil(), ["10.6.6.6"]);
+    // JSON from a page of another origin: refused too.
+    let (status, body) = curl(
+        &["-H", "Origin: http://evil.example", "--json", EVIL_RECORD],
+        &records,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_ne!(evil(), ["10.6.6.6"]);
+    // A rebinding name as Host: the query log stays unread.
+    let querylog = format!("http://{}/api/v1/querylog", ward.admin);
+    let (status, body) = curl(&["-H", "Host: evil.example:8080"], &querylog);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("DNS rebinding"), "{body}");
+    let port = ward.admin.port();
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let (status, body) = curl(&["-H", &format!("Host: {host}")], &querylog);
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    let (status, _) = curl(&[], &format!("http://localhost:{port}/api/v1/status"));
+    assert_eq!(status, 200);
+
+    // The same write, as a client of the API sends it, with its own origin: applied.
+    let own = format!("Origin: http://127.0.0.1:{port}");
+    let (status, body) = curl(&["-H", &own, "--json", EVIL_RECORD], &records);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(evil(), ["10.6.6.6"]);
+    // A write without a body needs no content type (`DELETE ?name=`).
+    let (status, body) = curl(
+        &["-X", "DELETE"],
+        &format!("{records}?name=evil.home.example"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(evil(), ["10.6.6.6"]);
+}
+
+/// Issue 13: a client that sends half a request header is disconnected within the header
+/// timeout (10 s), and the API answers others meanwhile.
+#[test]
+fn a_slow_admin_client_is_disconnected() {
+    use std::io::{Read, Write};
+    let up = upstream();
+    let dir = TempDir::new("admin-slow");
+    let config = open_config(&dir, up, "  listen: \"127.0.0.1:0\"");
+    let ward = Ward::spawn(&config, &[]);
+    let mut slow = std::net::TcpStream::connect(ward.admin).unwrap();
+    slow.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(http(ward.admin, "GET", "/livez", None, "").0, 200);
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "closed after {took:?}");
+    assert!(
+        took >= Duration::from_secs(5),
+        "closed after {took:?}: too soon"
+    );
+    eprintln!("half a header: closed after {took:?}");
+}
+
+/// The config the API serves, and the file, as configs.
+fn served_and_saved(
+    ward: &Ward,
+    path: &std::path::Path,
+) -> (ward_config::Config, ward_config::Config) {
+    let (status, yaml) = curl(
+        &["-H", "Accept: application/yaml"],
+        &format!("http://{}/api/v1/config", ward.admin),
+    );
+    assert_eq!(status, 200, "{yaml}");
+    let served = ward_config::Config::from_yaml(&yaml).unwrap();
+    let saved = ward_config::Config::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    (served, saved)
+}
+
+/// Issue 13: a write whose client goes away right after sending it either changes
+/// nothing or lands whole: the file, the API's config and the DNS answers agree. And the
+/// file watcher, seeing Ward's own save, applies nothing twice: one write, one generation.
+#[test]
+fn a_cancelled_write_leaves_the_file_and_the_served_config_one() {
+    use std::io::Write;
+    let up = upstream();
+    let dir = TempDir::new("admin-cancel");
+    let config = open_config(&dir, up, "  listen: \"127.0.0.1:0\"");
+    let ward = Ward::spawn(&config, &[]);
+    let generation = |w: &Ward| w.status()["generation"].as_u64().unwrap();
+    let applied = |w: &Ward| w.status()["reloads"]["applied"].as_u64().unwrap();
+    assert_eq!(generation(&ward), 1);
+
+    for (i, name) in [
+        "cancel1.home.example",
+        "cancel2.home.example",
+        "cancel3.home.example",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = format!(r#"{{"name": "{name}", "type": "A", "value": "10.7.7.{i}"}}"#);
+        let mut s = std::net::TcpStream::connect(ward.admin).unwrap();
+        write!(
+            s,
+            "POST /api/v1/records HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            ward.admin,
+            body.len()
+        )
+        .unwrap();
+        // Gone before the answer: at once, or a moment later (while it is being saved or
+        // applied).
+        std::thread::sleep(Duration::from_millis([0, 3, 30][i]));
+        s.shutdown(std::net::Shutdown::Both).unwrap();
+        drop(s);
+        // Whatever happened settles within a moment (and the watcher has looked).
+        std::thread::sleep(Duration::from_millis(500));
+        let (served, saved) = served_and_saved(&ward, &config);
+        assert_eq!(served, saved, "write {i}: the file and the served config");
+        let in_file = saved.records.iter().any(|r| r.name == name);
+        let answered = a_of(&ward, &format!("{name}.")) == [format!("10.7.7.{i}")];
+        assert_eq!(
+            in_file, answered,
+            "{name}: in the file {in_file}, answered {answered}"
+        );
+        eprintln!("cancelled write {i}: landed {in_file}");
+        assert_eq!(generation(&ward), applied(&ward) + 1);
+    }
+
+    // Writes that get their answer: each moves the generation exactly once, though the
+    // watcher sees each save.
+    let before = generation(&ward);
+    let records = format!("http://{}/api/v1/records", ward.admin);
+    for i in 0..3 {
+        let body =
+            format!(r#"{{"name": "once{i}.home.example", "type": "A", "value": "10.8.8.{i}"}}"#);
+        let (status, answer) = curl(&["--json", &body], &records);
+        assert_eq!(status, 200, "{answer}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(generation(&ward), before + i + 1, "after write {i}");
+    }
+    let (served, saved) = served_and_saved(&ward, &config);
+    assert_eq!(served, saved);
+}
+
+/// `admin.metrics_auth: true` puts `/metrics` behind the API's credentials.
+#[test]
+fn metrics_auth_guards_the_metrics() {
+    let up = upstream();
+    let dir = TempDir::new("admin-metrics-auth");
+    let token = dir.0.join("admin-token");
+    std::fs::write(&token, "metrics-t0ken\n").unwrap();
+    let config = open_config(
+        &dir,
+        up,
+        &format!(
+            "  listen: \"127.0.0.1:0\"\n  token_file: \"{}\"\n  metrics_auth: true",
+            token.display()
+        ),
+    );
+    let ward = Ward::spawn(&config, &[]);
+    let metrics = format!("http://{}/metrics", ward.admin);
+    let (status, _) = curl(&[], &metrics);
+    assert_eq!(status, 401);
+    let (status, body) = curl(&["-H", "Authorization: Bearer metrics-t0ken"], &metrics);
+    assert_eq!(status, 200);
+    assert!(body.contains("ward_snapshot_generation"), "{body}");
+    let (status, _) = curl(&[], &format!("http://{}/readyz", ward.admin));
+    assert_eq!(status, 200);
+}

@@ -184,3 +184,109 @@ fn a_primary_and_two_replicas_serve_one_config() {
         assert!(blocked(w, "newer.example.") && !blocked(w, "new.example."));
     }
 }
+
+/// Issue 13: a replica takes nothing it is pushed without checking it. A list `sha256`
+/// is a file name under `<data_dir>/sync/lists/`: one that is a path (`/abs/planted`,
+/// `../../../planted`) would make the replica serve any file on the machine as a list. A
+/// revision that is not the content's would make it skip or keep the wrong content. Each
+/// is refused with 400 and the reason, and what serves stays.
+#[test]
+fn a_forged_push_is_refused_with_the_reason_and_changes_nothing() {
+    use crate::admin_e2e::curl;
+    let up = upstream();
+    let dir = TempDir::new("sync-forged");
+    let token = dir.0.join("sync-token");
+    std::fs::write(&token, "forged-push-token\n").unwrap();
+    let list = dir.0.join("ads.txt");
+    std::fs::write(&list, "||ads.example^\n").unwrap();
+    // What a forged hash would point at, outside the replica's data_dir.
+    std::fs::write(dir.0.join("planted.txt"), "||planted.example^\n").unwrap();
+
+    let primary_port = free_port("127.0.0.1");
+    let replica_port = free_port("127.0.0.2");
+    let primary_config = dir.0.join("primary.yaml");
+    let sync = format!("  role: primary\n  token_file: \"{}\"\n", token.display());
+    std::fs::write(
+        &primary_config,
+        node_local(
+            "127.0.0.1",
+            primary_port,
+            &dir.0.join("data-primary"),
+            &sync,
+        ) + &filtering(up, &list, &[]),
+    )
+    .unwrap();
+    let replica_config = dir.0.join("replica.yaml");
+    let sync = format!(
+        "  role: replica\n  primary: \"http://127.0.0.1:{primary_port}\"\n  token_file: \"{}\"\n  interval: 1h\n",
+        token.display()
+    );
+    std::fs::write(
+        &replica_config,
+        node_local(
+            "127.0.0.2",
+            replica_port,
+            &dir.0.join("data-replica"),
+            &sync,
+        ) + &filtering(up, &list, &[]),
+    )
+    .unwrap();
+    let p = Ward::spawn(&primary_config, &[]);
+    let r = Ward::spawn(&replica_config, &[]);
+    let revision = |w: &Ward| w.status()["sync"]["revision"].as_str().map(str::to_owned);
+    let good = revision(&p).unwrap();
+    r.wait_status(Duration::from_secs(5), "the first sync", |s| {
+        s["sync"]["revision"].as_str() == Some(good.as_str())
+    });
+    assert!(blocked(&r, "ads.example."));
+
+    let auth = "Authorization: Bearer forged-push-token";
+    let (status, state) = curl(
+        &["-H", auth],
+        &format!("http://127.0.0.1:{primary_port}/api/v1/sync/state"),
+    );
+    assert_eq!(status, 200, "{state}");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let push = |forged: &serde_json::Value| {
+        curl(
+            &["-H", auth, "--json", &forged.to_string()],
+            &format!("http://127.0.0.2:{replica_port}/api/v1/sync/push"),
+        )
+    };
+    let planted = dir.0.join("planted").display().to_string();
+    let mut forgeries = Vec::new();
+    for sha in [planted.as_str(), "../../../planted"] {
+        let mut forged = state.clone();
+        forged["lists"][0]["sha256"] = sha.into();
+        forgeries.push((forged, "sha256"));
+    }
+    let mut forged = state.clone();
+    forged["config"]["policies"]["main"]["rules"] = serde_json::json!(["||forged.example^"]);
+    forgeries.push((forged, "revision"));
+
+    for (forged, reason) in &forgeries {
+        let (status, body) = push(forged);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(reason), "{reason}: {body}");
+        assert_eq!(revision(&r).as_deref(), Some(good.as_str()));
+        assert!(
+            !blocked(&r, "planted.example."),
+            "a file outside data_dir served"
+        );
+        assert!(!blocked(&r, "forged.example."), "a forged rule served");
+        assert!(blocked(&r, "ads.example."));
+    }
+    // The reason is the replica's last error, for its status page.
+    let last = r.status()["sync"]["replica"]["last_error"].clone();
+    assert!(last.as_str().unwrap().contains("revision"), "{last}");
+
+    // Without the token the body is not even read.
+    let (status, _) = curl(
+        &["--json", "{ this is not json"],
+        &format!("http://127.0.0.2:{replica_port}/api/v1/sync/push"),
+    );
+    assert_eq!(status, 401);
+    // The real state still goes through.
+    let (status, body) = push(&state);
+    assert_eq!(status, 200, "{body}");
+}
