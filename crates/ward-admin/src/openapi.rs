@@ -28,7 +28,13 @@ use utoipa::{Modify, OpenApi, ToSchema};
             403. Every write to the config changes the serving config, validates it, saves it \
             atomically over the config file and applies it through the reloader: it answers \
             200 with the reload's outcome and the new revision, or 400 with the reason and \
-            changes nothing. The query log and the statistics are each node's own.",
+            changes nothing; also when its client goes away, a write either changes \
+            nothing or lands whole. A write with a body must be `Content-Type: \
+            application/json` (or YAML for PUT /api/v1/config), else 415; a request whose \
+            `Origin` is not this server's is refused with 403, and so, with no credentials \
+            configured, is one whose `Host` is not an IP address or `localhost`. \
+            `admin.metrics_auth` puts /metrics behind the credentials. The query log and \
+            the statistics are each node's own.",
         license(name = "MIT OR Apache-2.0"),
     ),
     security(("bearer" = []), ("basic" = [])),
