@@ -30,7 +30,7 @@ use ward_state::reload::{self, ApplyFn, Reloader, Trigger};
 use ward_state::stats::Stats;
 use ward_state::status::Status;
 use ward_state::sync::{self, Primary, Replica, SyncState};
-use ward_state::{DiskLists, Snapshot, watch};
+use ward_state::{ConfinedLists, Snapshot, watch};
 
 /// An admin API Bearer token from the environment, besides `admin.token_file`.
 const ADMIN_TOKEN_ENV: &str = "WARD_ADMIN_TOKEN";
@@ -71,10 +71,17 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 }
 
 fn init_logs(json: bool) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours are for a person at a terminal: in a file, journald or a log shipper the
+    // escape codes are noise. NO_COLOR (no-color.org: set and not empty) turns them off
+    // at a terminal too.
+    let colours = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -133,9 +140,8 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
 
     let listen = config.dns.listen.clone();
     let data_dir = ward_state::data_dir(&config);
-    let lists = DiskLists {
-        data_dir: data_dir.clone(),
-    };
+    // Path lists only from the allowed directories, as every reload reads them.
+    let lists = ConfinedLists::new(&config, config_path.as_deref());
     // A replica serves what it last accepted from the primary, with its own node-local
     // settings, from the start (also when the primary is unreachable).
     let replica = match (role, &config.sync.primary) {
@@ -343,6 +349,7 @@ fn recording(
             memory_entries: q.memory_entries,
             dir: q.files.then(|| data_dir.join("querylog")),
             retention: q.retention,
+            max_disk: q.max_disk,
             // The recorder anonymises, for the statistics too.
             anonymize_clients: false,
             ignore: q.ignore.clone(),
