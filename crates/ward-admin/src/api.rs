@@ -199,6 +199,13 @@ async fn commit(
             );
         }
     };
+    // A list file Ward may not read (a FIFO, a device, a file outside `list_dirs`) is
+    // refused before anything is saved: the file watcher would apply a saved one.
+    if trigger == Trigger::Api {
+        if let Err(reason) = control.reloader.check_list_files(&config) {
+            return error(StatusCode::BAD_REQUEST, reason);
+        }
+    }
     let text = config.to_yaml();
     if abandoned() {
         tracing::info!("an API write was cancelled before it was saved; nothing changed");
