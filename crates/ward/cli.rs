@@ -14,6 +14,7 @@ use ward_rules::{
     ListMask, Reason, RecordType, Request, RewriteRecord, RuleSet, SkipReason, Verdict,
     parse_record_type, rcode_name,
 };
+use ward_state::{Citation, ClientInfo, ConfinedLists, Snapshot};
 
 /// Ward, a DNS filtering server.
 #[derive(Debug, Parser)]
@@ -40,13 +41,19 @@ struct CheckArgs {
     /// A filter list (hosts, domains or adblock syntax). Repeat for several lists.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
-    /// The client's IP address, for `$client` rules.
+    /// A config file instead of lists: decide as `ward serve` would, with the policy of
+    /// the client's subnet (its lists and rules) and the client's name and tags from the
+    /// config's `clients`.
+    #[arg(long, value_name = "FILE", conflicts_with = "rules")]
+    config: Option<PathBuf>,
+    /// The client's IP address, for `$client` rules (and, with --config, its policy,
+    /// name and tags).
     #[arg(long, value_name = "IP")]
     client: Option<IpAddr>,
-    /// The client's name, for `$client` rules.
+    /// The client's name, for `$client` rules (instead of the config's).
     #[arg(long, value_name = "NAME")]
     client_name: Option<String>,
-    /// A client tag, for `$ctag` rules. Repeat for several.
+    /// A client tag, for `$ctag` rules (instead of the config's). Repeat for several.
     #[arg(long = "ctag", value_name = "TAG")]
     ctags: Vec<String>,
     /// The query type.
@@ -111,8 +118,94 @@ struct Query {
     client_name: Option<String>,
 }
 
+/// What `check` decides with: lists given on the command line, or a config's snapshot.
+enum Rules {
+    Lists(RuleSet),
+    Config(Box<Snapshot>),
+}
+
+impl Rules {
+    fn load(a: &CheckArgs) -> Result<Rules> {
+        let Some(path) = &a.config else {
+            return Ok(Rules::Lists(load(&a.rules)?));
+        };
+        let config = ward_state::reload::read_config(path).map_err(|e| anyhow::anyhow!(e))?;
+        // The lists as `ward serve` reads them: path lists from the allowed directories,
+        // URL lists from their last downloaded copy.
+        let lists = ConfinedLists::new(&config, Some(path));
+        let snapshot = Snapshot::build(config, &lists, 1).context("compiling the config")?;
+        for (list, err) in &snapshot.list_errors {
+            eprintln!("ward: list {list}: {err}");
+        }
+        Ok(Rules::Config(Box::new(snapshot)))
+    }
+
+    /// The verdict for `q`, with the client's name and tags from the config unless the
+    /// command line gives them, and the rules cited.
+    fn check(&self, q: &Query, ctags: &[String]) -> (Verdict, Vec<Citation>, Client) {
+        match self {
+            Rules::Config(s) => {
+                let (policy, info) = match q.client {
+                    Some(ip) => (s.policy_for(ip), s.client(ip)),
+                    None => (&s.policies[s.default_policy], ClientInfo::default()),
+                };
+                let req = request(q, ctags, info);
+                let v = s.check(policy, &req);
+                let cited = v.rules.iter().map(|m| s.cite(policy, m)).collect();
+                (v, cited, Client::of(&req, Some(&policy.name)))
+            }
+            Rules::Lists(rules) => {
+                let req = request(q, ctags, ClientInfo::default());
+                let v = rules.check(&req, &ListMask::ALL);
+                let cited = v
+                    .rules
+                    .iter()
+                    .map(|m| Citation {
+                        list: rules.list_name(m.rule.list).to_owned(),
+                        text: rules.rule_text(m.rule).to_owned(),
+                        line: rules.rule_line(m.rule),
+                    })
+                    .collect();
+                (v, cited, Client::of(&req, None))
+            }
+        }
+    }
+}
+
+/// The request for `q`: its client's name and tags as given on the command line, else as
+/// the config has them (`info`).
+fn request<'a>(q: &'a Query, ctags: &'a [String], info: ClientInfo<'a>) -> Request<'a> {
+    let tags = if ctags.is_empty() { info.tags } else { ctags };
+    let mut req = Request::new(&q.name, q.qtype).client_tags(tags);
+    if let Some(ip) = q.client {
+        req = req.client_ip(ip);
+    }
+    if let Some(name) = q.client_name.as_deref().or(info.name) {
+        req = req.client_name(name);
+    }
+    req
+}
+
+/// Who a query of `check` was decided for.
+struct Client {
+    name: Option<String>,
+    tags: Vec<String>,
+    /// The policy, with --config.
+    policy: Option<String>,
+}
+
+impl Client {
+    fn of(req: &Request<'_>, policy: Option<&str>) -> Client {
+        Client {
+            name: req.client_name.map(str::to_owned),
+            tags: req.client_tags.to_vec(),
+            policy: policy.map(str::to_owned),
+        }
+    }
+}
+
 fn check(a: CheckArgs) -> Result<ExitCode> {
-    let rules = load(&a.rules)?;
+    let rules = Rules::load(&a)?;
     let mut failed = false;
     let queries: Vec<Query> = match (&a.queries, &a.name) {
         (Some(path), _) => {
@@ -141,22 +234,15 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     };
     let mut out = String::new();
     for q in &queries {
-        let mut req = Request::new(&q.name, q.qtype).client_tags(&a.ctags);
-        if let Some(ip) = q.client {
-            req = req.client_ip(ip);
-        }
-        if let Some(n) = &q.client_name {
-            req = req.client_name(n);
-        }
-        let verdict = rules.check(&req, &ListMask::ALL);
+        let (verdict, cited, client) = rules.check(q, &a.ctags);
         if a.json {
-            out.push_str(&verdict_json(&rules, q, &verdict).to_string());
+            out.push_str(&verdict_json(&cited, q, &client, &verdict).to_string());
             out.push('\n');
         } else {
             if queries.len() > 1 {
                 let _ = write!(out, "{} {}: ", q.name, q.qtype);
             }
-            out.push_str(&verdict_text(&rules, &verdict));
+            out.push_str(&verdict_text(&cited, &verdict));
             out.push('\n');
         }
     }
@@ -198,19 +284,12 @@ fn parse_query_line(line: &str) -> Result<Option<Query>, String> {
 }
 
 /// "blocked by `||ads.example^` (list easylist.txt, line 12)".
-fn verdict_text(rules: &RuleSet, v: &Verdict) -> String {
-    let Some(first) = v.rules.first() else {
+fn verdict_text(cited: &[Citation], v: &Verdict) -> String {
+    let Some(first) = cited.first() else {
         return "not filtered: no rule matches".to_owned();
     };
-    let cite = |m: &ward_rules::RuleMatch| {
-        format!(
-            "`{}` (list {}, line {})",
-            rules.rule_text(m.rule),
-            rules.list_name(m.rule.list),
-            rules.rule_line(m.rule)
-        )
-    };
-    let by = v.rules.iter().map(cite).collect::<Vec<_>>().join(", ");
+    let cite = |c: &Citation| format!("`{}` (list {}, line {})", c.text, c.list, c.line);
+    let by = cited.iter().map(cite).collect::<Vec<_>>().join(", ");
     match v.reason {
         Reason::NotFilteredNotFound => "not filtered: no rule matches".to_owned(),
         Reason::NotFilteredAllowList => format!("allowed by {}", cite(first)),
@@ -238,17 +317,10 @@ fn verdict_text(rules: &RuleSet, v: &Verdict) -> String {
     }
 }
 
-fn verdict_json(rules: &RuleSet, q: &Query, v: &Verdict) -> Value {
-    let matched: Vec<Value> = v
-        .rules
+fn verdict_json(cited: &[Citation], q: &Query, client: &Client, v: &Verdict) -> Value {
+    let matched: Vec<Value> = cited
         .iter()
-        .map(|m| {
-            json!({
-                "text": rules.rule_text(m.rule),
-                "list": rules.list_name(m.rule.list),
-                "line": rules.rule_line(m.rule),
-            })
-        })
+        .map(|c| json!({ "text": c.text, "list": c.list, "line": c.line }))
         .collect();
     let ip_addrs = (!v.ip_addrs.is_empty())
         .then(|| v.ip_addrs.iter().map(IpAddr::to_string).collect::<Vec<_>>());
@@ -263,7 +335,9 @@ fn verdict_json(rules: &RuleSet, q: &Query, v: &Verdict) -> Value {
         "name": q.name,
         "qtype": q.qtype.to_string(),
         "client": q.client.map(|ip| ip.to_string()),
-        "client_name": q.client_name,
+        "client_name": client.name,
+        "client_tags": client.tags,
+        "policy": client.policy,
         "reason": v.reason.as_str(),
         "rules": matched,
         "ip_addrs": ip_addrs,
