@@ -242,7 +242,10 @@ mod tests {
             ("8.8.8.8", "8.8.8.8"),
             ("tcp://9.9.9.9:5300", "tcp://9.9.9.9:5300"),
             ("tls://45.90.28.0#abc123.dns.nextdns.io", "tls://45.90.28.0"),
-            ("tls://[2001:db8::1]:8853#x.example", "tls://[2001:db8::1]:8853"),
+            (
+                "tls://[2001:db8::1]:8853#x.example",
+                "tls://[2001:db8::1]:8853",
+            ),
             ("https://dns.nextdns.io/abc123", "https://dns.nextdns.io"),
             (
                 "https://d.adguard-dns.com/dns-query/abc123#94.140.14.49",

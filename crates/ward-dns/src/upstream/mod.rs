@@ -188,9 +188,8 @@ impl UpstreamGroup {
                     Transport::Https(https)
                 }
             };
-            let metrics = metrics.map_or_else(ServerMetrics::default, |m| {
-                m.server(name, &metrics_label)
-            });
+            let metrics =
+                metrics.map_or_else(ServerMetrics::default, |m| m.server(name, &metrics_label));
             built.push(Server {
                 label,
                 transport,
