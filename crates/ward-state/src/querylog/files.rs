@@ -212,7 +212,7 @@ impl Files {
             }
         }
         // Newest first: the newest files that fit stay.
-        kept.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        kept.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
         let mut total = 0u64;
         for (_, bytes, path) in kept {
             total = total.saturating_add(bytes);
