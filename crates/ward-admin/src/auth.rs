@@ -201,18 +201,8 @@ pub(crate) async fn require(
         // Loopback is trusted only when the request was sent to this machine by address:
         // a browser page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends that
         // name. A request without any Host is not a browser's.
-        let host = crate::guard::request_host(request.headers(), request.uri());
-        if let Some(host) = host.filter(|h| !crate::guard::host_is_literal(h)) {
-            return problem(
-                StatusCode::FORBIDDEN,
-                &format!(
-                    "Host {:?} is not an IP address or localhost: with no admin credentials \
-                     configured the API answers requests sent to an address only (a page of \
-                     another site could reach it through DNS rebinding); use \
-                     http://127.0.0.1:PORT, or set admin.token_file or admin.users_file",
-                    host.as_str()
-                ),
-            );
+        if let Some(message) = crate::guard::rebinding_problem(request.headers(), request.uri()) {
+            return problem(StatusCode::FORBIDDEN, &message);
         }
     } else if !credentials.accepts(request.headers()) {
         return problem(

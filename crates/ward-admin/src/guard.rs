@@ -164,6 +164,28 @@ pub(crate) fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option
     }
 }
 
+/// Why, with no credentials configured, a request's `Host` is refused, if it is: it is not
+/// an IP literal or `localhost` ([`host_is_literal`]), or it does not parse. A request
+/// without any `Host` (nor an authority in its URI) passes: no browser sends one.
+pub(crate) fn rebinding_problem(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if !headers.contains_key(header::HOST) && uri.authority().is_none() {
+        return None;
+    }
+    let shown = headers.get(header::HOST).map_or_else(
+        || uri.authority().map(|a| a.to_string()).unwrap_or_default(),
+        |v| String::from_utf8_lossy(v.as_bytes()).into_owned(),
+    );
+    match request_host(headers, uri) {
+        Some(host) if host_is_literal(&host) => None,
+        _ => Some(format!(
+            "Host {shown:?} is not an IP address or localhost: with no admin credentials \
+             configured the API answers requests sent to an address only (a page of another \
+             site could reach it through DNS rebinding); use http://127.0.0.1:PORT, or set \
+             admin.token_file or admin.users_file"
+        )),
+    }
+}
+
 /// Whether a `Host` names this machine without DNS: an IPv4 address, a bracketed IPv6
 /// address or `localhost`, each with an optional port. No name an attacker owns can be one.
 pub(crate) fn host_is_literal(host: &Authority) -> bool {
@@ -303,6 +325,16 @@ mod tests {
         assert!(origin_problem(&headers(&[(header::HOST, "x")]), &uri).is_none());
         // An Origin with nothing to compare it with.
         assert!(origin_problem(&headers(&[(header::ORIGIN, "http://x")]), &uri).is_some());
+    }
+
+    #[test]
+    fn a_host_that_does_not_parse_is_refused_and_none_at_all_passes() {
+        let uri = Uri::from_static("/api/v1/status");
+        let problem = |host: &str| rebinding_problem(&headers(&[(header::HOST, host)]), &uri);
+        assert!(problem("127.0.0.1:8080").is_none());
+        assert!(problem("evil.example").is_some());
+        assert!(problem("[fe80::1%eth0]:8080").is_some());
+        assert!(rebinding_problem(&HeaderMap::new(), &uri).is_none());
     }
 
     #[test]
