@@ -34,7 +34,7 @@ pub(crate) async fn all(State(state): State<AdminState>) -> Response {
     request_body = ListSourceSchema,
     responses(
         (status = 200, description = "Saved and applied", body = WriteAnswer),
-        (status = 400, description = "An invalid list", body = ApiError),
+        (status = 400, description = "An invalid list, or a `path` Ward may not read (not a regular file, or outside `list_dirs`)", body = ApiError),
         (status = 409, description = "A list with this id exists", body = ApiError),
     ))]
 pub(crate) async fn add(
@@ -75,7 +75,7 @@ pub(crate) async fn one(State(state): State<AdminState>, Path(id): Path<String>)
     request_body = ListSourceSchema,
     responses(
         (status = 200, description = "Saved and applied", body = WriteAnswer),
-        (status = 400, description = "An invalid list, or another id in the body", body = ApiError),
+        (status = 400, description = "An invalid list, a `path` Ward may not read (not a regular file, or outside `list_dirs`), or another id in the body", body = ApiError),
         (status = 404, description = "No such list", body = ApiError),
     ))]
 pub(crate) async fn replace(
