@@ -360,9 +360,10 @@ impl Handler {
                         Err(_) => return wire::servfail(raw, q),
                     },
                 };
-                let resp = self
-                    .rewritten(&rt, policy_index, &req, &verdict, client, trace)
-                    .await;
+                // Boxed, as the forwarding below: the rare paths' state stays out of the
+                // future every query allocates (3.7 KB instead of 10.6).
+                let rewritten = self.rewritten(&rt, policy_index, &req, &verdict, client, trace);
+                let resp = Box::pin(rewritten).await;
                 encode(raw, q, resp)
             }
             Decision::Forward(group) => {
@@ -375,8 +376,8 @@ impl Handler {
                 }
                 trace.leave_batch(snap);
                 let rt = arc_swap::Guard::into_inner(rt);
-                self.forward(&rt, policy_index, raw, q, &key, client, trace)
-                    .await
+                let forwarded = self.forward(&rt, policy_index, raw, q, &key, client, trace);
+                Box::pin(forwarded).await
             }
         }
     }
@@ -811,7 +812,37 @@ fn formerr(bytes: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_private_reverse;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use super::{Handler, Runtime, Trace, is_private_reverse};
+
+    /// The UDP loop boxes this future for every query it answers: the rare paths
+    /// (forwarding, rewrites) are boxed on their own so that it stays small (it was
+    /// 10.6 KB when they were not, and blocked answers cost twice as much).
+    #[test]
+    fn the_future_of_a_query_stays_small() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = ward_config::Config::from_yaml(
+            "upstreams: { default: { servers: [\"127.0.0.1:9\"] } }\n\
+             policies: { main: {} }\ndefault_policy: main\n",
+        )
+        .unwrap();
+        let lists = ward_state::DiskLists {
+            data_dir: std::env::temp_dir(),
+        };
+        let snapshot = ward_state::Snapshot::build(config, &lists, 1).unwrap();
+        let (runtime, _) = rt.block_on(Runtime::build(Arc::new(snapshot)));
+        let handler = Handler::new(runtime);
+        let src: SocketAddr = "127.0.0.2:5353".parse().unwrap();
+        let mut trace = Trace::default();
+        let future = handler.handle_traced(&[], src, true, &mut trace);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 4096, "{size} bytes");
+    }
 
     #[test]
     fn private_reverse_zones() {
