@@ -243,6 +243,24 @@ policies:
         "{answer:#}"
     );
 
+    // Nor may a write widen the directories to reach a file.
+    let mut wider = get_json(ward.admin, "/api/v1/config")["config"].clone();
+    wider["list_dirs"] = serde_json::json!(["/"]);
+    wider["lists"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": "secret", "path": secret}));
+    let (status, answer) = send(&ward, "PUT", "/api/v1/config", &wider.to_string());
+    assert_eq!(status, 400, "{answer:#}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("list_dirs: cannot be changed through the API"),
+        "{answer:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+
     // A list file where lists may be is taken.
     let body = format!(
         r#"{{"id": "more", "path": "{}"}}"#,

@@ -232,15 +232,22 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 }
 
 /// The `path` lists of `config` that `current` does not have (same id and path), each
-/// checked as a read would check it: under the allowed directories, and a regular file if
-/// it exists (one that does not exist yet is the list's error until it does). What the
-/// reloader refuses an admin API write for, naming the list.
+/// checked as a read would check it: under the allowed directories of `current`, and a
+/// regular file if it exists (one that does not exist yet is the list's error until it
+/// does). `list_dirs` itself cannot change this way: it is what keeps API writes in
+/// bounds (AdGuard Home's `safe_fs_patterns` is not writable through its API either).
+/// What the reloader refuses an admin API write for, naming the list.
 pub fn check_new_list_files(
     config: &Config,
     current: &Config,
     config_path: Option<&Path>,
 ) -> Result<(), String> {
-    let dirs = ListDirs::new(config, config_path);
+    if config.list_dirs != current.list_dirs {
+        return Err(
+            "list_dirs: cannot be changed through the API; edit the config file".to_owned(),
+        );
+    }
+    let dirs = ListDirs::new(current, config_path);
     let mut errors = Vec::new();
     for (i, list) in config.lists.iter().enumerate() {
         let Some(path) = &list.path else { continue };
@@ -386,6 +393,12 @@ mod tests {
         );
         assert!(err.contains("lists[3].path (list dir)"), "{err}");
         assert!(err.contains("a directory"), "{err}");
+
+        // Widening the directories is not an API write's to make.
+        let mut wider = current.clone();
+        wider.list_dirs.push(PathBuf::from("/"));
+        let err = check_new_list_files(&wider, &current, Some(&path)).unwrap_err();
+        assert!(err.starts_with("list_dirs: cannot be changed"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
