@@ -444,7 +444,6 @@ fn client_names_and_tags_decide_check_and_the_cli() {
 
 /// The same through DNS, from the client's own address (dig bound to it).
 #[test]
-#[ignore = "needs query path wiring: ward-dns passes Snapshot::client to the rules"]
 fn client_names_and_tags_decide_dns_answers() {
     let dir = TempDir::new("lists-client-tags-dns");
     let ward = Ward::spawn(&clients_config(&dir.0), &[]);

@@ -2,8 +2,8 @@
 
 mod admin_e2e;
 mod config_cli;
-mod dns_hardening_e2e;
 mod dns_e2e;
+mod dns_hardening_e2e;
 mod dns_support;
 mod hardening_lists_e2e;
 mod querylog_e2e;

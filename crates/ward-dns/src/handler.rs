@@ -752,7 +752,7 @@ async fn bootstrap(host: &str, port: u16) -> Option<SocketAddr> {
         .next()
 }
 
-/// The policy's verdict: its lists and its own rules, decided together.
+/// The policy's verdict for the client: its lists and its own rules, decided together.
 fn filter(
     snap: &Snapshot,
     policy: &Policy,
@@ -760,7 +760,10 @@ fn filter(
     qtype: RecordType,
     client: IpAddr,
 ) -> Verdict {
-    snap.check(policy, &Request::new(name, qtype).client_ip(client))
+    // The client's name and tags, for `$client='name'` and `$ctag` rules: two scans of
+    // the config's few client subnets, no allocation.
+    let request = Request::new(name, qtype).client_ip(client);
+    snap.check(policy, &snap.client(client).apply(request))
 }
 
 /// Reverse zones of private and local addresses (RFC 1918, 6761, 6303, 4193).
