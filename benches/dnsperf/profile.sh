@@ -40,7 +40,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   # the query log's files: hundreds of MB a run at saturation, and nothing reads them
-  rm -rf "$P/data/querylog"
+  rm -rf "$P/data/querylog" "$P/blocklist.adblock"
 }
 trap cleanup EXIT
 
@@ -61,6 +61,10 @@ dnsmasq --keep-in-foreground --conf-file="$P/stub.conf" >"$P/stub.log" 2>&1 &
 PIDS+=($!)
 STUB_PID=$!
 
+# The list beside the config: Ward reads list files only under the config's directory and
+# <data_dir>/lists unless list_dirs says otherwise (and a Ward from before list_dirs would
+# refuse that key).
+cp "$CORPUS/blocklist.adblock" "$P/"
 cat > "$P/ward.yaml" <<EOF
 dns:
   listen: ["$ADDR:$PORT"]
@@ -70,7 +74,7 @@ admin:
 upstreams:
   default: { servers: ["$ADDR:$STUB_PORT"] }
 lists:
-  - { id: corpus, path: "$CORPUS/blocklist.adblock" }
+  - { id: corpus, path: "$P/blocklist.adblock" }
 policies:
   main: { lists: [corpus] }
 default_policy: main

@@ -31,11 +31,12 @@ printf 'port=%s\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nno-pol
   "$STUB_PORT" "$ADDR" > "$P/stub.conf"
 dnsmasq --keep-in-foreground --conf-file="$P/stub.conf" >"$P/stub.log" 2>&1 &
 PIDS+=($!)
+cp "$CORPUS/blocklist.adblock" "$P/"   # list files are read only beside the config (list_dirs)
 cat > "$P/ward.yaml" <<YAML
 dns: { listen: ["$ADDR:$PORT"] }
 admin: { listen: "$ADDR:$ADMIN_PORT" }
 upstreams: { default: { servers: ["$ADDR:$STUB_PORT"] } }
-lists: [{ id: corpus, path: "$CORPUS/blocklist.adblock" }]
+lists: [{ id: corpus, path: "$P/blocklist.adblock" }]
 policies: { main: { lists: [corpus] } }
 default_policy: main
 data_dir: "$P/data"

@@ -17,6 +17,7 @@
 ward_write_config() {  # $1 = config dir, $2 = DNS port
   local d=$1 port=$2
   mkdir -p "$d/data"
+  cp "$CORPUS/blocklist.adblock" "$d/"   # list files are read only beside the config (list_dirs)
   cat > "$d/ward.yaml" <<EOF
 dns:
   listen: ["$ADDR:$port"]
@@ -26,7 +27,7 @@ admin:
 upstreams:
   default: { servers: ["$ADDR:$STUB_PORT"] }
 lists:
-  - { id: corpus, path: "$CORPUS/blocklist.adblock" }
+  - { id: corpus, path: "$d/blocklist.adblock" }
 policies:
   main: { lists: [corpus] }
 default_policy: main
