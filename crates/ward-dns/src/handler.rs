@@ -447,7 +447,9 @@ impl Handler {
         trace: &mut Trace,
     ) -> Option<Arc<CachedAnswer>> {
         let keep = q.qclass == Question::IN;
-        let ask = async {
+        // Boxed: the exchange's state is kilobytes (every transport's), and the in-flight
+        // table moves the future it is given through a few hands before it runs.
+        let ask = Box::pin(async {
             let query = UpstreamQuery::from_wire(raw, q.question_end, q.dnssec_ok());
             let answer = match query {
                 Ok(query) => group.exchange_from(&query).await,
@@ -471,7 +473,7 @@ impl Handler {
                     None
                 }
             }
-        };
+        });
         let (fetched, merged) = self.in_flight.fetch(key, ask).await;
         if merged {
             self.guards.merged.inc();
