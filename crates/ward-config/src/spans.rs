@@ -53,7 +53,8 @@ impl Spans {
     }
 
     /// The position of `path`, or of its nearest ancestor in the file (a missing field is
-    /// reported at its parent; a field inside an alias at the alias).
+    /// reported at its parent; a field inside an alias at the alias; with no node at all,
+    /// the top of the file).
     pub(crate) fn locate(&self, path: &FieldPath) -> Option<Location> {
         let mut p = path.clone();
         loop {
@@ -61,7 +62,8 @@ impl Spans {
                 return Some(*l);
             }
             if p.is_root() {
-                return None;
+                // A file of only comments has no root node: what it lacks is at its top.
+                return Some(Location { line: 1, column: 1 });
             }
             p = p.parent();
         }

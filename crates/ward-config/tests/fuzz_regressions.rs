@@ -1,0 +1,17 @@
+//! Inputs the `config` fuzz target (fuzz/fuzz_targets/config.rs) found, minimised, each
+//! with what it broke. The target's invariants, checked here for these inputs.
+
+use ward_config::Config;
+
+/// Every error of a file that is not blank has a line, also in a file of only comments
+/// (it has no YAML node to point at; the errors were missing fields, without a line).
+#[test]
+fn a_file_of_only_comments_has_errors_with_lines() {
+    for text in ["#", "# Ward's default\n", "# one\n\n# two\n"] {
+        let err = Config::from_yaml(text).unwrap_err();
+        assert!(!err.errors().is_empty());
+        for e in err.errors() {
+            assert_eq!(e.line(), Some(1), "{text:?}: {e}");
+        }
+    }
+}
