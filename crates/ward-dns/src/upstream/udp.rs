@@ -43,9 +43,6 @@ const PORT_DRAWS: usize = 8;
 /// The largest datagram the reader accepts (more than the advertised EDNS size, which some
 /// servers ignore).
 const MAX_DATAGRAM: usize = 65_535;
-/// The receive buffer asked for (the kernel caps it at `net.core.rmem_max`): a burst of a
-/// few hundred answers must not overflow the default 208 KiB.
-const RECV_BUFFER: usize = 1 << 20;
 
 pub(crate) struct UdpUpstream {
     addr: SocketAddr,
@@ -124,14 +121,13 @@ impl PooledSocket {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
+        // The default receive buffer (208 KiB) holds the answers of the 64 queries a
+        // socket carries at most: no system call to enlarge it.
         let socket = Socket::new(
             Domain::for_address(upstream),
             Type::DGRAM,
             Some(Protocol::UDP),
         )?;
-        if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER) {
-            tracing::debug!(error = %e, "could not enlarge an upstream socket's receive buffer");
-        }
         socket.set_nonblocking(true)?;
         bind_random_port(&socket, local)?;
         socket.connect(&upstream.into())?;
