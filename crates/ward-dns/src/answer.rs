@@ -263,3 +263,29 @@ pub fn local(req: &Message, q: &Query, records: &[LocalRecord], all: &LocalRecor
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_txt_values_are_split_into_strings_of_255_bytes() {
+        let ascii = "a".repeat(600);
+        let strings: Vec<usize> = txt(&ascii).txt_data.iter().map(|s| s.len()).collect();
+        assert_eq!(strings, [255, 255, 90]);
+        // Never inside a character: 'é' is two bytes, so the first cut is at 254.
+        let accents = "é".repeat(200);
+        let parts = txt(&accents).txt_data;
+        assert!(parts.iter().all(|s| s.len() <= 255));
+        assert_eq!(parts[0].len(), 254);
+        let joined: Vec<u8> = parts.iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(joined, accents.as_bytes());
+        // A $dnsrewrite TXT record takes the same way: its answer encodes.
+        let rdata = rewrite_rdata(&RewriteRecord::Txt("x".repeat(1000))).unwrap();
+        let record = Record::from_rdata(Name::from_ascii("t.example.").unwrap(), 10, rdata);
+        let mut m = Message::query();
+        m.add_answer(record);
+        assert!(m.to_vec().is_ok());
+        assert_eq!(txt("").txt_data.len(), 1);
+    }
+}
