@@ -283,7 +283,12 @@ impl Handler {
                 let q = match read_question(&req, bytes, &mut name_text) {
                     Ok(q) => q,
                     Err(rcode) => {
-                        let resp = answer::response_to(&req, rcode);
+                        // One question at most is repeated: a FORMERR to 200 questions
+                        // would otherwise be larger than the query (found by fuzzing).
+                        let mut resp = answer::response_to(&req, rcode);
+                        if resp.queries.len() != 1 {
+                            resp.queries.clear();
+                        }
                         return resp.to_vec().ok().or_else(|| formerr(bytes));
                     }
                 };
