@@ -115,6 +115,9 @@ pub(crate) async fn edit(
     if let Err(refusal) = change(&mut config) {
         return refusal.into_response();
     }
+    // As the file will load (found by the admin_body fuzz target: a CNAME written in
+    // mixed case served as written, its file loaded lowercase).
+    config.normalise();
     if let Err(e) = config.validate() {
         return api::invalid_config(&e);
     }

@@ -223,11 +223,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             );
         }
     }
-    for r in &mut config.records {
-        if matches!(r.rtype, RecordKind::Cname | RecordKind::Ptr) {
-            r.value = name::normalise(&r.value);
-        }
-    }
+    config.normalise();
     parsed.config = Some(config);
     parsed
 }
@@ -508,5 +504,20 @@ fn describe(v: &Value) -> &'static str {
         Value::Sequence(_) => "a sequence",
         Value::Mapping(_) => "a mapping",
         Value::Tagged(_) => "a tagged value",
+    }
+}
+
+impl Config {
+    /// Writes names as the loader does (lowercase ASCII, punycode, no trailing dot) where
+    /// serde alone cannot: the value of CNAME and PTR records, whose meaning depends on
+    /// the record's type. A config built other than by [`Config::from_yaml`] (an API
+    /// write of one record, say) must be normalised before it is validated and served,
+    /// so that what serves is what its saved file loads as.
+    pub fn normalise(&mut self) {
+        for r in &mut self.records {
+            if matches!(r.rtype, RecordKind::Cname | RecordKind::Ptr) {
+                r.value = name::normalise(&r.value);
+            }
+        }
     }
 }
