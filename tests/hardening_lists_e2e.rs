@@ -260,6 +260,19 @@ policies:
         "{answer:#}"
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
+    // Nor move data_dir, whose lists folder is an allowed directory.
+    let mut moved = get_json(ward.admin, "/api/v1/config")["config"].clone();
+    moved["data_dir"] = serde_json::json!("/");
+    let (status, answer) = send(&ward, "PUT", "/api/v1/config", &moved.to_string());
+    assert_eq!(status, 400, "{answer:#}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("data_dir: cannot be changed through the API"),
+        "{answer:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), saved);
 
     // A list file where lists may be is taken.
     let body = format!(

@@ -234,7 +234,7 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 /// The `path` lists of `config` that `current` does not have (same id and path), each
 /// checked as a read would check it: under the allowed directories of `current`, and a
 /// regular file if it exists (one that does not exist yet is the list's error until it
-/// does). `list_dirs` itself cannot change this way: it is what keeps API writes in
+/// does). `list_dirs` and `data_dir` cannot change this way: they are what keeps API writes in
 /// bounds (AdGuard Home's `safe_fs_patterns` is not writable through its API either).
 /// What the reloader refuses an admin API write for, naming the list.
 pub fn check_new_list_files(
@@ -246,6 +246,11 @@ pub fn check_new_list_files(
         return Err(
             "list_dirs: cannot be changed through the API; edit the config file".to_owned(),
         );
+    }
+    // `<data_dir>/lists` is an allowed directory: moving data_dir would widen what a later
+    // write may name, so it is the file's to change, as list_dirs is.
+    if config.data_dir != current.data_dir {
+        return Err("data_dir: cannot be changed through the API; edit the config file".to_owned());
     }
     let dirs = ListDirs::new(current, config_path);
     let mut errors = Vec::new();
