@@ -719,9 +719,10 @@ fn cloaked(
     client: IpAddr,
     entry: &CachedAnswer,
 ) -> Option<Verdict> {
+    let info = snap.client(client);
     entry
         .targets()
-        .map(|(target, qtype)| filter(snap, policy, target, qtype, client))
+        .map(|(target, qtype)| filter_as(snap, policy, target, qtype, client, info))
         .find(|v| v.reason == Reason::FilteredBlockList)
 }
 
@@ -769,8 +770,23 @@ fn filter(
 ) -> Verdict {
     // The client's name and tags, for `$client='name'` and `$ctag` rules: two scans of
     // the config's few client subnets, no allocation.
-    let request = Request::new(name, qtype).client_ip(client);
-    snap.check(policy, &snap.client(client).apply(request))
+    filter_as(snap, policy, name, qtype, client, snap.client(client))
+}
+
+/// [`filter`] with the client's name and tags already looked up (answer filtering checks
+/// several names for one client).
+fn filter_as(
+    snap: &Snapshot,
+    policy: &Policy,
+    name: &str,
+    qtype: RecordType,
+    client: IpAddr,
+    info: ward_state::ClientInfo<'_>,
+) -> Verdict {
+    snap.check(
+        policy,
+        &info.apply(Request::new(name, qtype).client_ip(client)),
+    )
 }
 
 /// Reverse zones of private and local addresses (RFC 1918, 6761, 6303, 4193).

@@ -160,9 +160,13 @@ fn bind_random_port(socket: &Socket, mut local: SocketAddr) -> io::Result<()> {
 }
 
 async fn read_answers(socket: Arc<UdpSocket>, pending: Arc<Pending>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    // Not zeroed: a socket lives for 64 queries, and writing 64 KiB of zeros for each was
+    // 700 instructions a forwarded query (callgrind). `recv_buf` reads into the spare
+    // capacity.
+    let mut buf = Vec::with_capacity(MAX_DATAGRAM);
     loop {
-        match socket.recv(&mut buf).await {
+        buf.clear();
+        match socket.recv_buf(&mut buf).await {
             Ok(len) => {
                 if !pending.complete(&buf[..len]) {
                     tracing::debug!(
