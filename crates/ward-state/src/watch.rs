@@ -86,14 +86,17 @@ pub fn spawn(reloader: Arc<Reloader>) -> notify::Result<FileWatcher> {
             let _ = tx.try_send(());
         }
     })?;
+    // Armed before this returns, not in the task: the server says `ready` right after,
+    // and a file written then must not come before the watch (under load the task may
+    // start late, and such a write was missed for good: its identity was taken as seen).
+    let mut watched_dirs: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashMap<PathBuf, Identity> = HashMap::new();
+    let mut targets = files(reloader.config_path(), &reloader.current());
+    rewatch(&mut watcher, &mut watched_dirs, &targets);
+    for path in targets.keys() {
+        seen.insert(path.clone(), identity(path));
+    }
     let task = tokio::spawn(async move {
-        let mut watched_dirs: HashSet<PathBuf> = HashSet::new();
-        let mut seen: HashMap<PathBuf, Identity> = HashMap::new();
-        let mut targets = files(reloader.config_path(), &reloader.current());
-        rewatch(&mut watcher, &mut watched_dirs, &targets);
-        for path in targets.keys() {
-            seen.insert(path.clone(), identity(path));
-        }
         while rx.recv().await.is_some() {
             // Let the burst of one save end. Events that come meanwhile are covered by
             // this check; a directory that never rests (a log file beside the config) is
