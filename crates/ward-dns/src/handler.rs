@@ -525,31 +525,23 @@ impl Handler {
         let Some(sub_q) = wire::parse_query(&sub_raw, &mut buf) else {
             return answer::response_to(req, ResponseCode::ServFail);
         };
-        let target_answer = match upstream_of(snap, policy, sub_q.name) {
-            None => None,
-            Some(group) => match CacheKey::new(group, &sub_q) {
-                None => None,
-                Some(key) => Some(
-                    match self.cached(snap, policy, &sub_raw, &sub_q, &key, client, trace) {
-                        Some(hit) => hit,
-                        None => {
-                            let forwarded = self.forward(
-                                rt,
-                                policy_index,
-                                &sub_raw,
-                                &sub_q,
-                                &key,
-                                client,
-                                trace,
-                            );
-                            Box::pin(forwarded).await
-                        }
-                    },
-                ),
-            },
+        let servfail = || answer::response_to(req, ResponseCode::ServFail);
+        let Some(group) = upstream_of(snap, policy, sub_q.name) else {
+            return servfail();
         };
-        let Some(target_resp) = target_answer.and_then(|w| Message::from_vec(&w).ok()) else {
-            return answer::response_to(req, ResponseCode::ServFail);
+        let Some(key) = CacheKey::new(group, &sub_q) else {
+            return servfail();
+        };
+        let target = match self.cached(snap, policy, &sub_raw, &sub_q, &key, client, trace) {
+            Some(hit) => hit,
+            None => {
+                let forwarded =
+                    self.forward(rt, policy_index, &sub_raw, &sub_q, &key, client, trace);
+                Box::pin(forwarded).await
+            }
+        };
+        let Ok(target_resp) = Message::from_vec(&target) else {
+            return servfail();
         };
         resp.metadata.response_code = target_resp.metadata.response_code;
         resp.answers.extend(target_resp.answers);

@@ -59,7 +59,7 @@ impl RateLimiter {
     /// Whether a query from `client` may be answered under the config's access lists and
     /// rate limit (`udp`: only UDP queries are rate limited).
     pub fn admit(&self, dns: &DnsConfig, client: IpAddr, udp: bool) -> Admission {
-        let client = canonical(client);
+        let client = client.to_canonical();
         if !dns.disallowed_clients.is_empty() && contains(&dns.disallowed_clients, client)
             || !dns.allowed_clients.is_empty() && !contains(&dns.allowed_clients, client)
         {
@@ -163,14 +163,6 @@ impl Slot {
     }
 }
 
-/// IPv4-mapped IPv6 addresses as the IPv4 addresses they are.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 fn contains(networks: &[IpNetwork], ip: IpAddr) -> bool {
     networks.iter().any(|n| n.contains(ip))
 }
@@ -241,7 +233,11 @@ mod tests {
             .count();
         assert!(more <= 3, "{more}");
         assert_eq!(
-            prefix(canonical("::ffff:10.0.0.1".parse().unwrap()), 32, 64),
+            prefix(
+                "::ffff:10.0.0.1".parse::<IpAddr>().unwrap().to_canonical(),
+                32,
+                64
+            ),
             prefix("10.0.0.1".parse().unwrap(), 32, 64)
         );
         assert_ne!(
