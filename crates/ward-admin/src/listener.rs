@@ -12,7 +12,7 @@
 //! in, has the router's own 30-second limit.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -43,13 +43,6 @@ impl Default for ListenerLimits {
     }
 }
 
-/// How long to wait after a failed `accept` (out of descriptors, say) before the next:
-/// retrying at once would spin a core while nothing can change.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// A failed `accept` is logged at most this often.
-const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
-
 /// Serves `app` on `listener` until the task is dropped. Every request carries its peer's
 /// `ConnectInfo<SocketAddr>` ([`ConnectInfo`]), as with `into_make_service_with_connect_info`: without
 /// credentials the API answers loopback clients only.
@@ -58,7 +51,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let mut last_warned: Option<Instant> = None;
+    // Out of descriptors, `accept` fails again at once: pause instead of spinning.
+    let mut backoff = ward_state::AcceptBackoff::new("admin");
     loop {
         // Take a slot before accepting: when all are taken, connections queue in the
         // kernel instead of being accepted and held.
@@ -68,14 +62,13 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits) {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
-                if last_warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY) {
-                    tracing::warn!(%err, "admin listener: accepting a connection failed");
-                    last_warned = Some(Instant::now());
+                if let Some(pause) = backoff.failed(&err) {
+                    tokio::time::sleep(pause).await;
                 }
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
+        backoff.succeeded();
         let app = app.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let mut request = request.map(axum::body::Body::new);
@@ -97,6 +90,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ListenerLimits) {
 mod tests {
     use std::io::{Read, Write};
     use std::net::SocketAddr;
+
+    use std::time::Instant;
 
     use super::*;
 

@@ -24,6 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use ward_state::AcceptBackoff;
+
 use crate::handler::Handler;
 use crate::record::{Batch, Event, Protocol, Response, Trace};
 
@@ -162,7 +164,7 @@ impl DnsServer {
         );
         self.loops.spawn(async move {
             let connections = Arc::new(Connections::default());
-            let mut backoff = AcceptBackoff::default();
+            let mut backoff = AcceptBackoff::new("DNS over TCP");
             loop {
                 let (stream, src) = tokio::select! {
                     _ = stop.cancelled() => return,
@@ -359,57 +361,6 @@ impl Drop for Connection {
                 per_client.remove(&self.client);
             }
         }
-    }
-}
-
-/// How the accept loop waits after an error. Out of descriptors (EMFILE, ENFILE) or
-/// memory, `accept` fails again at once for as long as that lasts: retrying at once would
-/// spin a core. It sleeps instead, longer each time up to a second, and says so at warn
-/// level at most every 10 seconds.
-#[derive(Default)]
-struct AcceptBackoff {
-    pause: Duration,
-    last_warning: Option<Instant>,
-    suppressed: u64,
-}
-
-impl AcceptBackoff {
-    const FIRST: Duration = Duration::from_millis(10);
-    const MAX: Duration = Duration::from_secs(1);
-    const WARN_EVERY: Duration = Duration::from_secs(10);
-
-    /// The pause after `err`; `None` for errors of one connection only (the client reset
-    /// it before it was accepted), which need none.
-    fn failed(&mut self, err: &std::io::Error) -> Option<Duration> {
-        use std::io::ErrorKind;
-        if matches!(
-            err.kind(),
-            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
-        ) {
-            tracing::debug!(%err, "tcp accept");
-            return None;
-        }
-        self.pause = (self.pause * 2).clamp(Self::FIRST, Self::MAX);
-        if self
-            .last_warning
-            .is_none_or(|at| at.elapsed() >= Self::WARN_EVERY)
-        {
-            tracing::warn!(
-                %err,
-                pause = ?self.pause,
-                suppressed = self.suppressed,
-                "cannot accept TCP connections (out of file descriptors?); pausing"
-            );
-            self.last_warning = Some(Instant::now());
-            self.suppressed = 0;
-        } else {
-            self.suppressed += 1;
-        }
-        Some(self.pause)
-    }
-
-    fn succeeded(&mut self) {
-        self.pause = Duration::ZERO;
     }
 }
 

@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+mod accept;
 pub mod download;
 pub mod list_files;
 pub mod metrics;
@@ -29,6 +30,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use accept::AcceptBackoff;
 pub use list_files::{ConfinedLists, ListDirs};
 pub use records::LocalRecords;
 use smallvec::SmallVec;
