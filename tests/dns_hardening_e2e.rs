@@ -12,7 +12,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::dns_support::{TempDir, Ward, http_get, ip, ips, query, udp};
+use crate::dns_support::{TempDir, Ward, framed, ip, ips, metrics, query, sample, udp};
 
 /// What a test upstream saw: (name, class, CD bit) → queries.
 type Seen = Arc<Mutex<HashMap<(String, u16, bool), usize>>>;
@@ -156,19 +156,9 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// A counter's value in Ward's `/metrics` (0 when the series is absent).
+/// A sample's value in Ward's `/metrics` (0 when the series is absent).
 fn metric(ward: &Ward, series: &str) -> f64 {
-    let text = http_get(ward.admin, "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
-
-fn framed(msg: &Message) -> Vec<u8> {
-    let bytes = msg.to_vec().unwrap();
-    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(&bytes);
-    out
+    sample(&metrics(ward), series)
 }
 
 #[test]

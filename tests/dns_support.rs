@@ -404,15 +404,20 @@ pub(crate) fn udp(server: SocketAddr, client: IpAddr, msg: &Message) -> Message 
 /// Sends a query over TCP. std cannot bind a TCP client before connecting, so the source
 /// is the loopback address of the server's family (127.0.0.1 or ::1); dig and kdig cover
 /// TCP from other sources.
+/// A message as DNS over TCP sends it: behind its 2-byte length (RFC 1035 4.2.2).
+pub(crate) fn framed(msg: &Message) -> Vec<u8> {
+    let bytes = msg.to_vec().unwrap();
+    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(&bytes);
+    out
+}
+
 pub(crate) fn tcp(server: SocketAddr, msg: &Message) -> Message {
     use std::io::{Read, Write};
     let sock = std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let bytes = msg.to_vec().unwrap();
     let mut s = sock;
-    let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
-    out.extend_from_slice(&bytes);
-    s.write_all(&out).unwrap();
+    s.write_all(&framed(msg)).unwrap();
     let mut len = [0u8; 2];
     s.read_exact(&mut len).unwrap();
     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
@@ -482,6 +487,21 @@ pub(crate) fn http(
         .unwrap_or(0);
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
+}
+
+/// `GET /metrics` as text.
+pub(crate) fn metrics(ward: &Ward) -> String {
+    let (status, body) = http(ward.admin, "GET", "/metrics", None, "");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The value of one sample of the metrics text (`name{labels}` exactly as written),
+/// 0 when there is no such sample.
+pub(crate) fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
 /// `dig +short` from a bound source address, over UDP or TCP: a client no one here wrote.

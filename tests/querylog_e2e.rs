@@ -11,7 +11,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
-use crate::dns_support::{TempDir, Ward, http, ip, query, udp, upstream};
+use crate::dns_support::{TempDir, Ward, http, ip, metrics, query, sample, udp, upstream};
 
 /// A config with two policies, a named client and the query log's settings in `query_log`.
 fn config(dir: &Path, upstream: SocketAddr, query_log: &str) -> std::path::PathBuf {
@@ -67,21 +67,6 @@ fn entries(ward: &Ward, params: &str, n: usize) -> Vec<Value> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// `GET /metrics` as text.
-fn metrics(ward: &Ward) -> String {
-    let (status, body) = http(ward.admin, "GET", "/metrics", None, "");
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// The value of one sample of the metrics text (`name{labels}` exactly as written),
-/// 0 when there is no such sample.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
 fn dig(ward: &Ward, src: &str, name: &str, tcp: bool) -> String {
