@@ -8,7 +8,6 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use prometheus_client::metrics::gauge::Gauge;
 use ward_config::{LocalRecord, UpstreamServer};
 use ward_rules::{Reason, Request, Verdict};
 use ward_state::{Policy, Snapshot};
@@ -148,11 +147,10 @@ impl Runtime {
 /// it is not (local records, rewrites); cached and forwarded answers are never decoded.
 pub struct Handler {
     runtime: ArcSwap<Runtime>,
-    cache: AnswerCache,
+    cache: Arc<AnswerCache>,
     in_flight: InFlight,
     limiter: RateLimiter,
     recorder: Option<Recorder>,
-    cache_entries: Gauge,
     guards: GuardMetrics,
 }
 
@@ -168,11 +166,10 @@ impl Handler {
         };
         Handler {
             runtime: ArcSwap::from_pointee(runtime),
-            cache: AnswerCache::new(limits),
+            cache: Arc::new(AnswerCache::new(limits)),
             in_flight: InFlight::default(),
             limiter: RateLimiter::default(),
             recorder: None,
-            cache_entries: Gauge::default(),
             guards: GuardMetrics::default(),
         }
     }
@@ -180,12 +177,13 @@ impl Handler {
     /// A handler whose serving loops hand every answered query to `recorder`, and whose
     /// cache and abuse controls report in `metrics`.
     pub fn with_recorder(runtime: Runtime, recorder: Recorder, metrics: &DnsMetrics) -> Handler {
-        Handler {
+        let handler = Handler {
             recorder: Some(recorder),
-            cache_entries: metrics.cache_entries.clone(),
             guards: metrics.guards.clone(),
             ..Handler::new(runtime)
-        }
+        };
+        metrics.cache_entries.watch(&handler.cache);
+        handler
     }
 
     /// Whether answered queries are recorded (the serving loops build no event otherwise).
@@ -230,7 +228,6 @@ impl Handler {
         self.runtime.store(Arc::new(next));
         if upstreams_changed {
             self.cache.clear();
-            self.cache_entries.set(0);
         }
         errors
     }
@@ -382,7 +379,7 @@ impl Handler {
                 trace.leave_batch(snap);
                 let rt = arc_swap::Guard::into_inner(rt);
                 let forwarded = self.forward(&rt, policy_index, raw, q, &key, client, trace);
-                Box::pin(forwarded).await
+                forwarded.await
             }
         }
     }
@@ -452,9 +449,8 @@ impl Handler {
         trace: &mut Trace,
     ) -> Option<Arc<CachedAnswer>> {
         let keep = q.qclass == Question::IN;
-        // Boxed: the exchange's state is kilobytes (every transport's), and the in-flight
-        // table moves the future it is given through a few hands before it runs.
-        let ask = Box::pin(async {
+        // Made only by the query that asks, inside the future `forward` boxes.
+        let ask = || async {
             let query = UpstreamQuery::from_wire(raw, q.question_end, q.dnssec_ok());
             let answer = match query {
                 Ok(query) => group.exchange_from(&query).await,
@@ -463,7 +459,6 @@ impl Handler {
             match answer {
                 Ok((answer, server)) => {
                     let entry = self.cache.insert(key, &answer, keep);
-                    self.cache_entries.set(self.cache.len() as i64);
                     if entry.is_none() {
                         tracing::debug!(
                             name = q.name,
@@ -478,7 +473,7 @@ impl Handler {
                     None
                 }
             }
-        });
+        };
         let (fetched, merged) = self.in_flight.fetch(key, ask).await;
         if merged {
             self.guards.merged.inc();

@@ -6,18 +6,24 @@
 //! exchange to hit, not a hundred (the "birthday" attack on ids and ports).
 //!
 //! The table is a rendezvous between the queries of one question, as the upstream
-//! pending tables are: sharded `std::sync::Mutex`es, each critical section one hash-map
-//! operation, no lock held across an `await`, and touched only on cache misses. A
-//! query that joins waits on a `tokio::sync::OnceCell`; if the one asking is cancelled,
-//! a waiting one asks instead. The entry is removed when its last query is done.
+//! pending tables are: sharded `std::sync::Mutex`es, each critical section one hash-table
+//! operation, no lock held across an `await`, and touched only on cache misses. The query
+//! that asks holds the flight's entry and awaits the exchange in its own future; a query
+//! that joins leaves a `oneshot` sender in the entry and waits on its receiver. When the
+//! answer is in, the asker removes the entry and sends it to every joiner. If the asker is
+//! cancelled, its entry is removed with the senders in it, and each joiner starts again:
+//! one of them asks, the others join it.
+//!
+//! A lone miss (nearly every one) costs one hash, two short locks and one allocation (the
+//! key), which keeps merging within the forwarded miss's budget (callgrind,
+//! benches/dnsperf/instructions.sh).
 
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hashbrown::HashMap;
-
-use tokio::sync::OnceCell;
+use hashbrown::HashTable;
+use tokio::sync::oneshot;
 
 use crate::cache::{CacheKey, CachedAnswer};
 
@@ -27,63 +33,86 @@ const SHARDS: usize = 16;
 /// or `None` when the group gave nothing usable (SERVFAIL for everyone waiting).
 pub(crate) type Fetched = Option<(Arc<CachedAnswer>, Arc<str>)>;
 
-/// foldhash, not std's SipHash: a key is hashed twice a miss (join, leave), and SipHash
-/// made leaving cost 1,700 instructions (callgrind).
-type Map = HashMap<Box<[u8]>, Arc<Flight>, foldhash::fast::FixedState>;
-type Shard = Mutex<Map>;
+/// A question in flight: its key, and the queries waiting for its answer.
+struct Flight {
+    key: Box<[u8]>,
+    hash: u64,
+    joined: Vec<oneshot::Sender<Fetched>>,
+}
+
+type Shard = Mutex<HashTable<Flight>>;
 
 /// The questions in flight.
 pub(crate) struct InFlight {
     shards: Box<[Shard]>,
+    /// foldhash, not std's SipHash: SipHash made a lookup cost 1,700 instructions.
     hasher: foldhash::fast::FixedState,
-}
-
-#[derive(Default)]
-struct Flight {
-    answer: OnceCell<Fetched>,
 }
 
 impl Default for InFlight {
     fn default() -> InFlight {
         InFlight {
-            shards: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
             hasher: foldhash::fast::FixedState::default(),
         }
     }
 }
 
 impl InFlight {
-    /// The answer to the question of `key`: `ask`'s, or that of the identical query
-    /// already asking. The flag says whether this query joined another's exchange.
-    pub(crate) async fn fetch<F>(&self, key: &CacheKey, ask: F) -> (Fetched, bool)
+    /// The answer to the question of `key`: from the future `ask` makes, or from the
+    /// identical query already asking. The flag says whether this query joined another's
+    /// exchange.
+    pub(crate) async fn fetch<A, F>(&self, key: &CacheKey, ask: A) -> (Fetched, bool)
     where
+        A: FnOnce() -> F,
         F: Future<Output = Fetched>,
     {
         let key = key.as_bytes();
-        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
-        let flight = {
-            let mut map = lock(shard);
-            match map.get(key) {
-                Some(flight) => flight.clone(),
+        let hash = self.hasher.hash_one(key);
+        // Not the low bits: the shard's table places entries by those.
+        let shard = &self.shards[(hash >> 32) as usize % SHARDS];
+        loop {
+            let joined = {
+                let mut flights = lock(shard);
+                match flights.find_mut(hash, |f| *f.key == *key) {
+                    Some(flight) => {
+                        let (tx, rx) = oneshot::channel();
+                        flight.joined.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        let flight = Flight {
+                            key: key.into(),
+                            hash,
+                            joined: Vec::new(),
+                        };
+                        flights.insert_unique(hash, flight, |f| f.hash);
+                        None
+                    }
+                }
+            };
+            match joined {
+                Some(rx) => match rx.await {
+                    Ok(answer) => return (answer, true),
+                    // The asker was cancelled: ask, or join whoever asks now.
+                    Err(_) => continue,
+                },
                 None => {
-                    let flight = Arc::new(Flight::default());
-                    map.insert(key.into(), flight.clone());
-                    flight
+                    let asking = Asking {
+                        shard,
+                        key,
+                        hash,
+                        done: false,
+                    };
+                    let answer = ask().await;
+                    for tx in asking.finish() {
+                        // A joiner that went away has dropped its receiver: nothing to do.
+                        let _ = tx.send(answer.clone());
+                    }
+                    return (answer, false);
                 }
             }
-        };
-        let participant = Participant { shard, key, flight };
-        let mut asked = false;
-        let answer = participant
-            .flight
-            .answer
-            .get_or_init(|| {
-                asked = true;
-                ask
-            })
-            .await
-            .clone();
-        (answer, !asked)
+        }
     }
 
     /// Questions in flight (for tests).
@@ -93,29 +122,41 @@ impl InFlight {
     }
 }
 
-fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, Map> {
-    // Every critical section is one map operation: a panic cannot leave it half done.
+fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, HashTable<Flight>> {
+    // Every critical section is one table operation: a panic cannot leave it half done.
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A query's part in a flight; the last one to leave (answered or cancelled) removes the
-/// flight from the table.
-struct Participant<'a> {
+/// The asking query's hold on its flight: the entry goes when the answer is in
+/// ([`Asking::finish`]) or when the asker is dropped unanswered (its joiners start again).
+struct Asking<'a> {
     shard: &'a Shard,
     key: &'a [u8],
-    flight: Arc<Flight>,
+    hash: u64,
+    done: bool,
 }
 
-impl Drop for Participant<'_> {
+impl Asking<'_> {
+    /// Removes the flight; its joiners, to send the answer to.
+    fn finish(mut self) -> Vec<oneshot::Sender<Fetched>> {
+        self.done = true;
+        self.remove()
+    }
+
+    fn remove(&self) -> Vec<oneshot::Sender<Fetched>> {
+        let mut flights = lock(self.shard);
+        match flights.find_entry(self.hash, |f| *f.key == *self.key) {
+            Ok(entry) => entry.remove().0.joined,
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Asking<'_> {
     fn drop(&mut self) {
-        let mut map = lock(self.shard);
-        // Joining clones the flight under this lock: two references (the table's and
-        // this one) mean nobody else is in it.
-        if map
-            .get(self.key)
-            .is_some_and(|f| Arc::ptr_eq(f, &self.flight) && Arc::strong_count(f) == 2)
-        {
-            map.remove(self.key);
+        if !self.done {
+            // Dropping the senders wakes the joiners with an error: they start again.
+            drop(self.remove());
         }
     }
 }
@@ -151,7 +192,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     None
                 };
-                table.fetch(&key(name), ask).await.1
+                table.fetch(&key(name), || ask).await.1
             }));
         }
         let mut joined = 0;
@@ -170,19 +211,57 @@ mod tests {
             let table = table.clone();
             tokio::spawn(async move {
                 let ask = std::future::pending::<Fetched>();
-                table.fetch(&key("x.example"), ask).await
+                table.fetch(&key("x.example"), || ask).await
             })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = {
             let table = table.clone();
-            tokio::spawn(async move { table.fetch(&key("x.example"), async { None }).await })
+            tokio::spawn(async move { table.fetch(&key("x.example"), || async { None }).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         first.abort();
         let (answer, joined) = second.await.unwrap();
         assert!(answer.is_none());
         assert!(!joined, "the second query asked once the first was gone");
+        assert_eq!(table.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_joiners_of_a_cancelled_asker_ask_once_more() {
+        let table = Arc::new(InFlight::default());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let first = {
+            let table = table.clone();
+            tokio::spawn(async move {
+                table
+                    .fetch(&key("y.example"), std::future::pending::<Fetched>)
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut joiners = Vec::new();
+        for _ in 0..10 {
+            let (table, asked) = (table.clone(), asked.clone());
+            joiners.push(tokio::spawn(async move {
+                let ask = || async {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    None
+                };
+                table.fetch(&key("y.example"), ask).await.1
+            }));
+        }
+        // one joiner leaves early: the others are not disturbed
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        joiners.pop().unwrap().abort();
+        first.abort();
+        let mut joined = 0;
+        for j in joiners {
+            joined += usize::from(j.await.unwrap());
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "one of them asked again");
+        assert_eq!(joined, 8);
         assert_eq!(table.len(), 0);
     }
 }

@@ -364,10 +364,12 @@ impl Server {
 
 impl Transport {
     async fn exchange(&self, request: &Request) -> Result<Vec<u8>, UpstreamError> {
+        // The stream transports' state (TLS, HTTP/2) is kilobytes: boxed, so the future of
+        // every forwarded query carries only UDP's inline.
         match self {
             Transport::Udp(udp) => udp.exchange(request).await,
-            Transport::Stream(stream) => stream.exchange(request).await,
-            Transport::Https(https) => https.exchange(request).await,
+            Transport::Stream(stream) => Box::pin(stream.exchange(request)).await,
+            Transport::Https(https) => Box::pin(https.exchange(request)).await,
         }
     }
 }
