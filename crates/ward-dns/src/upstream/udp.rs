@@ -128,12 +128,23 @@ impl PooledSocket {
         };
         // The default receive buffer (208 KiB) holds the answers of the 64 queries a
         // socket carries at most: no system call to enlarge it.
+        // Non-blocking from the start on Linux: two fcntl calls fewer per socket.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         let socket = Socket::new(
             Domain::for_address(upstream),
-            Type::DGRAM,
+            Type::DGRAM.nonblocking(),
             Some(Protocol::UDP),
         )?;
-        socket.set_nonblocking(true)?;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let socket = {
+            let socket = Socket::new(
+                Domain::for_address(upstream),
+                Type::DGRAM,
+                Some(Protocol::UDP),
+            )?;
+            socket.set_nonblocking(true)?;
+            socket
+        };
         bind_random_port(&socket, local)?;
         socket.connect(&upstream.into())?;
         let socket = Arc::new(UdpSocket::from_std(socket.into())?);
