@@ -18,10 +18,13 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert!(!e.errors().is_empty(), "refused without an error");
             assert!(!e.to_string().is_empty());
-            // Lines as YAML counts them: a lone CR breaks a line too; an error at the end
-            // of a file without a final line break is on the line after.
+            // Lines as YAML 1.1 (libyaml) counts them: a lone CR breaks a line too, and so
+            // do NEL, LS and PS; an error at the end of a file without a final line break
+            // is on the line after.
             let text_lf = text.replace("\r\n", "\n");
-            let lines = 1 + text_lf.matches(['\n', '\r']).count();
+            let lines = 1 + text_lf
+                .matches(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+                .count();
             for err in e.errors() {
                 assert!(!err.to_string().is_empty());
                 if text.trim().is_empty() {

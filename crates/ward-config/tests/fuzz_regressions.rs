@@ -15,3 +15,14 @@ fn a_file_of_only_comments_has_errors_with_lines() {
         }
     }
 }
+
+/// The YAML parser (libyaml, YAML 1.1) breaks lines at NEL, LS and PS as well as at CR
+/// and LF, and its error lines count them: the target's bound counted only CR and LF.
+#[test]
+fn a_syntax_error_after_unicode_line_breaks_is_on_a_line_yaml_counts() {
+    for (text, line) in [("|\n'\u{85}\u{85}", 4), ("|\n'\u{2028}\u{2029}", 4)] {
+        let err = Config::from_yaml(text).unwrap_err();
+        let lines: Vec<_> = err.errors().iter().map(|e| e.line()).collect();
+        assert_eq!(lines, [Some(line)], "{text:?}: {err}");
+    }
+}
