@@ -345,3 +345,87 @@ fn metrics_auth_guards_the_metrics() {
     let (status, _) = curl(&[], &format!("http://{}/readyz", ward.admin));
     assert_eq!(status, 200);
 }
+
+/// The web UI's files come from the binary with their CSP, without credentials (the
+/// sign-in page must load), while the API behind them still wants the token; and
+/// `/api/v1/check?policy=` checks a name under a named policy (the UI's "every policy
+/// side by side").
+#[test]
+fn the_ui_is_served_and_check_names_a_policy() {
+    let up = upstream();
+    let dir = TempDir::new("admin-ui");
+    let token = dir.0.join("admin-token");
+    std::fs::write(&token, "ui-t0ken\n").unwrap();
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"dns: {{ listen: ["127.0.0.1:0"] }}
+admin: {{ listen: "127.0.0.1:0", token_file: "{}" }}
+upstreams: {{ default: {{ servers: ["{up}"] }} }}
+policies:
+  main: {{ rules: ["||ads.example^"] }}
+  kids: {{ extends: main, rules: ["||games.example^"] }}
+clients: [ {{ subnet: 127.0.0.3/32, policy: kids }} ]
+default_policy: main
+data_dir: "{}"
+"#,
+            token.display(),
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn(&config_path, &[]);
+
+    let page = http_get(ward.admin, "/ui/check?name=games.example");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let lower = page.to_ascii_lowercase();
+    assert!(lower.contains("content-type: text/html"), "{page}");
+    assert!(
+        lower.contains("content-security-policy: default-src 'self'"),
+        "{page}"
+    );
+    assert!(page.contains("/ui/app.js"), "{page}");
+    let script = http_get(ward.admin, "/ui/app.js");
+    assert!(
+        script
+            .to_ascii_lowercase()
+            .contains("content-type: text/javascript")
+    );
+    assert_eq!(http(ward.admin, "GET", "/api/v1/policies", None, "").0, 401);
+
+    let auth = Some("Bearer ui-t0ken");
+    let check = |query: &str| {
+        let (status, body) = http(
+            ward.admin,
+            "GET",
+            &format!("/api/v1/check?{query}"),
+            auth,
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        (status, v, body)
+    };
+    let (status, v, body) = check("name=games.example&policy=kids");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (v["policy"].as_str(), v["filtered"].as_bool()),
+        (Some("kids"), Some(true))
+    );
+    let (_, v, _) = check("name=games.example&policy=main");
+    assert_eq!(
+        (v["policy"].as_str(), v["filtered"].as_bool()),
+        (Some("main"), Some(false))
+    );
+    // the policy named wins over the client's; without one, the client's subnet decides
+    let (_, v, _) = check("name=games.example&client=127.0.0.3&policy=main");
+    assert_eq!(v["policy"], "main");
+    let (_, v, _) = check("name=games.example&client=127.0.0.3");
+    assert_eq!(
+        (v["policy"].as_str(), v["filtered"].as_bool()),
+        (Some("kids"), Some(true))
+    );
+    let (status, _, body) = check("name=games.example&policy=nope");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no policy is named"), "{body}");
+}

@@ -263,14 +263,17 @@ pub(crate) struct CheckQuery {
     qtype: Option<String>,
     /// The client's IP address: its subnet picks the policy (the default policy without).
     client: Option<String>,
+    /// The policy to check under, instead of the client's (the web UI's "every policy
+    /// side by side" asks once per policy).
+    policy: Option<String>,
 }
 
 /// Why is this name blocked (or not)?
 ///
-/// The verdict of `client`'s policy (the default policy without a client), with the
-/// client's name and tags from `clients` for `$client` and `$ctag` rules, the
-/// deciding rule, its list and line first; `local_record` says whether a local record
-/// answers the name.
+/// The verdict of `policy`, else of `client`'s policy (the default policy without a
+/// client), with the client's name and tags from `clients` for `$client` and `$ctag`
+/// rules, the deciding rule, its list and line first; `local_record` says whether a local
+/// record answers the name.
 #[utoipa::path(get, path = "/api/v1/check", tag = "status", params(CheckQuery),
     responses(
         (status = 200, description = "The verdict", body = Object),
@@ -307,9 +310,18 @@ pub(crate) async fn check(
         },
     };
     let snapshot = control.reloader.current();
-    let policy = match client {
-        Some(ip) => snapshot.policy_for(ip),
-        None => &snapshot.policies[snapshot.default_policy],
+    let policy = match (q.policy.as_deref().filter(|p| !p.is_empty()), client) {
+        (Some(wanted), _) => match snapshot.policies.iter().find(|p| p.name == wanted) {
+            Some(p) => p,
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("policy: no policy is named {wanted:?}"),
+                );
+            }
+        },
+        (None, Some(ip)) => snapshot.policy_for(ip),
+        (None, None) => &snapshot.policies[snapshot.default_policy],
     };
     // The client's name and tags too, for `$client='name'` and `$ctag` rules: the answer is
     // the one the DNS query from that address gets.

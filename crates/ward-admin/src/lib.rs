@@ -25,6 +25,7 @@ mod querylog;
 mod resources;
 mod stats;
 pub mod sync;
+mod ui;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -188,6 +189,8 @@ pub fn router(state: AdminState) -> Router {
             state.clone(),
             auth::require,
         ))
+        // The UI's files hold no data: served to everyone, so the sign-in page loads.
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -195,6 +198,13 @@ pub fn router(state: AdminState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document as JSON (for tests that check what calls the API).
+#[cfg(test)]
+pub(crate) fn openapi_json() -> serde_json::Value {
+    let (_, document) = routes().split_for_parts();
+    serde_json::from_str(&document.to_json().expect("serializes")).expect("is JSON")
 }
 
 /// Every route with its documentation. Handlers in one `routes!` share a path.
