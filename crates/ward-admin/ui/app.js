@@ -1,0 +1,73 @@
+// The admin UI: a header with the pages, the theme switch, and the current page.
+import { render } from './vendor/preact.js';
+import { useEffect } from './vendor/hooks.js';
+import { signal } from './vendor/signals.js';
+import { html } from './lib/html.js';
+import { route, href } from './lib/route.js';
+import { get } from './lib/api.js';
+import { Dashboard } from './pages/dashboard.js';
+import { Check } from './pages/check.js';
+
+const PAGES = [
+  { id: 'dashboard', title: 'Dashboard', view: Dashboard },
+  { id: 'check', title: 'Check a name', view: Check },
+];
+
+// auto (the system's), light or dark; kept in this browser.
+const THEMES = ['auto', 'light', 'dark'];
+const theme = signal(localStorage.getItem('ward.theme') || 'auto');
+
+function applyTheme(value) {
+  if (value === 'auto') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = value;
+}
+applyTheme(theme.value);
+
+function ThemeSwitch() {
+  const next = () => {
+    const value = THEMES[(THEMES.indexOf(theme.value) + 1) % THEMES.length];
+    theme.value = value;
+    localStorage.setItem('ward.theme', value);
+    applyTheme(value);
+  };
+  return html`<button class="theme" type="button" onClick=${next}
+    title="Theme: auto, light or dark" aria-label=${`Theme: ${theme.value}`}>${theme.value}</button>`;
+}
+
+// What the server says of itself, for the header: version, read-only replica.
+const status = signal(null);
+
+function App() {
+  useEffect(() => {
+    get('/api/v1/status')
+      .then((s) => {
+        status.value = s;
+      })
+      .catch(() => {});
+  }, []);
+  const { page } = route.value;
+  const current = PAGES.find((p) => p.id === page);
+  const View = current ? current.view : NotFound;
+  useEffect(() => {
+    document.title = current ? `${current.title} · Ward` : 'Ward';
+  }, [page]);
+  return html`
+    <header class="top">
+      <a class="brand" href=${href('dashboard')}>Ward</a>
+      <nav>
+        ${PAGES.map(
+          (p) => html`<a href=${href(p.id)} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a>`,
+        )}
+      </nav>
+      <${ThemeSwitch} />
+    </header>
+    <main><${View} /></main>
+    <footer>${status.value ? `Ward ${status.value.version}` : ''}</footer>`;
+}
+
+function NotFound() {
+  return html`<section><h1>Not found</h1><p>No page is called “${route.value.page}”.
+    <a href=${href('dashboard')}>The dashboard</a>.</p></section>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

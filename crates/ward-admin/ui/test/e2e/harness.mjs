@@ -1,0 +1,131 @@
+// What the browser tests share: a real `ward serve` on loopback ports it picks itself
+// (read back from its log, as the Rust tests do), Chromium through playwright-core, and
+// a page that records console errors and CSP violations.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(HERE, '../../../../..');
+
+/** The ward binary: WARD_BIN, else the debug build (`cargo build` first). */
+export const WARD_BIN = process.env.WARD_BIN || join(REPO, 'target/debug/ward');
+
+/** Where screenshots go, for people to look at. */
+export const SHOTS = join(REPO, 'target/ui-shots');
+
+/** Chromium: CHROMIUM, else Debian's headless shell, else Debian's full browser. */
+export function chromiumPath() {
+  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/bin/chromium'];
+  const found = candidates.find((p) => p && existsSync(p));
+  if (!found) {
+    throw new Error('no Chromium: apt-get install -y chromium-headless-shell (or set CHROMIUM)');
+  }
+  return found;
+}
+
+/**
+ * Starts `ward serve` on `configText` (a YAML template: `{data_dir}` is replaced, the
+ * listeners must be 127.0.0.1:0). Resolves to { admin, dns, url, stop }.
+ */
+export async function startWard(configText, tag = 'ui') {
+  const dir = mkdtempSync(join(tmpdir(), `ward-${tag}-`));
+  const config = join(dir, 'ward.yaml');
+  writeFileSync(config, configText.replaceAll('{data_dir}', join(dir, 'data')));
+  const child = spawn(WARD_BIN, ['serve', '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' },
+  });
+  const log = [];
+  const ready = new Promise((ok, fail) => {
+    let dns = null;
+    let admin = null;
+    let buffer = '';
+    const timer = setTimeout(() => fail(new Error(`ward did not become ready:\n${log.join('\n')}`)), 30000);
+    child.stderr.on('data', (chunk) => {
+      buffer += chunk;
+      let at;
+      while ((at = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, at);
+        buffer = buffer.slice(at + 1);
+        log.push(line);
+        dns ??= line.match(/listening for UDP on (\S+)/)?.[1] ?? null;
+        admin ??= line.match(/listening for HTTP on (\S+)/)?.[1] ?? null;
+        if (/ ready/.test(line) && dns && admin) {
+          clearTimeout(timer);
+          ok({ dns, admin });
+        }
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`ward exited (${code}):\n${log.join('\n')}`)));
+  });
+  const { dns, admin } = await ready;
+  return {
+    dns,
+    admin,
+    url: `http://${admin}`,
+    log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((ok) => child.once('exit', ok));
+      }
+    },
+  };
+}
+
+/** Chromium, headless, with a fresh profile and none of its calls home. */
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), 'ward-chromium-'));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/**
+ * A new page in `context` whose console errors, page errors and CSP violations are
+ * collected in `page.problems` (a test asserts it stays empty).
+ */
+export async function watchedPage(context, options = {}) {
+  const page = await context.newPage();
+  if (options.viewport) await page.setViewportSize(options.viewport);
+  if (options.colorScheme) await page.emulateMedia({ colorScheme: options.colorScheme });
+  page.problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  return page;
+}
+
+/** Saves a screenshot of `page` as target/ui-shots/<name>.png. */
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** `dig` (a real client) from `source` for `name`: the A addresses it got, in order. */
+export function dig(server, name, source = '127.0.0.1') {
+  const at = server.lastIndexOf(':');
+  const out = execFileSync('dig', [`@${server.slice(0, at)}`, '-p', server.slice(at + 1), '-b', source,
+    name, 'A', '+short', '+tries=1', '+time=3'], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean);
+}
