@@ -174,14 +174,16 @@ fn problem(status: StatusCode, message: &str) -> Response {
 const OPEN_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
 
 /// The middleware in front of everything but [`OPEN_PATHS`] (and `/metrics` too with
-/// `admin.metrics_auth`).
+/// `admin.metrics_auth`) and the web UI's files, which hold no data (the sign-in page must
+/// load without credentials).
 pub(crate) async fn require(
     State(state): State<AdminState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let open = OPEN_PATHS.contains(&path) && !(path == "/metrics" && state.metrics_auth());
+    let open = (OPEN_PATHS.contains(&path) && !(path == "/metrics" && state.metrics_auth()))
+        || crate::ui::is_ui_path(path);
     if open {
         return next.run(request).await;
     }

@@ -184,13 +184,12 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub fn router(state: AdminState) -> Router {
     let (routes, document) = routes().split_for_parts();
     routes
+        .merge(ui::routes())
         .layer(Extension(openapi::Document::new(&document)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require,
         ))
-        // The UI's files hold no data: served to everyone, so the sign-in page loads.
-        .merge(ui::routes())
         .layer(axum::middleware::from_fn(guard::same_site))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

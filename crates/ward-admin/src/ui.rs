@@ -46,6 +46,11 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .layer(tower_http::compression::CompressionLayer::new())
 }
 
+/// Whether `path` is one of the UI's: `/`, `/ui` and everything under `/ui/`.
+pub(crate) fn is_ui_path(path: &str) -> bool {
+    path == "/" || path == "/ui" || path.starts_with("/ui/")
+}
+
 /// The file at `path` under `/ui/`, `index.html` for a page, 404 for anything else.
 fn file(path: &str, headers: &HeaderMap) -> Response {
     let Some(path) = clean(path) else {

@@ -7,9 +7,11 @@ import { route, href } from './lib/route.js';
 import { get } from './lib/api.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Check } from './pages/check.js';
+import { Log } from './pages/log.js';
 
 const PAGES = [
   { id: 'dashboard', title: 'Dashboard', view: Dashboard },
+  { id: 'log', title: 'Query log', view: Log },
   { id: 'check', title: 'Check a name', view: Check },
 ];
 

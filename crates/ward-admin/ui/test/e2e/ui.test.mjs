@@ -98,6 +98,50 @@ test('check a name shows its verdict under every policy, from the URL', async ()
   await page.close();
 });
 
+test('the query log filters on the server, keeps its filters in the URL and explains a row', async () => {
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/log`);
+  await page.waitForSelector('ol.log li');
+  await page.fill('input[name=name]', 'games');
+  await page.selectOption('select[name=policy]', 'kids');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/ui\/log\?name=games&policy=kids$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('ol.log li')].every((li) => li.dataset.name === 'games.example'));
+  const rows = await page.locator('ol.log li').count();
+  const api = await fetch(`${ward.url}/api/v1/querylog?name=games&policy=kids`).then((r) => r.json());
+  assert.equal(rows, api.entries.length);
+  assert.equal(rows, 2);
+  // the why of a row
+  await page.click('ol.log li >> nth=0 >> button.row');
+  const why = await page.textContent('ol.log li .why');
+  assert.match(why, /Rule\|\|games\.example\^/);
+  assert.match(why, /Listpolicy kids rules/);
+  // a filter matching nothing says so at once
+  await page.goto(`${ward.url}/ui/log?name=nothing-matches-this`);
+  await page.waitForSelector('text=No query matches these filters.');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('"block for this policy" from a log row blocks the name for that policy only', async () => {
+  // video.example, asked from both VLANs: not filtered anywhere (the upstream is gone)
+  assert.deepEqual(dig(ward.dns, 'video.example', '127.0.0.2'), []);
+  assert.deepEqual(dig(ward.dns, 'video.example', '127.0.0.3'), []);
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/log?name=video.example&policy=kids`);
+  await page.waitForSelector('ol.log li[data-policy=kids]');
+  await page.click('ol.log li >> nth=0 >> button.row');
+  await page.click('button[data-action=block-policy]');
+  await page.waitForSelector('.notice:text("added ||video.example^ to kids")');
+  // dig from the kids' VLAN is blocked; from the main LAN it is not
+  assert.deepEqual(dig(ward.dns, 'video.example', '127.0.0.3'), ['0.0.0.0']);
+  assert.deepEqual(dig(ward.dns, 'video.example', '127.0.0.2'), []);
+  const rules = await fetch(`${ward.url}/api/v1/policies/kids/rules`).then((r) => r.json());
+  assert.ok(JSON.stringify(rules).includes('||video.example^'), JSON.stringify(rules));
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('an unknown page says so, and the UI serves it from the index', async () => {
   const page = await watchedPage(browser);
   const response = await page.goto(`${ward.url}/ui/nowhere`);
@@ -117,6 +161,7 @@ for (const colorScheme of ['light', 'dark']) {
       for (const [name, path, ready] of [
         ['dashboard', '/ui/', '.chart canvas'],
         ['check', '/ui/check?name=games.example&client=127.0.0.3', 'tr[data-policy=kids]'],
+        ['log', '/ui/log', 'ol.log li'],
       ]) {
         await page.goto(ward.url + path);
         await page.waitForSelector(ready);
