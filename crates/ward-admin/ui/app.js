@@ -8,10 +8,12 @@ import { get } from './lib/api.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Check } from './pages/check.js';
 import { Log } from './pages/log.js';
+import { Policies } from './pages/policies.js';
 
 const PAGES = [
   { id: 'dashboard', title: 'Dashboard', view: Dashboard },
   { id: 'log', title: 'Query log', view: Log },
+  { id: 'policies', title: 'Policies', view: Policies },
   { id: 'check', title: 'Check a name', view: Check },
 ];
 

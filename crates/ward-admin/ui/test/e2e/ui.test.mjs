@@ -14,6 +14,7 @@ policies:
   main: { rules: ["||ads.example^"] }
   kids: { extends: main, rules: ["||games.example^"] }
 clients:
+  - { subnet: 127.0.0.0/24, policy: main }
   - { subnet: 127.0.0.3/32, policy: kids, name: tablet }
 default_policy: main
 data_dir: "{data_dir}"
@@ -142,6 +143,34 @@ test('"block for this policy" from a log row blocks the name for that policy onl
   await page.close();
 });
 
+test('the policies page says which policy an address gets and why, as the server decides', async () => {
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/policies`);
+  await page.waitForSelector('table.policies tr[data-policy=kids]');
+  const kids = await page.locator('table.policies tr[data-policy=kids] td').allTextContents();
+  const policies = await api('/api/v1/policies');
+  assert.deepEqual(kids.slice(0, 4), ['kids', 'main', '', String(policies.kids.rules.length)]);
+  // the /32 inside the /24 with another policy is pointed out
+  const warning = await page.textContent('ul.warnings li[data-subnet="127.0.0.3/32"]');
+  assert.match(warning, /127\.0\.0\.3\/32 \(kids\) is inside 127\.0\.0\.0\/24 \(main\)/);
+  for (const [ip, policy, why] of [
+    ['127.0.0.3', 'kids', /127\.0\.0\.3\/32 \(tablet\)/],
+    ['127.0.0.9', 'main', /127\.0\.0\.0\/24/],
+    ['10.1.2.3', 'main', /default_policy/],
+  ]) {
+    await page.fill('input[name=ip]', ip);
+    await page.click('button[type=submit]');
+    await page.waitForURL(new RegExp(`/ui/policies\\?ip=${ip.replaceAll('.', '\\.')}$`));
+    const answer = page.locator(`p.answer[data-policy=${policy}]`);
+    await answer.waitFor();
+    assert.match(await answer.textContent(), why);
+    const served = await api(`/api/v1/check?name=x.example&client=${ip}`);
+    assert.equal(served.policy, policy, `the server's policy for ${ip}`);
+  }
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('an unknown page says so, and the UI serves it from the index', async () => {
   const page = await watchedPage(browser);
   const response = await page.goto(`${ward.url}/ui/nowhere`);
@@ -162,6 +191,7 @@ for (const colorScheme of ['light', 'dark']) {
         ['dashboard', '/ui/', '.chart canvas'],
         ['check', '/ui/check?name=games.example&client=127.0.0.3', 'tr[data-policy=kids]'],
         ['log', '/ui/log', 'ol.log li'],
+        ['policies', '/ui/policies?ip=127.0.0.3', 'p.answer'],
       ]) {
         await page.goto(ward.url + path);
         await page.waitForSelector(ready);
