@@ -332,6 +332,12 @@ fn a_list_with_a_20k_character_line_compiles_fast_and_skips_it() {
         (status["rules"].as_u64(), status["skipped"].as_u64()),
         (Some(2), Some(2))
     );
+    // by reason, as `ward compile` says (the web UI's lists page shows it)
+    assert_eq!(
+        status["skipped_by_reason"],
+        serde_json::json!({ "invalid_pattern": 2 }),
+        "{status:#}"
+    );
     assert_eq!(
         addrs(&ward, ip("127.0.0.1"), "tracker.example", RecordType::A),
         ["0.0.0.0"]

@@ -9,11 +9,13 @@ import { Dashboard } from './pages/dashboard.js';
 import { Check } from './pages/check.js';
 import { Log } from './pages/log.js';
 import { Policies } from './pages/policies.js';
+import { Lists } from './pages/lists.js';
 
 const PAGES = [
   { id: 'dashboard', title: 'Dashboard', view: Dashboard },
   { id: 'log', title: 'Query log', view: Log },
   { id: 'policies', title: 'Policies', view: Policies },
+  { id: 'lists', title: 'Lists', view: Lists },
   { id: 'check', title: 'Check a name', view: Check },
 ];
 

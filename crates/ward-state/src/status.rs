@@ -1,9 +1,10 @@
 //! What `GET /api/v1/status` says about the served state: the snapshot's generation and
 //! lists, the last reload's outcome, download activity.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use ward_rules::SkipReason;
 
 use crate::download::{CopyInfo, Downloader};
 use crate::refresh::{Activity, ListActivity};
@@ -47,6 +48,9 @@ pub struct ListStatus {
     pub lines: u64,
     /// Lines skipped (not rules Ward can apply).
     pub skipped: u64,
+    /// The skipped lines by reason (`cosmetic`, `unsupported_modifier`, ...), the reasons
+    /// with none left out.
+    pub skipped_by_reason: BTreeMap<&'static str, u64>,
     /// The last reload's problem with it (its previous copy, if any, still serves).
     pub error: Option<String>,
     /// The last good download on disk (URL lists).
@@ -87,6 +91,11 @@ impl Status {
                     rules: stats.rules,
                     lines: stats.lines,
                     skipped: stats.skipped_total(),
+                    skipped_by_reason: SkipReason::ALL
+                        .iter()
+                        .map(|r| (r.as_str(), stats.skipped(*r)))
+                        .filter(|(_, n)| *n > 0)
+                        .collect(),
                     error: errors.get(l.id.as_str()).map(|e| (*e).to_owned()),
                     copy: l.url.as_ref().and_then(|_| downloader.copy_info(&l.id)),
                     activity: active.remove(&l.id),

@@ -28,13 +28,15 @@ export function chromiumPath() {
 }
 
 /**
- * Starts `ward serve` on `configText` (a YAML template: `{data_dir}` is replaced, the
- * listeners must be 127.0.0.1:0). Resolves to { admin, dns, url, stop }.
+ * Starts `ward serve` on `configText` (a YAML template: `{data_dir}` and `{dir}`, the
+ * config's folder, are replaced; the listeners must be 127.0.0.1:0), with `files` (name →
+ * text) written beside the config first. Resolves to { admin, dns, url, stop }.
  */
-export async function startWard(configText, tag = 'ui') {
+export async function startWard(configText, tag = 'ui', files = {}) {
   const dir = mkdtempSync(join(tmpdir(), `ward-${tag}-`));
   const config = join(dir, 'ward.yaml');
-  writeFileSync(config, configText.replaceAll('{data_dir}', join(dir, 'data')));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  writeFileSync(config, configText.replaceAll('{data_dir}', join(dir, 'data')).replaceAll('{dir}', dir));
   const child = spawn(WARD_BIN, ['serve', '--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' },

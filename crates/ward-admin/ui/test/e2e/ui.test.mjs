@@ -2,6 +2,7 @@
 // or CSP violations, show what the API says, keep their filters in the URL, and fit a
 // 360 px phone in both themes. Screenshots land in target/ui-shots/.
 import { test, before, after } from 'node:test';
+import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { startWard, launch, watchedPage, shot, dig } from './harness.mjs';
 
@@ -10,9 +11,12 @@ import { startWard, launch, watchedPage, shot, dig } from './harness.mjs';
 const CONFIG = `dns: { listen: ["127.0.0.1:0"] }
 admin: { listen: "127.0.0.1:0" }
 upstreams: { default: { servers: ["127.0.0.1:9"] } }
+lists:
+  - { id: local, path: "{dir}/local.txt" }
+  - { id: remote, url: "{list_url}" }
 policies:
-  main: { rules: ["||ads.example^"] }
-  kids: { extends: main, rules: ["||games.example^"] }
+  main: { lists: [local], rules: ["||ads.example^"] }
+  kids: { extends: main, lists: [remote], rules: ["||games.example^"] }
 clients:
   - { subnet: 127.0.0.0/24, policy: main }
   - { subnet: 127.0.0.3/32, policy: kids, name: tablet }
@@ -20,11 +24,24 @@ default_policy: main
 data_dir: "{data_dir}"
 `;
 
+// The local list: one rule, a cosmetic line and an unknown modifier (skipped, by reason).
+const LOCAL_LIST = '||tracker.example^\n##.banner\n||x.example^$nosuchmodifier\n';
+
 let ward;
 let browser;
+let lists;
+let downloads = 0;
 
 before(async () => {
-  ward = await startWard(CONFIG);
+  // The remote list, from a server of the test's own; each download counted.
+  lists = createServer((req, res) => {
+    downloads += 1;
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end('||remote-blocked.example^\n');
+  });
+  await new Promise((ok) => lists.listen(0, '127.0.0.1', ok));
+  const listUrl = `http://127.0.0.1:${lists.address().port}/list.txt`;
+  ward = await startWard(CONFIG.replace('{list_url}', listUrl), 'ui', { 'local.txt': LOCAL_LIST });
   browser = await launch();
   // Some traffic for the dashboard: blocked names from both VLANs.
   for (let i = 0; i < 3; i++) dig(ward.dns, `x${i}.ads.example`, '127.0.0.2');
@@ -35,6 +52,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await ward?.stop();
+  lists?.close();
 });
 
 async function api(path) {
@@ -149,7 +167,7 @@ test('the policies page says which policy an address gets and why, as the server
   await page.waitForSelector('table.policies tr[data-policy=kids]');
   const kids = await page.locator('table.policies tr[data-policy=kids] td').allTextContents();
   const policies = await api('/api/v1/policies');
-  assert.deepEqual(kids.slice(0, 4), ['kids', 'main', '', String(policies.kids.rules.length)]);
+  assert.deepEqual(kids.slice(0, 4), ['kids', 'main', 'remote', String(policies.kids.rules.length)]);
   // the /32 inside the /24 with another policy is pointed out
   const warning = await page.textContent('ul.warnings li[data-subnet="127.0.0.3/32"]');
   assert.match(warning, /127\.0\.0\.3\/32 \(kids\) is inside 127\.0\.0\.0\/24 \(main\)/);
@@ -167,6 +185,35 @@ test('the policies page says which policy an address gets and why, as the server
     const served = await api(`/api/v1/check?name=x.example&client=${ip}`);
     assert.equal(served.policy, policy, `the server's policy for ${ip}`);
   }
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('the lists page shows rules, skipped lines by reason, downloads and the policy matrix', async () => {
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/lists`);
+  await page.waitForSelector('table.lists tr[data-list=remote] .state span.ok');
+  const status = await api('/api/v1/status');
+  const local = status.lists.find((l) => l.id === 'local');
+  assert.deepEqual(local.skipped_by_reason, { cosmetic: 1, unsupported_modifier: 1 });
+  const cells = await page.locator('table.lists tr[data-list=local] td').allTextContents();
+  assert.equal(cells[2], String(local.rules));
+  await page.click('table.lists tr[data-list=local] summary');
+  const reasons = await page.locator('table.lists tr[data-list=local] ul.reasons li').allTextContents();
+  assert.deepEqual(reasons, ['cosmetic: 1', 'unsupported modifier: 1']);
+  // the matrix: main names local; kids names remote and gets local from main
+  const use = (list, policy) => page.getAttribute(`table.matrix tr[data-list=${list}] td[data-policy=${policy}]`, 'data-use');
+  assert.equal(await use('local', 'main'), 'own');
+  assert.equal(await use('local', 'kids'), 'inherited');
+  assert.equal(await use('remote', 'kids'), 'own');
+  assert.equal(await use('remote', 'main'), '');
+  // a refresh downloads the list again (a conditional request, still a request)
+  const before = downloads;
+  await page.click('table.lists tr[data-list=remote] button[data-action=refresh]');
+  for (let i = 0; i < 50 && downloads === before; i++) await new Promise((ok) => setTimeout(ok, 100));
+  assert.ok(downloads > before, 'the refresh reached the list server');
+  await page.waitForSelector('table.lists tr[data-list=remote] .state span.ok');
+  assert.deepEqual(dig(ward.dns, 'remote-blocked.example', '127.0.0.3'), ['0.0.0.0']);
   assert.deepEqual(page.problems, []);
   await page.close();
 });
@@ -192,6 +239,7 @@ for (const colorScheme of ['light', 'dark']) {
         ['check', '/ui/check?name=games.example&client=127.0.0.3', 'tr[data-policy=kids]'],
         ['log', '/ui/log', 'ol.log li'],
         ['policies', '/ui/policies?ip=127.0.0.3', 'p.answer'],
+        ['lists', '/ui/lists', 'table.matrix'],
       ]) {
         await page.goto(ward.url + path);
         await page.waitForSelector(ready);
