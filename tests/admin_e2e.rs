@@ -429,3 +429,109 @@ data_dir: "{}"
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("no policy is named"), "{body}");
 }
+
+/// The web UI's sign-in with curl: a users-file user gets an HttpOnly, SameSite=Strict
+/// session cookie that the API accepts in place of credentials; a write with the cookie
+/// alone (what a cross-site form could send) is refused unless it carries X-Ward-UI;
+/// signing out ends the session.
+#[test]
+fn a_session_cookie_signs_the_ui_in_and_out() {
+    let up = upstream();
+    let dir = TempDir::new("admin-session");
+    let users = dir.0.join("users");
+    std::fs::write(&users, "alice:s3cret-pass\n").unwrap();
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"dns: {{ listen: ["127.0.0.1:0"] }}
+admin: {{ listen: "127.0.0.1:0", users_file: "{}" }}
+upstreams: {{ default: {{ servers: ["{up}"] }} }}
+policies: {{ main: {{ rules: [] }} }}
+default_policy: main
+data_dir: "{}"
+"#,
+            users.display(),
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn(&config_path, &[]);
+    let base = format!("http://{}", ward.admin);
+    let url = |p: &str| format!("{base}{p}");
+    let json = ["-H", "Content-Type: application/json"];
+    let sign_in = |body: &str, jar: &std::path::Path| {
+        let jar = jar.to_str().unwrap().to_owned();
+        let args = [
+            &json[..],
+            &["-c", &jar, "-D", "-", "-X", "POST", "-d", body],
+        ]
+        .concat();
+        curl(&args, &url("/api/v1/session"))
+    };
+    let jar = dir.0.join("cookies");
+
+    let (status, _) = sign_in(r#"{"user":"alice","password":"wrong"}"#, &jar);
+    assert_eq!(status, 401);
+    let (status, head) = sign_in(r#"{"user":"alice","password":"s3cret-pass"}"#, &jar);
+    assert_eq!(status, 200, "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: ward_session=")
+        })
+        .unwrap_or_else(|| panic!("no session cookie: {head}"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let jar_s = jar.to_str().unwrap();
+
+    let (status, body) = curl(&["-b", jar_s], &url("/api/v1/session"));
+    assert_eq!(status, 200, "{body}");
+    let who: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (who["user"].as_str(), who["via"].as_str()),
+        (Some("alice"), Some("session"))
+    );
+    // without the cookie: 401
+    assert_eq!(curl(&[], &url("/api/v1/session")).0, 401);
+
+    let rule = r#"{"rule":"||session.example^"}"#;
+    let write = |extra: &[&str]| {
+        let args = [&json[..], &["-b", jar_s, "-X", "POST", "-d", rule], extra].concat();
+        curl(&args, &url("/api/v1/policies/main/rules"))
+    };
+    let (status, body) = write(&[]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-Ward-UI"), "{body}");
+    let (status, body) = write(&["-H", "X-Ward-UI: 1"]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(a_of(&ward, "session.example"), ["0.0.0.0"]);
+
+    let (status, _) = curl(
+        &[
+            "-b",
+            jar_s,
+            "-c",
+            jar_s,
+            "-X",
+            "DELETE",
+            "-H",
+            "X-Ward-UI: 1",
+        ],
+        &url("/api/v1/session"),
+    );
+    assert_eq!(status, 204);
+    // the old cookie, sent by hand, no longer works
+    let secret = cookie
+        .split("ward_session=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let by_hand = format!("Cookie: ward_session={secret}");
+    assert_eq!(curl(&["-H", &by_hand], &url("/api/v1/session")).0, 401);
+}

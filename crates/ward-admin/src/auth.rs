@@ -18,6 +18,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::AdminState;
+use crate::session::Principal;
 
 /// The credentials the API accepts.
 #[derive(Clone, Default)]
@@ -101,34 +102,39 @@ impl Credentials {
         self.tokens.is_empty() && self.users.is_empty()
     }
 
-    /// Whether the request's `Authorization` header carries an accepted credential. Every
-    /// candidate is compared, in constant time, whatever matched before.
-    fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers
+    /// How the request's `Authorization` header gets in (`bearer` or `basic`), if it
+    /// carries an accepted credential.
+    fn accepts(&self, headers: &HeaderMap) -> Option<&'static str> {
+        let value = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return false;
-        };
-        let mut ok = subtle::Choice::from(0);
+            .and_then(|v| v.to_str().ok())?;
         if let Some(token) = strip_scheme(value, "Bearer") {
-            for t in &self.tokens {
-                ok |= t.as_bytes().ct_eq(token.trim().as_bytes());
-            }
-        } else if let Some(encoded) = strip_scheme(value, "Basic") {
-            let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim())
-            else {
-                return false;
-            };
-            let Some((user, password)) = std::str::from_utf8(&decoded)
-                .ok()
-                .and_then(|s| s.split_once(':'))
-            else {
-                return false;
-            };
-            for (u, p) in &self.users {
-                ok |= u.as_bytes().ct_eq(user.as_bytes()) & p.as_bytes().ct_eq(password.as_bytes());
-            }
+            return self.token_is(token).then_some("bearer");
+        }
+        let encoded = strip_scheme(value, "Basic")?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        self.user_is(user, password).then_some("basic")
+    }
+
+    /// Whether `token` is an accepted token. Every candidate is compared, in constant
+    /// time, whatever matched before.
+    pub(crate) fn token_is(&self, token: &str) -> bool {
+        let mut ok = subtle::Choice::from(0);
+        for t in &self.tokens {
+            ok |= t.as_bytes().ct_eq(token.trim().as_bytes());
+        }
+        ok.into()
+    }
+
+    /// Whether `user` with `password` is a user of the users file (constant time, as
+    /// [`Credentials::token_is`]).
+    pub(crate) fn user_is(&self, user: &str, password: &str) -> bool {
+        let mut ok = subtle::Choice::from(0);
+        for (u, p) in &self.users {
+            ok |= u.as_bytes().ct_eq(user.as_bytes()) & p.as_bytes().ct_eq(password.as_bytes());
         }
         ok.into()
     }
@@ -149,7 +155,22 @@ pub fn read_secret(path: &Path) -> Result<String, String> {
 /// Whether the request's `Authorization` header is `Bearer <token>` with this (non-empty)
 /// token, compared in constant time.
 pub(crate) fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
-    !token.is_empty() && Credentials::none().with_token(token).accepts(headers)
+    !token.is_empty()
+        && Credentials::none()
+            .with_token(token)
+            .accepts(headers)
+            .is_some()
+}
+
+/// The user name of a Basic `Authorization` header (already checked).
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = strip_scheme(value, "Basic")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(u, _)| u.to_owned())
 }
 
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
@@ -178,17 +199,35 @@ const OPEN_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
 /// load without credentials).
 pub(crate) async fn require(
     State(state): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
     let open = (OPEN_PATHS.contains(&path) && !(path == "/metrics" && state.metrics_auth()))
-        || crate::ui::is_ui_path(path);
+        || crate::ui::is_ui_path(path)
+        || (path == "/api/v1/session" && request.method() == Method::POST);
     if open {
         return next.run(request).await;
     }
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let credentials = state.credentials();
-    if credentials.is_empty() {
+    let principal = if let Some(user) = state.sessions().user(request.headers()) {
+        // The browser sends the cookie with whatever it asks for; a write must show it
+        // comes from the UI's own script (see crate::session).
+        if writes && !request.headers().contains_key(crate::session::UI_HEADER) {
+            return problem(
+                StatusCode::FORBIDDEN,
+                "a write with the session cookie must carry the X-Ward-UI header",
+            );
+        }
+        Principal {
+            user: Some(user),
+            via: "session",
+        }
+    } else if credentials.is_empty() {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -206,16 +245,25 @@ pub(crate) async fn require(
         if let Some(message) = crate::guard::rebinding_problem(request.headers(), request.uri()) {
             return problem(StatusCode::FORBIDDEN, &message);
         }
-    } else if !credentials.accepts(request.headers()) {
-        return problem(
-            StatusCode::UNAUTHORIZED,
-            "a valid Bearer token or Basic user is needed",
-        );
-    }
-    let writes = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+        Principal {
+            user: None,
+            via: "local",
+        }
+    } else {
+        match credentials.accepts(request.headers()) {
+            Some(via) => Principal {
+                user: basic_user(request.headers()).or(Some("token".to_owned())),
+                via,
+            },
+            None => {
+                return problem(
+                    StatusCode::UNAUTHORIZED,
+                    "a valid Bearer token, Basic user or session is needed",
+                );
+            }
+        }
+    };
+    request.extensions_mut().insert(principal);
     if writes && state.read_only() {
         let config = state.control().map(|c| c.reloader.current().config.clone());
         let replica_of = config
@@ -252,18 +300,24 @@ mod tests {
         let c = Credentials::none()
             .with_token("s3cret-token")
             .with_user("admin", "pw:with:colons");
-        assert!(c.accepts(&headers("Bearer s3cret-token")));
-        assert!(c.accepts(&headers("bearer s3cret-token")));
-        assert!(!c.accepts(&headers("Bearer s3cret-tokeN")));
-        assert!(!c.accepts(&headers("Bearer s3cret")));
-        assert!(!c.accepts(&headers("Bearer ")));
-        assert!(c.accepts(&headers(&basic("admin", "pw:with:colons"))));
-        assert!(!c.accepts(&headers(&basic("admin", "pw"))));
-        assert!(!c.accepts(&headers(&basic("root", "pw:with:colons"))));
-        assert!(!c.accepts(&headers("Basic !!!not-base64")));
-        assert!(!c.accepts(&HeaderMap::new()));
+        assert_eq!(c.accepts(&headers("Bearer s3cret-token")), Some("bearer"));
+        assert!(c.accepts(&headers("bearer s3cret-token")).is_some());
+        assert!(c.accepts(&headers("Bearer s3cret-tokeN")).is_none());
+        assert!(c.accepts(&headers("Bearer s3cret")).is_none());
+        assert!(c.accepts(&headers("Bearer ")).is_none());
+        assert_eq!(
+            c.accepts(&headers(&basic("admin", "pw:with:colons"))),
+            Some("basic")
+        );
+        assert!(c.accepts(&headers(&basic("admin", "pw"))).is_none());
+        assert!(
+            c.accepts(&headers(&basic("root", "pw:with:colons")))
+                .is_none()
+        );
+        assert!(c.accepts(&headers("Basic !!!not-base64")).is_none());
+        assert!(c.accepts(&HeaderMap::new()).is_none());
         // A token is not a password and the other way round.
-        assert!(!c.accepts(&headers("Bearer pw:with:colons")));
+        assert!(c.accepts(&headers("Bearer pw:with:colons")).is_none());
         assert!(!format!("{c:?}").contains("s3cret"));
     }
 
@@ -288,8 +342,8 @@ mod tests {
         std::fs::write(&token, "abc123\n").unwrap();
         std::fs::write(&users, "# admins\nalice:one\n\nbob:two\n").unwrap();
         let c = Credentials::from_files(Some(&token), Some(&users)).unwrap();
-        assert!(c.accepts(&headers("Bearer abc123")));
-        assert!(c.accepts(&headers(&basic("bob", "two"))));
+        assert!(c.accepts(&headers("Bearer abc123")).is_some());
+        assert!(c.accepts(&headers(&basic("bob", "two"))).is_some());
         std::fs::write(&users, "alice:one\nbroken\n").unwrap();
         let err = Credentials::from_files(None, Some(&users)).unwrap_err();
         assert!(err.contains("line 2"), "{err}");

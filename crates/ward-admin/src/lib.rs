@@ -23,6 +23,7 @@ pub mod listener;
 mod openapi;
 mod querylog;
 mod resources;
+mod session;
 mod stats;
 pub mod sync;
 mod ui;
@@ -60,6 +61,8 @@ pub struct AdminState {
     /// the second would undo the first.
     writes: Arc<tokio::sync::Mutex<()>>,
     credentials: Arc<auth::Credentials>,
+    /// The web UI's signed-in sessions.
+    sessions: Arc<session::Sessions>,
     read_only: bool,
     metrics_auth: bool,
 }
@@ -155,6 +158,10 @@ impl AdminState {
         self.read_only
     }
 
+    fn sessions(&self) -> &session::Sessions {
+        &self.sessions
+    }
+
     /// Reports the served state through `status` at `GET /api/v1/status` from now on
     /// (until then it reports only the version and readiness). Only the first call counts.
     pub fn set_status(&self, status: StatusFn) {
@@ -213,6 +220,7 @@ fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(livez))
         .routes(routes!(readyz))
         .routes(routes!(status))
+        .routes(routes!(session::sign_in, session::who, session::sign_out))
         .routes(routes!(api::get_config, api::put_config))
         .routes(routes!(api::check))
         .routes(routes!(lists::all, lists::add))

@@ -10,6 +10,8 @@ import { Check } from './pages/check.js';
 import { Log } from './pages/log.js';
 import { Policies } from './pages/policies.js';
 import { Lists } from './pages/lists.js';
+import { Login } from './pages/login.js';
+import { session, refreshSession, signOut } from './lib/session.js';
 
 const PAGES = [
   { id: 'dashboard', title: 'Dashboard', view: Dashboard },
@@ -45,12 +47,20 @@ const status = signal(null);
 
 function App() {
   useEffect(() => {
+    refreshSession();
+  }, []);
+  const s = session.value;
+  useEffect(() => {
+    if (!s || s.signedOut) return;
     get('/api/v1/status')
-      .then((s) => {
-        status.value = s;
+      .then((v) => {
+        status.value = v;
       })
       .catch(() => {});
-  }, []);
+  }, [s && s.user, s && s.signedOut]);
+  if (!s) return html`<main></main>`;
+  if (s.error) return html`<main><p class="error" role="alert">${s.error}</p></main>`;
+  if (s.signedOut) return html`<main><${Login} /></main>`;
   const { page } = route.value;
   const current = PAGES.find((p) => p.id === page);
   const View = current ? current.view : NotFound;
@@ -65,10 +75,24 @@ function App() {
           (p) => html`<a href=${href(p.id)} aria-current=${p.id === page ? 'page' : undefined}>${p.title}</a>`,
         )}
       </nav>
+      ${s.via === 'session' && html`<span class="user">${s.user}
+        <button type="button" class="link" onClick=${() => signOut().catch(() => {})}>Sign out</button></span>`}
       <${ThemeSwitch} />
     </header>
+    ${s.read_only && html`<p class="banner" role="status">Read-only: ${s.primary
+      ? html`this is a replica; change things on its primary, <a href=${primaryUrl(s.primary)}>${s.primary}</a>.`
+      : 'the config file is the source of truth here (admin.read_only).'}</p>`}
     <main><${View} /></main>
     <footer>${status.value ? `Ward ${status.value.version}` : ''}</footer>`;
+}
+
+/** The primary's UI, from `sync.primary` (its admin URL). */
+function primaryUrl(primary) {
+  try {
+    return new URL('/ui/', primary).href;
+  } catch {
+    return '#';
+  }
 }
 
 function NotFound() {

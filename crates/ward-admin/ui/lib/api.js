@@ -21,6 +21,13 @@ export function withQuery(path, params = {}) {
   return s ? `${path}?${s}` : path;
 }
 
+const unauthorized = [];
+
+/** Calls `f` whenever the API answers 401 (the session ended): the app shows its login. */
+export function onUnauthorized(f) {
+  unauthorized.push(f);
+}
+
 async function call(method, path, params, body) {
   const headers = { Accept: 'application/json', 'X-Ward-UI': '1' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -39,6 +46,7 @@ async function call(method, path, params, body) {
   }
   if (!response.ok) {
     const message = (data && data.error) || text || response.statusText;
+    if (response.status === 401 && path !== '/api/v1/session') unauthorized.forEach((f) => f());
     throw new ApiError(response.status, message);
   }
   return data;

@@ -5,6 +5,7 @@ import { useEffect, useState } from '../vendor/hooks.js';
 import { html } from '../lib/html.js';
 import { get, post } from '../lib/api.js';
 import { count } from '../lib/format.js';
+import { readOnly } from '../lib/session.js';
 
 /** Every list a policy gets: its own, then its parent's (`extends`), as the server does. */
 export function listsOf(policies, name, seen = new Set()) {
@@ -72,7 +73,7 @@ function Table({ lists, refresh }) {
         <td data-label="Skipped" class="num"><${Skipped} list=${l} /></td>
         <td data-label="Last download">${downloaded(l)}</td>
         <td data-label="State" class="state">${state(l)}</td>
-        <td data-label="">${l.source === 'url' && l.enabled
+        <td data-label="">${l.source === 'url' && l.enabled && !readOnly()
           ? html`<button type="button" data-action="refresh" onClick=${() => refresh(l.id)}
               disabled=${l.activity && l.activity.state === 'downloading'}>Refresh</button>`
           : ''}</td>

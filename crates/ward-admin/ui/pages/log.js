@@ -7,6 +7,7 @@ import { html } from '../lib/html.js';
 import { route, navigate, href } from '../lib/route.js';
 import { get, post, ApiError } from '../lib/api.js';
 import { verdict } from '../lib/format.js';
+import { readOnly } from '../lib/session.js';
 
 const PAGE = 100;
 const FILTERS = ['name', 'client', 'policy', 'verdict', 'from', 'to'];
@@ -160,7 +161,7 @@ function Row({ entry: e, open, toggle, act }) {
       </dl>
       <div class="actions">
         <a href=${href('check', { name: e.name, client: e.client })}>Check under every policy</a>
-        ${blocked
+        ${readOnly() ? '' : blocked
           ? html`<button type="button" data-action="allow-policy" onClick=${() => act(e, true, false)}>Allow for ${e.policy}</button>
               <button type="button" data-action="allow-all" onClick=${() => act(e, true, true)}>Allow for all</button>`
           : html`<button type="button" data-action="block-policy" onClick=${() => act(e, false, false)}>Block for ${e.policy}</button>
