@@ -7,7 +7,7 @@
 //! revalidates and gets a 304 while the file is unchanged; a path without an extension is
 //! a page of the UI's own routing and gets `index.html`. Every answer carries a strict
 //! Content-Security-Policy: scripts, styles and connections from this origin only, no
-//! inline code, no framing.
+//! inline code, no framing. Compression (gzip) is the router's, for the API's answers too.
 
 use axum::Router;
 use axum::extract::Path;
@@ -43,7 +43,6 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 |Path(path): Path<String>, headers: HeaderMap| async move { file(&path, &headers) },
             ),
         )
-        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// Whether `path` is one of the UI's: `/`, `/ui` and everything under `/ui/`.
