@@ -535,3 +535,41 @@ data_dir: "{}"
     let by_hand = format!("Cookie: ward_session={secret}");
     assert_eq!(curl(&["-H", &by_hand], &url("/api/v1/session")).0, 401);
 }
+
+/// `GET /api/v1/rules/check` says of one line whether Ward applies it, as a write would,
+/// without saving anything (the web UI's editor asks it per line).
+#[test]
+fn a_rule_line_is_checked_without_saving() {
+    let up = upstream();
+    let dir = TempDir::new("admin-rule-check");
+    let path = open_config(&dir, up, "  listen: \"127.0.0.1:0\"");
+    let ward = Ward::spawn(&path, &[]);
+    let before = std::fs::read_to_string(&path).unwrap();
+    let check = |rule: &str| {
+        let (status, body) = curl(
+            &["-G", "--data-urlencode", &format!("rule={rule}")],
+            &format!("http://{}/api/v1/rules/check", ward.admin),
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let v = check("||ads.example^");
+    assert_eq!(
+        (v["ok"].as_bool(), v["comment"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let v = check("! a comment");
+    assert_eq!(
+        (v["ok"].as_bool(), v["comment"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let v = check("||x.example^$nosuchmodifier");
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["problem"],
+        "not a rule Ward applies (unsupported_modifier)"
+    );
+    assert_eq!(check("example.com##.banner")["ok"], false);
+    assert_eq!(check("   ")["problem"], "empty");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+}

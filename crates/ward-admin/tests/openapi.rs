@@ -23,6 +23,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/config"),
     ("PUT", "/api/v1/config"),
     ("GET", "/api/v1/check"),
+    ("GET", "/api/v1/rules/check"),
     ("GET", "/api/v1/lists"),
     ("POST", "/api/v1/lists"),
     ("GET", "/api/v1/lists/{id}"),

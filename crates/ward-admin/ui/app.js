@@ -11,6 +11,7 @@ import { Log } from './pages/log.js';
 import { Policies } from './pages/policies.js';
 import { Lists } from './pages/lists.js';
 import { Login } from './pages/login.js';
+import { Rules } from './pages/rules.js';
 import { session, refreshSession, signOut } from './lib/session.js';
 
 const PAGES = [
@@ -18,6 +19,7 @@ const PAGES = [
   { id: 'log', title: 'Query log', view: Log },
   { id: 'policies', title: 'Policies', view: Policies },
   { id: 'lists', title: 'Lists', view: Lists },
+  { id: 'rules', title: 'Rules', view: Rules },
   { id: 'check', title: 'Check a name', view: Check },
 ];
 

@@ -280,6 +280,50 @@ pub(crate) async fn remove_rule(
 /// Refuses what is not a rule Ward applies: a blank entry, more than one line, a cosmetic
 /// rule, an unsupported modifier, a bad regex... (what a list would skip). Comments
 /// (`! ...`) are kept.
+/// The query of `GET /api/v1/rules/check`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LineQuery {
+    /// One line of a rule list, as typed: a rule, a comment or a hosts line.
+    #[param(required = true)]
+    rule: Option<String>,
+}
+
+/// Would Ward apply this line?
+///
+/// The web UI's rule editor asks for each line as it is typed. `ok` is false with the
+/// `problem` (as a write would be refused) for a line Ward skips; a comment (`!`, `#`)
+/// is `ok` and `comment`. Nothing is saved.
+#[utoipa::path(get, path = "/api/v1/rules/check", tag = "policies", operation_id = "check_rule",
+    params(LineQuery),
+    responses(
+        (status = 200, description = "The line's verdict", body = Object),
+        (status = 400, description = "No `rule`", body = ApiError),
+    ))]
+pub(crate) async fn check_rule(
+    axum::extract::Query(q): axum::extract::Query<LineQuery>,
+) -> Response {
+    let Some(rule) = q.rule else {
+        return bad_request("rule: required, e.g. ?rule=||ads.example^").into_response();
+    };
+    let trimmed = rule.trim();
+    let comment = trimmed.starts_with('!') || trimmed.starts_with('#');
+    let problem = if trimmed.is_empty() {
+        Some("empty".to_owned())
+    } else if rule.contains(['\n', '\r']) {
+        Some("one rule per line: it holds a line break".to_owned())
+    } else {
+        skipped(trimmed)
+    };
+    axum::Json(serde_json::json!({
+        "rule": rule,
+        "ok": problem.is_none(),
+        "comment": comment && problem.is_none(),
+        "problem": problem,
+    }))
+    .into_response()
+}
+
 fn check_rules(rules: &[String]) -> Result<(), Refusal> {
     for (i, rule) in rules.iter().enumerate() {
         let problem = if rule.trim().is_empty() {

@@ -218,6 +218,29 @@ test('the lists page shows rules, skipped lines by reason, downloads and the pol
   await page.close();
 });
 
+test('the rules editor checks each line as it is typed and saves what serves', async () => {
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/rules?policy=kids`);
+  await page.waitForFunction(() => document.querySelector('textarea.rules').value.includes('||games.example^'));
+  // main's rule is shown as inherited
+  assert.match(await page.textContent('details.inherited'), /\|\|ads\.example\^/);
+  const area = page.locator('textarea.rules');
+  const before = await area.inputValue();
+  await area.fill(`${before}\n||typed.example^$nosuchmodifier`);
+  const problem = page.locator('ul.problems li');
+  await problem.waitFor();
+  assert.match(await problem.textContent(), /^line \d+: \|\|typed\.example\^\$nosuchmodifier: not a rule Ward applies \(unsupported_modifier\)$/);
+  assert.equal(await page.isDisabled('button[data-action=save]'), true);
+  await area.fill(`${before}\n||typed.example^`);
+  await page.waitForFunction(() => document.querySelectorAll('ul.problems li').length === 0);
+  await page.click('button[data-action=save]');
+  await page.waitForSelector('.notice:text("serving now")');
+  assert.deepEqual(dig(ward.dns, 'typed.example', '127.0.0.3'), ['0.0.0.0']);
+  assert.deepEqual(dig(ward.dns, 'typed.example', '127.0.0.2'), []);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('an unknown page says so, and the UI serves it from the index', async () => {
   const page = await watchedPage(browser);
   const response = await page.goto(`${ward.url}/ui/nowhere`);
@@ -240,6 +263,7 @@ for (const colorScheme of ['light', 'dark']) {
         ['log', '/ui/log', 'ol.log li'],
         ['policies', '/ui/policies?ip=127.0.0.3', 'p.answer'],
         ['lists', '/ui/lists', 'table.matrix'],
+        ['rules', '/ui/rules?policy=kids', 'details.inherited'],
       ]) {
         await page.goto(ward.url + path);
         await page.waitForSelector(ready);
