@@ -102,21 +102,27 @@ impl Credentials {
         self.tokens.is_empty() && self.users.is_empty()
     }
 
-    /// How the request's `Authorization` header gets in (`bearer` or `basic`), if it
-    /// carries an accepted credential.
-    fn accepts(&self, headers: &HeaderMap) -> Option<&'static str> {
+    /// Who the request's `Authorization` header says it is, if it carries an accepted
+    /// credential: the Basic user (`token` for a Bearer token) and how it got in.
+    fn accepts(&self, headers: &HeaderMap) -> Option<Principal> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?;
         if let Some(token) = strip_scheme(value, "Bearer") {
-            return self.token_is(token).then_some("bearer");
+            return self.token_is(token).then(|| Principal {
+                user: Some("token".to_owned()),
+                via: "bearer",
+            });
         }
         let encoded = strip_scheme(value, "Basic")?;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()?;
         let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-        self.user_is(user, password).then_some("basic")
+        self.user_is(user, password).then(|| Principal {
+            user: Some(user.to_owned()),
+            via: "basic",
+        })
     }
 
     /// Whether `token` is an accepted token. Every candidate is compared, in constant
@@ -160,17 +166,6 @@ pub(crate) fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
             .with_token(token)
             .accepts(headers)
             .is_some()
-}
-
-/// The user name of a Basic `Authorization` header (already checked).
-fn basic_user(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = strip_scheme(value, "Basic")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    text.split_once(':').map(|(u, _)| u.to_owned())
 }
 
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
@@ -251,10 +246,7 @@ pub(crate) async fn require(
         }
     } else {
         match credentials.accepts(request.headers()) {
-            Some(via) => Principal {
-                user: basic_user(request.headers()).or(Some("token".to_owned())),
-                via,
-            },
+            Some(principal) => principal,
             None => {
                 return problem(
                     StatusCode::UNAUTHORIZED,
@@ -265,12 +257,7 @@ pub(crate) async fn require(
     };
     request.extensions_mut().insert(principal);
     if writes && state.read_only() {
-        let config = state.control().map(|c| c.reloader.current().config.clone());
-        let replica_of = config
-            .as_deref()
-            .filter(|c| c.sync.role == ward_config::SyncRole::Replica)
-            .and_then(|c| c.sync.primary.clone());
-        let message = match replica_of {
+        let message = match state.replica_of() {
             Some(primary) => format!("this is a replica: write to the primary, {primary}"),
             None => "read-only: the config file is the source of truth (admin.read_only)".into(),
         };
@@ -300,14 +287,18 @@ mod tests {
         let c = Credentials::none()
             .with_token("s3cret-token")
             .with_user("admin", "pw:with:colons");
-        assert_eq!(c.accepts(&headers("Bearer s3cret-token")), Some("bearer"));
+        let via = |h: &HeaderMap| c.accepts(h).map(|p| (p.via, p.user));
+        assert_eq!(
+            via(&headers("Bearer s3cret-token")),
+            Some(("bearer", Some("token".to_owned())))
+        );
         assert!(c.accepts(&headers("bearer s3cret-token")).is_some());
         assert!(c.accepts(&headers("Bearer s3cret-tokeN")).is_none());
         assert!(c.accepts(&headers("Bearer s3cret")).is_none());
         assert!(c.accepts(&headers("Bearer ")).is_none());
         assert_eq!(
-            c.accepts(&headers(&basic("admin", "pw:with:colons"))),
-            Some("basic")
+            via(&headers(&basic("admin", "pw:with:colons"))),
+            Some(("basic", Some("admin".to_owned())))
         );
         assert!(c.accepts(&headers(&basic("admin", "pw"))).is_none());
         assert!(

@@ -158,6 +158,14 @@ impl AdminState {
         self.read_only
     }
 
+    /// The primary's address when this node is a replica (its writes go there).
+    fn replica_of(&self) -> Option<String> {
+        let config = self.control()?.reloader.current().config.clone();
+        (config.sync.role == ward_config::SyncRole::Replica)
+            .then(|| config.sync.primary.clone())
+            .flatten()
+    }
+
     fn sessions(&self) -> &session::Sessions {
         &self.sessions
     }

@@ -185,11 +185,7 @@ pub(crate) async fn sign_in(
     responses((status = 200, description = "The session", body = Object)))]
 pub(crate) async fn who(State(state): State<AdminState>, request: Request) -> Response {
     let principal = request.extensions().get::<Principal>().cloned();
-    let config = state.control().map(|c| c.reloader.current().config.clone());
-    let primary = config
-        .as_deref()
-        .filter(|c| c.sync.role == ward_config::SyncRole::Replica)
-        .and_then(|c| c.sync.primary.clone());
+    let primary = state.replica_of();
     Json(serde_json::json!({
         "user": principal.as_ref().and_then(|p| p.user.clone()),
         "via": principal.as_ref().map_or("local", |p| p.via),

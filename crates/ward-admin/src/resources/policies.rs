@@ -308,13 +308,9 @@ pub(crate) async fn check_rule(
     };
     let trimmed = rule.trim();
     let comment = trimmed.starts_with('!') || trimmed.starts_with('#');
-    let problem = if trimmed.is_empty() {
-        Some("empty".to_owned())
-    } else if rule.contains(['\n', '\r']) {
-        Some("one rule per line: it holds a line break".to_owned())
-    } else {
-        skipped(trimmed)
-    };
+    let problem = shape_problem(&rule)
+        .map(str::to_owned)
+        .or_else(|| skipped(trimmed));
     axum::Json(serde_json::json!({
         "rule": rule,
         "ok": problem.is_none(),
@@ -324,16 +320,22 @@ pub(crate) async fn check_rule(
     .into_response()
 }
 
+/// What makes `rule` no single rule at all, before the compiler sees it.
+fn shape_problem(rule: &str) -> Option<&'static str> {
+    if rule.trim().is_empty() {
+        Some("empty")
+    } else if rule.contains(['\n', '\r']) {
+        Some("one rule per entry: it holds a line break")
+    } else {
+        None
+    }
+}
+
 fn check_rules(rules: &[String]) -> Result<(), Refusal> {
     for (i, rule) in rules.iter().enumerate() {
-        let problem = if rule.trim().is_empty() {
-            "empty"
-        } else if rule.contains(['\n', '\r']) {
-            "one rule per entry: it holds a line break"
-        } else {
-            continue;
-        };
-        return Err(bad_request(format!("rules[{i}]: {rule:?}: {problem}")));
+        if let Some(problem) = shape_problem(rule) {
+            return Err(bad_request(format!("rules[{i}]: {rule:?}: {problem}")));
+        }
     }
     // All at once first: nearly always every rule compiles.
     if skipped(&rules.join("\n")).is_none() {

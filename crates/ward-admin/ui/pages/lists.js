@@ -6,14 +6,12 @@ import { html } from '../lib/html.js';
 import { get, post } from '../lib/api.js';
 import { count } from '../lib/format.js';
 import { readOnly } from '../lib/session.js';
+import { ancestors } from '../lib/policy.js';
 
-/** Every list a policy gets: its own, then its parent's (`extends`), as the server does. */
-export function listsOf(policies, name, seen = new Set()) {
-  const p = policies[name];
-  if (!p || seen.has(name)) return { own: [], inherited: [] };
-  seen.add(name);
-  const parent = p.extends ? listsOf(policies, p.extends, seen) : { own: [], inherited: [] };
-  return { own: p.lists || [], inherited: [...parent.own, ...parent.inherited] };
+/** The lists a policy names, and those it gets from the policies it extends. */
+function listsOf(policies, name) {
+  const from = (n) => (policies[n] && policies[n].lists) || [];
+  return { own: from(name), inherited: ancestors(policies, name).flatMap(from) };
 }
 
 export function Lists() {

@@ -6,14 +6,13 @@ import { html } from '../lib/html.js';
 import { route, navigate } from '../lib/route.js';
 import { get, put } from '../lib/api.js';
 import { readOnly } from '../lib/session.js';
+import { ancestors } from '../lib/policy.js';
 
-/** Lines a policy inherits: its parents' own rules, nearest parent last. */
-function inherited(policies, name, seen = new Set()) {
-  const p = policies[name];
-  if (!p || !p.extends || seen.has(name)) return [];
-  seen.add(name);
-  const parent = policies[p.extends];
-  return [...inherited(policies, p.extends, seen), ...(parent ? (parent.rules || []).map((r) => [p.extends, r]) : [])];
+/** The rules a policy inherits, as [policy, rule]: the farthest ancestor's first. */
+function inherited(policies, name) {
+  return ancestors(policies, name)
+    .reverse()
+    .flatMap((p) => ((policies[p] && policies[p].rules) || []).map((r) => [p, r]));
 }
 
 export function Rules() {
