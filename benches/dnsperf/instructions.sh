@@ -49,21 +49,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$W/stub.conf" <<EOF
-port=$STUB_PORT
-listen-address=127.0.0.1
-bind-interfaces
-no-resolv
-no-hosts
-no-poll
-address=/#/127.1.0.1
-local-ttl=86400
-cache-size=0
-user=root
-pid-file=
-EOF
-dnsmasq --keep-in-foreground --conf-file="$W/stub.conf" >"$W/stub.log" 2>&1 &
-PIDS+=($!)
+. "$HERE/stub.sh"
+start_stub "$W" "$STUB_PORT" "127.0.0.1"
+PIDS+=("$STUB_PID")
 
 # the query files; the first N1 queries are a prefix of the N2
 SET=${SET:-miss}

@@ -44,22 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$P/stub.conf" <<EOF
-port=$STUB_PORT
-listen-address=$ADDR
-bind-interfaces
-no-resolv
-no-hosts
-no-poll
-address=/#/127.1.0.1
-local-ttl=86400
-cache-size=0
-user=root
-pid-file=
-EOF
-dnsmasq --keep-in-foreground --conf-file="$P/stub.conf" >"$P/stub.log" 2>&1 &
-PIDS+=($!)
-STUB_PID=$!
+. "$HERE/stub.sh"
+start_stub "$P" "$STUB_PORT" "$ADDR"
+PIDS+=("$STUB_PID")
 
 # The list beside the config: Ward reads list files only under the config's directory and
 # <data_dir>/lists unless list_dirs says otherwise (and a Ward from before list_dirs would

@@ -27,10 +27,9 @@ mkdir -p "$P/data"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-printf 'port=%s\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nno-poll\naddress=/#/127.1.0.1\nlocal-ttl=86400\ncache-size=0\nuser=root\npid-file=\n' \
-  "$STUB_PORT" "$ADDR" > "$P/stub.conf"
-dnsmasq --keep-in-foreground --conf-file="$P/stub.conf" >"$P/stub.log" 2>&1 &
-PIDS+=($!)
+. "$(dirname "$0")/stub.sh"
+start_stub "$P" "$STUB_PORT" "$ADDR"
+PIDS+=("$STUB_PID")
 cp "$CORPUS/blocklist.adblock" "$P/"   # list files are read only beside the config (list_dirs)
 cat > "$P/ward.yaml" <<YAML
 dns: { listen: ["$ADDR:$PORT"] }
