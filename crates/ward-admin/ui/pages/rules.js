@@ -79,7 +79,7 @@ export function Rules() {
         <label class="pick">Policy <select value=${policy} onChange=${(e) => navigate('rules', { policy: e.currentTarget.value })}>
           ${names.map((n) => html`<option value=${n}>${n}</option>`)}
         </select></label></div>
-      ${from.length > 0 && html`<details class="panel inherited"><summary>${from.length} rules inherited</summary>
+      ${from.length > 0 && html`<details class="panel inherited"><summary>${from.length === 1 ? "1 rule" : `${from.length} rules`} inherited</summary>
         <ol>${from.map(([p, r]) => html`<li><code>${r}</code> <span class="muted">from ${p}</span></li>`)}</ol></details>`}
       <textarea class="rules" name="rules" rows="14" spellcheck="false" readonly=${readOnly()}
         aria-label=${`Custom rules of ${policy}`} value=${text} onInput=${(e) => setText(e.currentTarget.value)}></textarea>
