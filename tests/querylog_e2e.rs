@@ -508,3 +508,230 @@ fn logs_are_json_lines_when_asked() {
     assert_eq!(ready["fields"]["message"], "ready");
     assert!(ready["fields"]["udp_threads"].as_u64().is_some(), "{ready}");
 }
+
+/// `curl` on the admin API: the status line's code, the headers, the (de-chunked) body.
+fn curl(ward: &Ward, path: &str, extra: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "--max-time", "10"])
+        .args(extra)
+        .arg(format!("http://{}{path}", ward.admin))
+        .output()
+        .expect("curl must be installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// Issue 14: the filters the UI offers (type, rcode, upstream), the live tail, the
+/// streamed export, and a log that a restart does not empty.
+#[test]
+fn the_log_filters_by_type_rcode_and_upstream_tails_exports_and_survives_a_restart() {
+    let dir = TempDir::new("querylog-tail");
+    let up = upstream();
+    let path = config(&dir.0, up, "  files: true");
+    let ward = Ward::spawn(&path, &[]);
+
+    assert_eq!(dig(&ward, "127.0.0.2", "ads.example", false), "0.0.0.0");
+    assert_eq!(dig(&ward, "127.0.0.2", "one.example", false), "127.1.0.1");
+    let aaaa = udp(
+        ward.dns,
+        ip("127.0.0.2"),
+        &query("six.example", RecordType::AAAA),
+    );
+    assert_eq!(aaaa.answers.len(), 1);
+    entries(&ward, "", 3);
+
+    let names = |params: &str, n: usize| -> Vec<String> {
+        entries(&ward, params, n)
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("qtype=AAAA", 1), ["six.example"]);
+    assert_eq!(names("qtype=28", 1), ["six.example"]);
+    assert_eq!(
+        names("qtype=a&rcode=NOERROR", 2),
+        ["one.example", "ads.example"]
+    );
+    assert_eq!(names("rcode=NXDOMAIN", 0), Vec::<String>::new());
+    assert_eq!(names("upstream=none", 1), ["ads.example"]);
+    assert_eq!(
+        names(&format!("upstream={up}"), 2),
+        ["six.example", "one.example"]
+    );
+    for (params, bad) in [
+        ("qtype=NOPE", "qtype"),
+        ("rcode=99", "rcode"),
+        ("since=x", "since"),
+    ] {
+        let (status, body) = http(
+            ward.admin,
+            "GET",
+            &format!("/api/v1/querylog?{params}"),
+            None,
+            "",
+        );
+        assert_eq!(status, 400, "{params}: {body}");
+        assert!(body.contains(bad), "{params}: {body}");
+    }
+
+    // The export: every match, newest first, as an attachment.
+    let (code, head, csv) = curl(&ward, "/api/v1/querylog/export?format=csv&qtype=A", &[]);
+    assert_eq!(code, 200, "{head}{csv}");
+    assert!(head.contains("content-type: text/csv"), "{head}");
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"ward-querylog-"),
+        "{head}"
+    );
+    let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(
+        rows[0],
+        "time,time_ms,client,client_name,policy,name,qtype,reason,rule,list,answer,rcode,upstream,cached,elapsed_us"
+    );
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[1].contains(",one.example,A,NotFilteredNotFound,"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[2].contains(
+            ",ads.example,A,FilteredBlockList,||ads.example^,ads,0.0.0.0,NOERROR,,false,"
+        ),
+        "{}",
+        rows[2]
+    );
+    let (code, head, ndjson) = curl(&ward, "/api/v1/querylog/export", &[]);
+    assert_eq!(code, 200);
+    assert!(
+        head.contains("content-type: application/x-ndjson"),
+        "{head}"
+    );
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["name"], "six.example");
+    let (code, _, one) = curl(&ward, "/api/v1/querylog/export?limit=1", &[]);
+    assert_eq!((code, one.lines().count()), (200, 1));
+    let (code, _, body) = curl(&ward, "/api/v1/querylog/export?format=xml", &[]);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("format"), "{body}");
+
+    // The live tail: the kids' entries only, as they are logged.
+    let admin = ward.admin;
+    let tail = std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args(["-sN", "--max-time", "3"])
+            .arg(format!("http://{admin}/api/v1/querylog/stream?policy=kids"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(kdig(&ward, "127.0.0.3", "live.tiktok.com"), "0.0.0.0");
+    assert_eq!(
+        dig(&ward, "127.0.0.2", "not-kids.example", false),
+        "127.1.0.1"
+    );
+    assert_eq!(
+        dig(&ward, "127.0.0.3", "kids-too.example", false),
+        "127.1.0.1"
+    );
+    let text = tail.join().unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(text.contains("event: entries"), "{text}");
+    let tailed: Vec<&str> = events
+        .iter()
+        .rev()
+        .flat_map(|e| e["entries"].as_array().unwrap())
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tailed, ["kids-too.example", "live.tiktok.com"], "{text}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["more"] == false && e["head"].is_string())
+    );
+
+    // A page's head as `since`: only what came after it.
+    let head = get(&ward, "/api/v1/querylog")["head"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(dig(&ward, "127.0.0.2", "after.example", false), "127.1.0.1");
+    assert_eq!(names(&format!("since={head}"), 1), ["after.example"]);
+
+    // A restart reads the files back: the log is not empty.
+    let before = entries(&ward, "limit=1000", 7);
+    drop(ward);
+    let ward = Ward::spawn(&path, &[]);
+    let after = entries(&ward, "limit=1000", 7);
+    assert_eq!(after, before);
+}
+
+/// At most 16 live tails are open at once; the 17th is told so, and a closed one frees
+/// its place.
+#[test]
+fn live_tails_are_capped() {
+    let dir = TempDir::new("querylog-tails");
+    let path = config(&dir.0, upstream(), "  files: false");
+    let ward = Ward::spawn(&path, &[]);
+    let url = format!("http://{}/api/v1/querylog/stream", ward.admin);
+    let mut tails: Vec<std::process::Child> = (0..16)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-sN", "--max-time", "20", &url])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // A refused tail ends at once; all 16 are still streaming.
+    std::thread::sleep(Duration::from_millis(1500));
+    for t in &mut tails {
+        assert!(t.try_wait().unwrap().is_none(), "a tail ended early");
+    }
+    let (code, _, body) = curl(&ward, "/api/v1/querylog/stream", &["--max-time", "2"]);
+    assert_eq!(code, 429, "{body}");
+    assert!(body.contains("16 live tails"), "{body}");
+    let mut first = tails.remove(0);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "1",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        // Open (and cut by --max-time) rather than refused.
+        if String::from_utf8_lossy(&out.stdout) == "200" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place freed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for mut t in tails {
+        let _ = t.kill();
+        let _ = t.wait();
+    }
+}

@@ -63,6 +63,8 @@ pub struct AdminState {
     credentials: Arc<auth::Credentials>,
     /// The web UI's signed-in sessions.
     sessions: Arc<session::Sessions>,
+    /// Places for the query log's live tails.
+    tails: querylog::Tails,
     read_only: bool,
     metrics_auth: bool,
 }
@@ -166,6 +168,10 @@ impl AdminState {
             .flatten()
     }
 
+    pub(crate) fn tails(&self) -> &querylog::Tails {
+        &self.tails
+    }
+
     fn sessions(&self) -> &session::Sessions {
         &self.sessions
     }
@@ -265,6 +271,8 @@ fn routes() -> OpenApiRouter<AdminState> {
             upstreams::remove
         ))
         .routes(routes!(querylog::search))
+        .routes(routes!(querylog::stream))
+        .routes(routes!(querylog::export))
         .routes(routes!(stats::report))
         .routes(routes!(stats::reset))
         .routes(routes!(metrics))

@@ -290,6 +290,20 @@ pub(crate) struct QueryLogPage {
     entries: Vec<QueryLogEntry>,
     /// Pass it as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
+    /// Where the log stood at this search: pass it as `since` (to the search or to
+    /// `/api/v1/querylog/stream`) for what is logged after it.
+    head: String,
+}
+
+/// One event of `GET /api/v1/querylog/stream`: the entries that matched since the last.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueryLogTail {
+    /// The new entries that match, newest first, at most 100.
+    entries: Vec<QueryLogEntry>,
+    /// More matched than were sent: the newest 100 are here; search with `since` for all.
+    more: bool,
+    /// Where the log stands now (also the event's `id`, for `Last-Event-ID`).
+    head: String,
 }
 
 /// One answered query.

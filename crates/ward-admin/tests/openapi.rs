@@ -53,6 +53,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/upstreams/{name}"),
     ("DELETE", "/api/v1/upstreams/{name}"),
     ("GET", "/api/v1/querylog"),
+    ("GET", "/api/v1/querylog/stream"),
+    ("GET", "/api/v1/querylog/export"),
     ("GET", "/api/v1/stats"),
     ("POST", "/api/v1/stats/reset"),
     ("GET", "/metrics"),

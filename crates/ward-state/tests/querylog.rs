@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ward_state::querylog::{
-    ClientFilter, Cursor, Entry, QueryLog, QueryLogConfig, Reason, Search, Store, anonymize_ip,
-    parse_reason,
+    ClientFilter, Cursor, Entry, QueryLog, QueryLogConfig, Reason, Search, Store, UpstreamFilter,
+    anonymize_ip, parse_qtype, parse_rcode, parse_reason,
 };
 
 /// One entry at a time, as the tests log them.
@@ -597,16 +597,17 @@ async fn rotated_files_expire_after_the_retention() {
 }
 
 #[tokio::test]
-async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
+async fn a_restart_appends_to_the_file_and_reads_it_back_into_memory() {
     let dir = scratch("restart");
     let p: Arc<str> = "default".into();
-    for run in 0..2 {
+    for run in 0..3u64 {
         let (log, mut store) = QueryLog::new(QueryLogConfig {
             dir: Some(dir.clone()),
             ..QueryLogConfig::default()
         });
-        // The files are not read back: searches see this run's entries only.
-        assert_eq!(log.len(), 0);
+        // Every earlier run's entry is back, newest first.
+        let before: Vec<String> = (0..run).rev().map(|r| format!("run{r}.example")).collect();
+        assert_eq!(names(&log.search(&Search::default()).entries), before);
         let name = format!("run{run}.example");
         store.log(entry(
             run,
@@ -615,8 +616,8 @@ async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
             &name,
             Reason::NotFilteredNotFound,
         ));
-        wait_len(&log, 1).await;
-        assert_eq!(names(&log.search(&Search::default()).entries), [name]);
+        wait_len(&log, run as usize + 1).await;
+        assert_eq!(log.search(&Search::default()).entries[0].name, name);
         drop(store);
     }
     let text = std::fs::read_to_string(dir.join("querylog.json")).unwrap();
@@ -624,7 +625,292 @@ async fn a_restart_appends_to_the_file_and_starts_with_an_empty_ring() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["name"].to_string())
         .collect();
-    assert_eq!(names, ["\"run0.example\"", "\"run1.example\""]);
+    assert_eq!(
+        names,
+        ["\"run0.example\"", "\"run1.example\"", "\"run2.example\""]
+    );
+}
+
+#[tokio::test]
+async fn the_newest_entries_of_every_file_fill_memory_at_start_bad_lines_skipped() {
+    let dir = scratch("read-back");
+    let p: Arc<str> = "default".into();
+    {
+        let (_log, mut store) = QueryLog::new(QueryLogConfig {
+            dir: Some(dir.clone()),
+            rotate_bytes: 4096,
+            ..QueryLogConfig::default()
+        });
+        for i in 0..500 {
+            let name = format!("n{i}.example");
+            store.log(entry(i, "10.0.0.1", &p, &name, Reason::NotFilteredNotFound));
+        }
+    }
+    assert!(rotated(&dir).len() >= 5, "{:?}", rotated(&dir));
+    // A crash cut the last line short; someone left a note in the oldest file; a file
+    // of another name is not the log's.
+    let mut current = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("querylog.json"))
+        .unwrap();
+    std::io::Write::write_all(&mut current, b"{\"time_ms\":17000000").unwrap();
+    let oldest = dir.join(&rotated(&dir)[0]);
+    let text = std::fs::read_to_string(&oldest).unwrap();
+    std::fs::write(&oldest, format!("not json\n{text}")).unwrap();
+    std::fs::write(dir.join("querylog.old.json"), "{}\n").unwrap();
+
+    // Room for fewer than were logged: the newest 250, oldest to newest in sequence.
+    let (log, _store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        memory_entries: 250,
+        ..QueryLogConfig::default()
+    });
+    assert_eq!(log.len(), 249, "250 lines, the torn one skipped");
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log.search(&Search {
+            limit: Some(100),
+            cursor,
+            ..Search::default()
+        });
+        found.extend(page.entries.into_iter().map(|e| e.name));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next.parse().unwrap()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (251..500).rev().map(|i| format!("n{i}.example")).collect();
+    assert_eq!(found, expected);
+
+    // Room for all: every entry, the bad lines skipped.
+    let (log, _store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    assert_eq!(log.len(), 500);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn every_field_survives_the_files_and_a_restart() {
+    let dir = scratch("read-back-fields");
+    let all: Vec<Entry> = (0..300).map(varied).collect();
+    {
+        let (_log, mut store) = QueryLog::new(QueryLogConfig {
+            dir: Some(dir.clone()),
+            ..QueryLogConfig::default()
+        });
+        store.write(&all);
+    }
+    let (log, _store) = QueryLog::new(QueryLogConfig {
+        dir: Some(dir.clone()),
+        ..QueryLogConfig::default()
+    });
+    let found = log
+        .search(&Search {
+            limit: Some(1000),
+            ..Search::default()
+        })
+        .entries;
+    // As the ring keeps them: newlines dropped from names; the rcode is the header's 4
+    // bits, which is all the files name.
+    let expected: Vec<Entry> = all
+        .iter()
+        .rev()
+        .map(|e| Entry {
+            name: e.name.replace('\n', ""),
+            rcode: e.rcode & 0x0f,
+            ..e.clone()
+        })
+        .collect();
+    assert_eq!(found.len(), expected.len());
+    for (got, want) in found.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn type_rcode_and_upstream_filters() {
+    let (log, mut store) = QueryLog::new(QueryLogConfig::default());
+    let p: Arc<str> = "default".into();
+    let quad9: Arc<str> = "9.9.9.9:53".into();
+    for i in 0..60u64 {
+        let mut e = entry(
+            i,
+            "10.0.0.1",
+            &p,
+            &format!("n{i}.example"),
+            Reason::NotFilteredNotFound,
+        );
+        e.qtype = [1, 28, 65][i as usize % 3];
+        e.rcode = [0, 3][i as usize % 2];
+        e.upstream = (i % 4 != 0).then(|| quad9.clone());
+        store.log(e);
+    }
+    wait_len(&log, 60).await;
+    let count = |s: Search| {
+        log.search(&Search {
+            limit: Some(1000),
+            ..s
+        })
+        .entries
+        .len()
+    };
+    let qtype = |t: &str| Some(parse_qtype(t).unwrap());
+    assert_eq!(
+        count(Search {
+            qtype: qtype("AAAA"),
+            ..Search::default()
+        }),
+        20
+    );
+    assert_eq!(
+        count(Search {
+            qtype: qtype("https"),
+            ..Search::default()
+        }),
+        20
+    );
+    assert_eq!(
+        count(Search {
+            qtype: qtype("TYPE65"),
+            ..Search::default()
+        }),
+        20
+    );
+    assert_eq!(
+        count(Search {
+            qtype: qtype("16"),
+            ..Search::default()
+        }),
+        0
+    );
+    assert_eq!(parse_qtype("NOPE"), None);
+    let rcode = |r: &str| Some(parse_rcode(r).unwrap());
+    assert_eq!(
+        count(Search {
+            rcode: rcode("nxdomain"),
+            ..Search::default()
+        }),
+        30
+    );
+    assert_eq!(
+        count(Search {
+            rcode: rcode("0"),
+            ..Search::default()
+        }),
+        30
+    );
+    assert_eq!(parse_rcode("16"), None);
+    assert_eq!(parse_rcode("NOPE"), None);
+    let upstream = |u: &str| Some(u.parse::<UpstreamFilter>().unwrap());
+    assert_eq!(
+        count(Search {
+            upstream: upstream("9.9.9.9:53"),
+            ..Search::default()
+        }),
+        45
+    );
+    assert_eq!(
+        count(Search {
+            upstream: upstream("NONE"),
+            ..Search::default()
+        }),
+        15
+    );
+    assert_eq!(
+        count(Search {
+            upstream: upstream("1.1.1.1:53"),
+            ..Search::default()
+        }),
+        0
+    );
+    // Combined: AAAA (i % 3 == 1) and NXDOMAIN (odd) and upstream (i % 4 != 0).
+    let both = count(Search {
+        qtype: qtype("AAAA"),
+        rcode: rcode("NXDOMAIN"),
+        upstream: upstream("9.9.9.9:53"),
+        ..Search::default()
+    });
+    assert_eq!(
+        both,
+        (0..60)
+            .filter(|i| i % 3 == 1 && i % 2 == 1 && i % 4 != 0)
+            .count()
+    );
+}
+
+#[tokio::test]
+async fn since_a_head_finds_only_what_was_logged_after_it() {
+    let (log, mut store) = QueryLog::new(QueryLogConfig {
+        memory_entries: 10_000,
+        ..QueryLogConfig::default()
+    });
+    let p: Arc<str> = "default".into();
+    let log_n = |store: &mut Store, range: std::ops::Range<u64>| {
+        let batch: Vec<Entry> = range
+            .map(|i| {
+                entry(
+                    i,
+                    "10.0.0.1",
+                    &p,
+                    &format!("n{i}.example"),
+                    Reason::NotFilteredNotFound,
+                )
+            })
+            .collect();
+        store.write(&batch);
+    };
+    log_n(&mut store, 0..5000);
+    let first = log.search(&Search::default());
+    let head: Cursor = first.head.parse().unwrap();
+    assert_eq!(log.head(), head);
+    let since = |head: Cursor, limit| {
+        log.search(&Search {
+            since: Some(head),
+            limit: Some(limit),
+            ..Search::default()
+        })
+    };
+    assert!(since(head, 100).entries.is_empty(), "nothing new yet");
+    // Across a chunk boundary (4096).
+    log_n(&mut store, 5000..5003);
+    let new = since(head, 100);
+    assert_eq!(
+        names(&new.entries),
+        ["n5002.example", "n5001.example", "n5000.example"]
+    );
+    let head: Cursor = new.head.parse().unwrap();
+    log_n(&mut store, 5003..9000);
+    // More than a page since: the newest page, and a cursor for the rest, which stops at
+    // `since`.
+    let new = since(head, 1000);
+    assert_eq!(new.entries[0].name, "n8999.example");
+    let rest = log.search(&Search {
+        since: Some(head),
+        cursor: Some(new.next_cursor.unwrap().parse().unwrap()),
+        limit: Some(1000),
+        ..Search::default()
+    });
+    assert_eq!(rest.entries.len(), 1000);
+    let mut seen = 0;
+    let mut cursor = None;
+    loop {
+        let page = log.search(&Search {
+            since: Some(head),
+            cursor,
+            limit: Some(1000),
+            ..Search::default()
+        });
+        seen += page.entries.len();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next.parse().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 3997);
 }
 
 #[tokio::test]

@@ -242,3 +242,112 @@ fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+/// What [`read_back`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct ReadBack {
+    /// Entries read and handed on.
+    pub(super) entries: usize,
+    /// Lines that were not an entry (a line cut short by a crash, a hand edit): skipped.
+    pub(super) bad_lines: usize,
+    /// Files read.
+    pub(super) files: usize,
+}
+
+/// Reads the newest `capacity` entries of the files in `dir` back, oldest first, and
+/// hands each to `push`: the in-memory log refilled at start, so a restart does not empty
+/// it. The files are counted newest first (a `memchr` pass), and only the lines that fit
+/// are parsed, so the work and the memory are bounded by `capacity`, not by the disk.
+pub(super) fn read_back(dir: &Path, capacity: usize, mut push: impl FnMut(Entry)) -> ReadBack {
+    let mut read = ReadBack::default();
+    if capacity == 0 {
+        return read;
+    }
+    // Newest first: `querylog.json`, then the rotated files by their time, descending.
+    let mut files: Vec<(u64, PathBuf)> = match std::fs::read_dir(dir) {
+        Ok(items) => items
+            .flatten()
+            .filter_map(|item| {
+                let name = item.file_name();
+                let name = name.to_str()?;
+                let ms = if name == CURRENT {
+                    u64::MAX
+                } else {
+                    rotated_ms(name)?
+                };
+                Some((ms, item.path()))
+            })
+            .collect(),
+        Err(_) => return read,
+    };
+    files.sort_unstable_by_key(|f| std::cmp::Reverse(f.0));
+    // Counted one file at a time and parsed one at a time: one file's text is held at
+    // once, whatever the capacity.
+    let mut needed: Vec<(PathBuf, usize)> = Vec::new();
+    let mut lines = 0usize;
+    for (_, path) in files {
+        if lines >= capacity {
+            break;
+        }
+        match read_file(&path) {
+            Ok(text) => {
+                let count = count_lines(&text);
+                lines += count;
+                needed.push((path, count));
+            }
+            Err(err) => {
+                tracing::warn!(path = %path.display(), %err, "query log: reading a file back failed");
+            }
+        }
+    }
+    let mut skip = lines.saturating_sub(capacity);
+    for (path, count) in needed.iter().rev() {
+        if skip >= *count {
+            skip -= count;
+            continue;
+        }
+        let text = match read_file(path) {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), %err, "query log: reading a file back failed");
+                continue;
+            }
+        };
+        read.files += 1;
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            match super::json::parse_line(line) {
+                Some(entry) => {
+                    push(entry);
+                    read.entries += 1;
+                }
+                None => read.bad_lines += 1,
+            }
+        }
+    }
+    read
+}
+
+/// The non-empty lines of a file's text.
+fn count_lines(text: &[u8]) -> usize {
+    text.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
+}
+
+/// A log file's text: a regular file only (a device such as `/dev/full` reads forever),
+/// and no more than its size when it was opened.
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len()).read_to_end(&mut text)?;
+    Ok(text)
+}

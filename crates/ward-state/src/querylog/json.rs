@@ -27,6 +27,20 @@ pub(super) fn qtype_name(qtype: u16) -> Cow<'static, str> {
     }
 }
 
+/// The type `qtype_name` names so (uppercase); hickory's `FromStr` knows fewer names
+/// than it writes (no `ZERO`, `OPT`, `IXFR`), so the table is made from the names.
+pub(super) fn qtype_number(name: &str) -> Option<u16> {
+    static NUMBERS: LazyLock<foldhash::HashMap<&'static str, u16>> = LazyLock::new(|| {
+        (0..=u16::MAX)
+            .filter_map(|n| match RecordType::from(n) {
+                RecordType::Unknown(_) => None,
+                known => Some((<&'static str>::from(known), n)),
+            })
+            .collect()
+    });
+    NUMBERS.get(name).copied()
+}
+
 /// A response code's name as `rcode_name` gives it (`NOERROR`, `NXDOMAIN`, `RCODE11`):
 /// an entry's `rcode` is the header's 4 bits, so 16 names, made once.
 pub(super) fn rcode_str(rcode: u8) -> &'static str {
@@ -311,4 +325,51 @@ mod tests {
             );
         }
     }
+}
+
+/// A line of the files as it was written, for [`parse_line`].
+#[derive(serde::Deserialize)]
+struct Line {
+    time_ms: u64,
+    client: IpAddr,
+    #[serde(default)]
+    client_name: Option<String>,
+    policy: String,
+    name: String,
+    qtype: String,
+    reason: String,
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    list: Option<String>,
+    #[serde(default)]
+    answer: String,
+    rcode: String,
+    #[serde(default)]
+    upstream: Option<String>,
+    #[serde(default)]
+    cached: bool,
+    #[serde(default)]
+    elapsed_us: u32,
+}
+
+/// An entry read back from a line of the files; `None` for a line that is not one.
+pub(super) fn parse_line(line: &[u8]) -> Option<Entry> {
+    let line: Line = serde_json::from_slice(line).ok()?;
+    Some(Entry {
+        time_ms: line.time_ms,
+        client: line.client,
+        client_name: line.client_name,
+        policy: line.policy.into(),
+        name: line.name,
+        qtype: super::parse_qtype(&line.qtype)?,
+        reason: super::parse_reason(&line.reason)?,
+        rule: line.rule,
+        list: line.list,
+        answer: line.answer,
+        rcode: super::parse_rcode(&line.rcode)?,
+        upstream: line.upstream.map(Into::into),
+        cached: line.cached,
+        elapsed_us: line.elapsed_us,
+    })
 }

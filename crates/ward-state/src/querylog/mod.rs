@@ -17,8 +17,9 @@
 //! after an hour, so a quiet server's entries expire too) it is renamed to
 //! `querylog.<unix-ms>.json`, and rotated files whose newest entry is older than
 //! `retention` are deleted, as are the oldest while all the files take more than
-//! `max_disk`. The files are for log shippers and for people; a restart
-//! does NOT load them back into the ring (searches see entries since the start).
+//! `max_disk`. The files are for log shippers and for people, and for the ring itself: at
+//! start the newest `memory_entries` of them are read back into it (`files::read_back`),
+//! so a restart does not empty the log that searches and the UI see.
 
 mod files;
 mod json;
@@ -36,7 +37,9 @@ pub use ward_rules::Reason;
 use files::Files;
 pub use json::ipv4_text;
 use ring::Ring;
-pub use search::{ClientFilter, Cursor, Page, Search, parse_reason};
+pub use search::{
+    ClientFilter, Cursor, Page, Search, UpstreamFilter, parse_qtype, parse_rcode, parse_reason,
+};
 
 /// The default size of the in-memory ring.
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
@@ -218,13 +221,37 @@ enum Mark {
 
 impl QueryLog {
     /// An empty query log and the store that fills it.
+    ///
+    /// With a directory, the newest entries of its files are read back into memory first
+    /// (a line that is not an entry is skipped and counted in the log message).
     pub fn new(config: QueryLogConfig) -> (QueryLog, Store) {
+        let mut ring = Ring::new(config.memory_entries);
+        let ignored = IgnoredNames::new(&config.ignore);
+        if let Some(dir) = &config.dir {
+            let started = Instant::now();
+            // As the store would log them now: the ignore list may have grown since.
+            let read = files::read_back(dir, config.memory_entries, |mut e| {
+                if prepare(&mut e, &ignored, config.anonymize_clients) {
+                    ring.push_all([&e]);
+                }
+            });
+            if read.entries > 0 || read.bad_lines > 0 {
+                tracing::info!(
+                    dir = %dir.display(),
+                    entries = read.entries,
+                    files = read.files,
+                    bad_lines = read.bad_lines,
+                    ms = started.elapsed().as_millis() as u64,
+                    "query log: read the newest entries back from the files"
+                );
+            }
+        }
         let shared = Arc::new(Shared {
-            ring: RwLock::new(Ring::new(config.memory_entries)),
+            ring: RwLock::new(ring),
         });
         let store = Store {
             shared: shared.clone(),
-            ignored: IgnoredNames::new(&config.ignore),
+            ignored,
             anonymize: config.anonymize_clients,
             files: config
                 .dir
@@ -249,6 +276,12 @@ impl QueryLog {
     /// Searches the in-memory entries, newest first.
     pub fn search(&self, q: &Search) -> Page {
         self.shared.read().search(q)
+    }
+
+    /// Where the log stands: the [`Search::since`] that finds only entries logged after
+    /// now. Cheap (a read lock and a number), for a tail to poll.
+    pub fn head(&self) -> Cursor {
+        Cursor(self.shared.read().head())
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use memchr::memmem;
 
-use super::{Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, Reason, Search};
+use super::{Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, Reason, Search, UpstreamFilter};
 
 /// Entries per chunk: large enough for one name scan to amortise its setup, small enough
 /// that the memory of evicted entries is given back soon.
@@ -315,13 +315,32 @@ impl Ring {
         }
     }
 
+    /// The sequence number the next entry pushed gets: a search's [`Page::head`].
+    pub(super) fn head(&self) -> u64 {
+        self.next_seq
+    }
+
     pub(super) fn search(&self, q: &Search) -> Page {
+        let head = self.next_seq.to_string();
+        let nothing = || Page {
+            head: head.clone(),
+            ..Page::default()
+        };
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let policy = match &q.policy {
             Some(p) => match self.policies.find(p) {
                 Some(id) => Some(id),
-                None => return Page::default(),
+                None => return nothing(),
             },
+            None => None,
+        };
+        // The upstream's number as details carry it (0 for none).
+        let upstream = match &q.upstream {
+            Some(UpstreamFilter::Named(u)) => match self.upstreams.find(u) {
+                Some(id) => Some(id + 1),
+                None => return nothing(),
+            },
+            Some(UpstreamFilter::None) => Some(0),
             None => None,
         };
         let needle = q
@@ -330,19 +349,27 @@ impl Ring {
             .map(|n| n.trim().trim_end_matches('.').to_ascii_lowercase())
             .filter(|n| !n.is_empty());
         if needle.as_ref().is_some_and(|n| n.contains('\n')) {
-            return Page::default();
+            return nothing();
         }
         let finder = needle.as_ref().map(|n| memmem::Finder::new(n.as_bytes()));
         let mut hits: Vec<usize> = Vec::new();
         let from = q.from_ms.unwrap_or(0);
         let to = q.to_ms.unwrap_or(u64::MAX);
         let before = q.cursor.map_or(u64::MAX, |c| c.0);
+        let since = q.since.map_or(0, |c| c.0);
+        let details = q.qtype.is_some() || q.rcode.is_some() || upstream.is_some();
         let keep = |chunk: &Chunk, i: usize| {
             let key = &chunk.keys[i];
             key.time_ms >= from
                 && key.time_ms <= to
                 && policy.is_none_or(|p| p == key.policy)
                 && q.reason.is_none_or(|r| r == key.reason)
+                && (!details || {
+                    let detail = &chunk.details[i];
+                    q.qtype.is_none_or(|t| t == detail.qtype)
+                        && q.rcode.is_none_or(|r| r == detail.rcode)
+                        && upstream.is_none_or(|u| u == detail.upstream)
+                })
                 && q.client.as_ref().is_none_or(|c| {
                     // The name only when asked: reading the entry would cost a cache
                     // miss per entry scanned.
@@ -358,10 +385,15 @@ impl Ring {
                 break;
             }
             let lo = if c == 0 { self.skip } else { 0 };
+            let lo = lo.max(since.saturating_sub(chunk.first_seq).min(CHUNK as u64) as usize);
             let hi = chunk
                 .keys
                 .len()
                 .min(before.saturating_sub(chunk.first_seq) as usize);
+            if chunk.first_seq + (chunk.keys.len() as u64) <= since {
+                // This chunk and every older one are before `since`.
+                break;
+            }
             if lo >= hi || chunk.max_ms < from || chunk.min_ms > to {
                 continue;
             }
@@ -408,6 +440,7 @@ impl Ring {
                 .then(|| found.last().map(|(seq, _)| Cursor(*seq).to_string()))
                 .flatten(),
             entries: found.into_iter().map(|(_, e)| e).collect(),
+            head,
         }
     }
 }

@@ -136,10 +136,69 @@ pub struct Search {
     pub name: Option<String>,
     /// Entries with this reason.
     pub reason: Option<Reason>,
+    /// Entries of this question type.
+    pub qtype: Option<u16>,
+    /// Entries with this response code (the header's 4 bits).
+    pub rcode: Option<u8>,
+    /// Entries answered by this upstream (its address as the log shows it; `none` for
+    /// entries no upstream answered: blocked, cached, local).
+    pub upstream: Option<UpstreamFilter>,
     /// The page size: 100 unless set, at most 1,000.
     pub limit: Option<usize>,
     /// The previous page's [`Page::next_cursor`], for the page after it.
     pub cursor: Option<Cursor>,
+    /// Only entries logged at or after this point: a [`Page::head`] of an earlier search,
+    /// for the entries logged since (a live tail).
+    pub since: Option<Cursor>,
+}
+
+/// Which upstream a search keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamFilter {
+    /// Entries this upstream answered.
+    Named(String),
+    /// Entries no upstream answered.
+    None,
+}
+
+impl FromStr for UpstreamFilter {
+    type Err = String;
+
+    /// `none`, or an upstream's address as the log shows it.
+    fn from_str(s: &str) -> Result<UpstreamFilter, String> {
+        match s.trim() {
+            "" => Err("an empty upstream filter".into()),
+            none if none.eq_ignore_ascii_case("none") => Ok(UpstreamFilter::None),
+            named => Ok(UpstreamFilter::Named(named.to_owned())),
+        }
+    }
+}
+
+/// Parses a question type filter: its name (`A`, `aaaa`, `HTTPS`), RFC 3597's `TYPE65`,
+/// or its number.
+pub fn parse_qtype(s: &str) -> Option<u16> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u16>() {
+        return Some(n);
+    }
+    if let Some(n) = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("TYPE"))
+        .and_then(|_| s[4..].parse::<u16>().ok())
+    {
+        return Some(n);
+    }
+    super::json::qtype_number(&s.to_ascii_uppercase())
+}
+
+/// Parses a response code filter: its name as the log shows it (`NOERROR`, `nxdomain`,
+/// `SERVFAIL`, `RCODE11`) or its number (0 to 15).
+pub fn parse_rcode(s: &str) -> Option<u8> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u8>() {
+        return (n < 16).then_some(n);
+    }
+    (0..16u8).find(|&n| super::json::rcode_str(n).eq_ignore_ascii_case(s))
 }
 
 /// One page of a search, newest first.
@@ -149,4 +208,7 @@ pub struct Page {
     pub entries: Vec<Entry>,
     /// Pass this as [`Search::cursor`] for the next page; `None` when this is the last.
     pub next_cursor: Option<String>,
+    /// Where the log stood at the search: pass it as [`Search::since`] for the entries
+    /// logged after this page (the live tail starts there).
+    pub head: String,
 }
