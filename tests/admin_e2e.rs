@@ -573,3 +573,57 @@ fn a_rule_line_is_checked_without_saving() {
     assert_eq!(check("   ")["problem"], "empty");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
 }
+
+/// Issue 14: the status names this pod and says how each upstream server has been
+/// answering: the one that answers is healthy, the one that never does is not, with why.
+#[test]
+fn the_status_gives_each_upstream_servers_health_and_the_node() {
+    let up = upstream();
+    // A port nothing answers on: bound, never read.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    let dir = TempDir::new("admin-health");
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"dns: {{ listen: ["127.0.0.1:0"], upstream_timeout: 300ms }}
+admin: {{ listen: "127.0.0.1:0" }}
+upstreams:
+  default: {{ servers: ["{up}"] }}
+  router: {{ servers: ["{dead_addr}"] }}
+forward: [ {{ zones: [home.example], upstream: router }} ]
+policies: {{ main: {{}} }}
+default_policy: main
+data_dir: "{}"
+"#,
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn_env(&config_path, &[("HOSTNAME", "ward-primary-0")]);
+    assert_eq!(a_of(&ward, "www.example"), ["127.1.0.1"]);
+    assert!(a_of(&ward, "nas.home.example").is_empty());
+
+    let status = ward.status();
+    assert_eq!(status["node"]["name"], "ward-primary-0");
+    assert!(status["node"]["started_ms"].as_u64().unwrap() > 1_700_000_000_000);
+    let health = status["upstreams"].as_array().unwrap();
+    assert_eq!(health.len(), 2, "{status:#}");
+    let (default, router) = (&health[0], &health[1]);
+    assert_eq!(default["group"], "default");
+    assert_eq!(default["server"], up.to_string());
+    assert!(default["answered"].as_u64().unwrap() >= 1, "{default}");
+    assert_eq!(default["failed"], 0);
+    assert_eq!(default["healthy"], true);
+    assert!(default["mean_ms"].as_f64().unwrap() > 0.0, "{default}");
+    assert_eq!(router["group"], "router");
+    assert_eq!(router["answered"], 0);
+    assert!(router["failed"].as_u64().unwrap() >= 1, "{router}");
+    assert_eq!(router["healthy"], false);
+    assert!(
+        router["last_error"].as_str().unwrap().contains("timed out"),
+        "{router}"
+    );
+    drop(dead);
+}

@@ -281,6 +281,13 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     ));
     let status: StatusFn = {
         let reloader = reloader.clone();
+        let handler = handler.clone();
+        let node = serde_json::json!({
+            "name": node_name(),
+            "started_ms": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        });
         Arc::new(move || {
             let status = Status::gather(&reloader, &activity, &downloader);
             let mut value = serde_json::to_value(status).unwrap_or_default();
@@ -299,6 +306,11 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
             });
             if let Some(object) = value.as_object_mut() {
                 object.insert("sync".into(), sync);
+                object.insert("node".into(), node.clone());
+                object.insert(
+                    "upstreams".into(),
+                    serde_json::to_value(handler.upstream_health()).unwrap_or_default(),
+                );
             }
             value
         })
@@ -373,6 +385,16 @@ fn recording(
         log.clone(),
     );
     (log, recorder, writer)
+}
+
+/// This pod's name: `HOSTNAME` (Kubernetes sets it to the pod's), else the kernel's.
+fn node_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "ward".to_owned())
 }
 
 /// How often the statistics are saved (and at shutdown): a crash loses at most this. Not

@@ -232,7 +232,7 @@ pub(crate) fn openapi_json() -> serde_json::Value {
 
 /// Every route with its documentation. Handlers in one `routes!` share a path.
 fn routes() -> OpenApiRouter<AdminState> {
-    use resources::{clients, lists, policies, records, upstreams};
+    use resources::{clients, forward, lists, policies, records, upstreams};
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(livez))
         .routes(routes!(readyz))
@@ -265,6 +265,7 @@ fn routes() -> OpenApiRouter<AdminState> {
             records::remove
         ))
         .routes(routes!(upstreams::all, upstreams::add))
+        .routes(routes!(forward::all, forward::replace))
         .routes(routes!(
             upstreams::one,
             upstreams::replace,

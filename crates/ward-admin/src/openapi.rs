@@ -244,6 +244,17 @@ pub(crate) struct ClientRuleSchema {
     name: Option<String>,
 }
 
+/// Conditional forwarding: names in these zones go to this upstream group.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ForwardRule)]
+pub(crate) struct ForwardRuleSchema {
+    /// Zones (`home.example.com`, `168.192.in-addr.arpa`): each zone and every name below
+    /// it; the longest zone that matches wins.
+    zones: Vec<String>,
+    /// The upstream group that answers them.
+    upstream: String,
+}
+
 /// A local answer.
 #[derive(Serialize, ToSchema)]
 #[schema(as = LocalRecord)]

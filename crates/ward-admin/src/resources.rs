@@ -1,5 +1,5 @@
 //! REST resources over the config, one module per thing users edit: `lists`, `policies`
-//! (and each policy's custom `rules`), `clients`, `records`, `upstreams`.
+//! (and each policy's custom `rules`), `clients`, `records`, `upstreams`, `forward`.
 //!
 //! Reads answer from the config serving now. Every write takes the same path ([`edit`]):
 //! copy the serving config, change the copy (404 for an unknown id or name, 409 for a
@@ -9,6 +9,7 @@
 //! Bodies are the config's own JSON shapes, as `GET` returns them.
 
 pub(crate) mod clients;
+pub(crate) mod forward;
 pub(crate) mod lists;
 pub(crate) mod policies;
 pub(crate) mod records;

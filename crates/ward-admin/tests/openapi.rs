@@ -49,6 +49,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/records"),
     ("GET", "/api/v1/upstreams"),
     ("POST", "/api/v1/upstreams"),
+    ("GET", "/api/v1/forward"),
+    ("PUT", "/api/v1/forward"),
     ("GET", "/api/v1/upstreams/{name}"),
     ("PUT", "/api/v1/upstreams/{name}"),
     ("DELETE", "/api/v1/upstreams/{name}"),
@@ -198,6 +200,7 @@ async fn the_body_schemas_name_exactly_the_fields_of_the_config_types() {
         ("/api/v1/clients", "ClientRule"),
         ("/api/v1/records", "LocalRecord"),
         ("/api/v1/upstreams", "UpstreamGroup"),
+        ("/api/v1/forward", "ForwardRule"),
     ] {
         assert_eq!(fields(&s, uri).await, properties(&doc, schema), "{schema}");
     }

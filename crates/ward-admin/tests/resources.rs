@@ -836,6 +836,56 @@ async fn upstream_groups_are_added_replaced_and_removed_while_unused() {
 }
 
 #[tokio::test]
+async fn forward_rules_are_one_list_replaced_whole() {
+    let s = setup("res-forward", Credentials::none(), false);
+    let (_, body) = s.local(Method::GET, "/api/v1/forward", None).await;
+    assert_eq!(
+        json(&body),
+        json!([{ "zones": ["home.example"], "upstream": "router" }])
+    );
+    let rules = json!([
+        { "zones": ["Home.Example.", "168.192.in-addr.arpa"], "upstream": "router" },
+        { "zones": ["corp.example"], "upstream": "default" },
+    ]);
+    write(&s, Method::PUT, "/api/v1/forward", Some(&rules.to_string())).await;
+    let saved = s.saved().forward;
+    assert_eq!(saved.len(), 2);
+    assert_eq!(saved[0].zones, ["home.example", "168.192.in-addr.arpa"]);
+    let (_, body) = s.local(Method::GET, "/api/v1/forward", None).await;
+    assert_eq!(json(&body)[1]["upstream"], "default");
+
+    let message = refused(
+        &s,
+        Method::PUT,
+        "/api/v1/forward",
+        Some(r#"[{ "zones": ["x.example"], "upstream": "nowhere" }]"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(message.contains("nowhere"), "{message}");
+    let message = refused(
+        &s,
+        Method::PUT,
+        "/api/v1/forward",
+        Some(r#"[{ "zones": ["x.example"], "upstream": "router", "extra": 1 }]"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(message.contains("extra"), "{message}");
+
+    // Emptied: nothing is forwarded, and the router group can go.
+    write(&s, Method::PUT, "/api/v1/forward", Some("[]")).await;
+    write(
+        &s,
+        Method::PUT,
+        "/api/v1/forward",
+        Some(r#"[{ "zones": ["corp.example"], "upstream": "default" }]"#),
+    )
+    .await;
+    write(&s, Method::DELETE, "/api/v1/upstreams/router", None).await;
+}
+
+#[tokio::test]
 async fn a_write_the_same_as_the_config_is_unchanged() {
     let s = setup("res-unchanged", Credentials::none(), false);
     let (_, body) = s.local(Method::GET, "/api/v1/lists/ads", None).await;

@@ -208,6 +208,15 @@ impl Handler {
         &self.guards
     }
 
+    /// How each server of each upstream group serving now has been answering, by group
+    /// name and the group's order.
+    pub fn upstream_health(&self) -> Vec<crate::metrics::ServerHealth> {
+        let runtime = self.runtime.load();
+        let mut groups: Vec<_> = runtime.upstreams.iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        groups.into_iter().flat_map(|(_, g)| g.health()).collect()
+    }
+
     /// The snapshot queries are answered from.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.runtime.load().snapshot.clone()

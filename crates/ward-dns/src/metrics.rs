@@ -8,6 +8,8 @@
 //! `ward_querylog_dropped_total` and missing from these counts. Upstream exchanges are
 //! counted where they happen, per server (they cost tens of microseconds anyway).
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
@@ -228,12 +230,15 @@ impl EncodeMetric for CacheEntries {
     }
 }
 
-/// Exchanges with upstream servers: requests, failures and latency per group and server.
+/// Exchanges with upstream servers: requests, failures and latency per group and server,
+/// and each server's [`ServerHealth`].
 #[derive(Clone, Debug)]
 pub struct UpstreamMetrics {
     requests: Family<UpstreamLabels, Counter>,
     errors: Family<UpstreamLabels, Counter>,
     duration: LatencyFamily<UpstreamLabels>,
+    /// By group and server label; kept across reloads as the counters are.
+    health: Arc<Mutex<BTreeMap<(String, String), Arc<Health>>>>,
 }
 
 impl Default for UpstreamMetrics {
@@ -242,8 +247,71 @@ impl Default for UpstreamMetrics {
             requests: Family::default(),
             errors: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),
+            health: Arc::default(),
         }
     }
+}
+
+/// One server's exchanges as they went: counted where they happen, on the exchange's
+/// own budget (a few atomics; the lock only when one fails).
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    group: String,
+    server: String,
+    ok: AtomicU64,
+    failed: AtomicU64,
+    /// The time of the successful exchanges together, µs.
+    ok_us: AtomicU64,
+    last_ok_ms: AtomicU64,
+    last_error_ms: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Health {
+    pub(crate) fn succeeded(&self, took: std::time::Duration) {
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        self.ok_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.last_ok_ms.store(unix_ms(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn failed(&self, why: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.last_error_ms.store(unix_ms(), Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(why);
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How one upstream server has been answering since the process started.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ServerHealth {
+    /// The upstream group.
+    pub group: String,
+    /// The server, as `/metrics` labels it (scheme and host: no DoH path or ClientID).
+    pub server: String,
+    /// Exchanges that got an answer.
+    pub answered: u64,
+    /// Exchanges that failed: timeout, connection or protocol error, SERVFAIL or REFUSED.
+    pub failed: u64,
+    /// The mean time of the answered exchanges, ms.
+    pub mean_ms: Option<f64>,
+    /// The last answered exchange, Unix ms.
+    pub last_ok_ms: Option<u64>,
+    /// The last failed exchange, Unix ms.
+    pub last_error_ms: Option<u64>,
+    /// Why it failed.
+    pub last_error: Option<String>,
+    /// Whether its last exchange was answered (or it has had none).
+    pub healthy: bool,
 }
 
 impl UpstreamMetrics {
@@ -272,10 +340,49 @@ impl UpstreamMetrics {
             group: label_value(group),
             server: label_value(server),
         };
+        let health = self
+            .health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((group.to_owned(), server.to_owned()))
+            .or_insert_with(|| {
+                Arc::new(Health {
+                    group: group.to_owned(),
+                    server: server.to_owned(),
+                    ..Health::default()
+                })
+            })
+            .clone();
         ServerMetrics {
             requests: self.requests.get_or_create_owned(&labels),
             errors: self.errors.get_or_create_owned(&labels),
             duration: self.duration.get_or_create_owned(&labels),
+            health,
+        }
+    }
+}
+
+impl Health {
+    /// How it stands now.
+    pub(crate) fn report(&self) -> ServerHealth {
+        let answered = self.ok.load(Ordering::Relaxed);
+        let last = |at: &AtomicU64| Some(at.load(Ordering::Relaxed)).filter(|ms| *ms > 0);
+        let (last_ok_ms, last_error_ms) = (last(&self.last_ok_ms), last(&self.last_error_ms));
+        ServerHealth {
+            group: self.group.clone(),
+            server: self.server.clone(),
+            answered,
+            failed: self.failed.load(Ordering::Relaxed),
+            mean_ms: (answered > 0)
+                .then(|| self.ok_us.load(Ordering::Relaxed) as f64 / answered as f64 / 1000.0),
+            last_ok_ms,
+            last_error_ms,
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            healthy: last_error_ms <= last_ok_ms,
         }
     }
 }
@@ -301,15 +408,21 @@ pub(crate) struct ServerMetrics {
     pub(crate) requests: Counter,
     pub(crate) errors: Counter,
     pub(crate) duration: Histogram,
+    pub(crate) health: Arc<Health>,
 }
 
-impl Default for ServerMetrics {
-    /// In no registry: for groups built without metrics.
-    fn default() -> ServerMetrics {
+impl ServerMetrics {
+    /// In no registry: for groups built without metrics (their health is still kept).
+    pub(crate) fn unregistered(group: &str, server: &str) -> ServerMetrics {
         ServerMetrics {
             requests: Counter::default(),
             errors: Counter::default(),
             duration: latency_histogram(),
+            health: Arc::new(Health {
+                group: group.to_owned(),
+                server: server.to_owned(),
+                ..Health::default()
+            }),
         }
     }
 }

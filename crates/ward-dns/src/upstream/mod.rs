@@ -188,8 +188,10 @@ impl UpstreamGroup {
                     Transport::Https(https)
                 }
             };
-            let metrics =
-                metrics.map_or_else(ServerMetrics::default, |m| m.server(name, &metrics_label));
+            let metrics = metrics.map_or_else(
+                || ServerMetrics::unregistered(name, &metrics_label),
+                |m| m.server(name, &metrics_label),
+            );
             built.push(Server {
                 label,
                 transport,
@@ -250,6 +252,15 @@ impl UpstreamGroup {
     }
 
     /// The group's strategy.
+    /// How each of its servers has been answering, in the group's order.
+    pub fn health(&self) -> Vec<crate::metrics::ServerHealth> {
+        self.inner
+            .servers
+            .iter()
+            .map(|s| s.metrics.health.report())
+            .collect()
+    }
+
     pub fn strategy(&self) -> Strategy {
         self.inner.strategy
     }
@@ -328,12 +339,20 @@ impl Server {
         let started = Instant::now();
         let outcome = self.exchange_bounded(request, timeout).await;
         match &outcome {
-            Ok(answer) if !wire::is_server_failure(answer) => self
-                .metrics
-                .duration
-                .observe(started.elapsed().as_secs_f64()),
-            _ => {
+            Ok(answer) if !wire::is_server_failure(answer) => {
+                let took = started.elapsed();
+                self.metrics.duration.observe(took.as_secs_f64());
+                self.metrics.health.succeeded(took);
+            }
+            Ok(answer) => {
                 self.metrics.errors.inc();
+                let rcode = answer.get(3).map_or(0, |b| b & 0x0f);
+                let name = if rcode == 5 { "REFUSED" } else { "SERVFAIL" };
+                self.metrics.health.failed(format!("answered {name}"));
+            }
+            Err(e) => {
+                self.metrics.errors.inc();
+                self.metrics.health.failed(e.to_string());
             }
         }
         outcome
