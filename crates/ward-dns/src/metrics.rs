@@ -238,7 +238,7 @@ pub struct UpstreamMetrics {
     errors: Family<UpstreamLabels, Counter>,
     duration: LatencyFamily<UpstreamLabels>,
     /// By group and server label; kept across reloads as the counters are.
-    health: Arc<Mutex<BTreeMap<(String, String), Arc<Health>>>>,
+    health: Arc<Mutex<HealthByServer>>,
 }
 
 impl Default for UpstreamMetrics {
@@ -251,6 +251,9 @@ impl Default for UpstreamMetrics {
         }
     }
 }
+
+/// Each server's [`Health`] by group and server label.
+type HealthByServer = BTreeMap<(String, String), Arc<Health>>;
 
 /// One server's exchanges as they went: counted where they happen, on the exchange's
 /// own budget (a few atomics; the lock only when one fails).
