@@ -290,3 +290,211 @@ fn a_forged_push_is_refused_with_the_reason_and_changes_nothing() {
     let (status, body) = push(&state);
     assert_eq!(status, 200, "{body}");
 }
+
+/// Issue 14: on the primary, `node=all` merges every pod's query log and statistics
+/// (the load balancer may send a VLAN's queries to any pod), `/api/v1/nodes` lists the
+/// pods with their revisions, and a pod that is down is reported, not fatal. The
+/// primary reads its replicas with the sync token, which opens those reads only.
+#[test]
+fn the_primary_shows_every_pods_log_statistics_and_revision() {
+    let up = upstream();
+    let dir = TempDir::new("sync-views");
+    let token = dir.0.join("sync-token");
+    std::fs::write(&token, "views-sync-token\n").unwrap();
+    let admin_token = dir.0.join("admin-token");
+    std::fs::write(&admin_token, "views-admin-token\n").unwrap();
+    let list = dir.0.join("ads.txt");
+    std::fs::write(&list, "||ads.example^\n").unwrap();
+    let ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let ports: Vec<u16> = ips.iter().map(|ip| free_port(ip)).collect();
+    let with_admin_token = |text: String| {
+        text.replace(
+            "admin:\n  listen:",
+            &format!(
+                "admin:\n  token_file: \"{}\"\n  listen:",
+                admin_token.display()
+            ),
+        )
+    };
+    let configs: Vec<PathBuf> = ips
+        .iter()
+        .zip(&ports)
+        .enumerate()
+        .map(|(i, (ip, port))| {
+            let sync = if i == 0 {
+                format!(
+                    "  role: primary\n  replicas: [\"http://127.0.0.2:{}\", \"http://127.0.0.3:{}\"]\n  token_file: \"{}\"\n",
+                    ports[1],
+                    ports[2],
+                    token.display()
+                )
+            } else {
+                format!(
+                    "  role: replica\n  primary: \"http://127.0.0.1:{}\"\n  token_file: \"{}\"\n  interval: 1s\n",
+                    ports[0],
+                    token.display()
+                )
+            };
+            let path = dir.0.join(format!("node-{i}.yaml"));
+            let text = node_local(ip, *port, &dir.0.join(format!("data-{i}")), &sync)
+                + &filtering(up, &list, &[]);
+            std::fs::write(&path, with_admin_token(text)).unwrap();
+            path
+        })
+        .collect();
+    let names = ["ward-0", "ward-replica-0", "ward-replica-1"];
+    let pods: Vec<Ward> = configs
+        .iter()
+        .zip(names)
+        .map(|(c, name)| Ward::spawn_env(c, &[("HOSTNAME", name)]))
+        .collect();
+    let auth = Some("Bearer views-admin-token");
+    let get = |w: &Ward, path: &str| -> serde_json::Value {
+        let (status, body) = http(w.admin, "GET", path, auth, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let revision = get(&pods[0], "/api/v1/status")["sync"]["revision"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for w in &pods[1..] {
+        wait_until(Duration::from_secs(5), "the first sync", || {
+            get(w, "/api/v1/status")["sync"]["revision"].as_str() == Some(revision.as_str())
+        });
+    }
+
+    // One query on each pod, and a blocked one on the last.
+    for (i, w) in pods.iter().enumerate() {
+        let name = format!("on-pod-{i}.example.");
+        assert_eq!(addrs(w, w.dns.ip(), &name, RecordType::A), ["127.1.0.1"]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(blocked(&pods[2], "ads.example."));
+    let merged = |params: &str| get(&pods[0], &format!("/api/v1/querylog?node=all&{params}"));
+    wait_until(Duration::from_secs(3), "every pod's entries", || {
+        merged("")["entries"].as_array().unwrap().len() == 4
+    });
+    let page = merged("");
+    let seen: Vec<(String, String)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"].as_str().unwrap().to_owned(),
+                e["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ward-replica-1".to_owned(), "ads.example".to_owned()),
+            ("ward-replica-1".to_owned(), "on-pod-2.example".to_owned()),
+            ("ward-replica-0".to_owned(), "on-pod-1.example".to_owned()),
+            ("ward-0".to_owned(), "on-pod-0.example".to_owned()),
+        ]
+    );
+    let nodes = page["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{page:#}");
+    assert!(nodes.iter().all(|n| n["ok"] == true), "{page:#}");
+    assert!(page["next_cursor"].is_null());
+    // Filters reach every pod.
+    assert_eq!(
+        merged("verdict=blocked")["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A page at a time: every entry once, newest first.
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = merged(&format!("limit=1&cursor={cursor}"));
+        walked.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+        assert!(walked.len() <= 4, "{walked:?}");
+    }
+    assert_eq!(walked, seen.iter().map(|s| s.1.clone()).collect::<Vec<_>>());
+
+    // The statistics add up; a scope reaches every pod too.
+    let stats = get(&pods[0], "/api/v1/stats?node=all");
+    assert_eq!(stats["totals"]["queries"], 4, "{stats:#}");
+    assert_eq!(stats["totals"]["blocked"], 1);
+    assert_eq!(stats["nodes"].as_array().unwrap().len(), 3);
+    let own = get(&pods[0], "/api/v1/stats");
+    assert_eq!(own["totals"]["queries"], 1);
+    assert_eq!(own["node"], "ward-0");
+    let scoped = get(&pods[0], "/api/v1/stats?node=all&client=127.0.0.3");
+    assert_eq!(scoped["totals"]["queries"], 2, "{scoped:#}");
+    assert_eq!(scoped["scope"]["client"], "127.0.0.3");
+
+    // Every pod, in sync.
+    let all = get(&pods[0], "/api/v1/nodes")["nodes"].clone();
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all[0]["node"], "ward-0");
+    assert_eq!(all[0]["role"], "primary");
+    assert_eq!(all[0]["self"], true);
+    for (node, name) in all[1..].iter().zip(&names[1..]) {
+        assert_eq!(node["node"], *name, "{node:#}");
+        assert_eq!(node["role"], "replica");
+        assert_eq!(node["in_sync"], true);
+        assert_eq!(node["behind_ms"], 0);
+        assert_eq!(node["revision"], revision.as_str());
+        // The primary started first: its first push failed and the replica pulled.
+        assert!(node["last_push"]["at_ms"].as_u64().is_some(), "{node:#}");
+        assert!(node["last_sync_ms"].as_u64().is_some(), "{node:#}");
+    }
+
+    // The sync token opens the primary's reads, nothing else.
+    let sync_auth = Some("Bearer views-sync-token");
+    let (status, _) = http(pods[1].admin, "GET", "/api/v1/querylog", sync_auth, "");
+    assert_eq!(status, 200);
+    for path in ["/api/v1/config", "/api/v1/policies"] {
+        let (status, body) = http(pods[1].admin, "GET", path, sync_auth, "");
+        assert_eq!(status, 401, "GET {path}: {body}");
+    }
+    let write = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .args(["-H", "Content-Type: application/json", "-d", "[]"])
+        .args(["-H", "Authorization: Bearer views-sync-token"])
+        .arg(format!("http://{}/api/v1/forward", pods[0].admin))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&write.stdout), "401");
+
+    // A pod down: named, and the others still merged.
+    pods[2].signal("KILL");
+    std::thread::sleep(Duration::from_millis(200));
+    let page = merged("");
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{page:#}");
+    let down: Vec<&serde_json::Value> = page["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["ok"] == false)
+        .collect();
+    assert_eq!(down.len(), 1, "{page:#}");
+    assert!(
+        down[0]["error"].as_str().unwrap().contains("127.0.0.3"),
+        "{page:#}"
+    );
+    let stats = get(&pods[0], "/api/v1/stats?node=all");
+    assert_eq!(stats["totals"]["queries"], 2);
+    let all = get(&pods[0], "/api/v1/nodes")["nodes"].clone();
+    assert_eq!(all[2]["ok"], false, "{all:#}");
+    assert!(all[2]["error"].is_string());
+}

@@ -253,6 +253,11 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         },
     );
     admin.set_metrics(Arc::new(registry));
+    admin.set_cluster(ward_admin::cluster::Cluster {
+        node: node_name(),
+        token: sync_token.clone(),
+        primary: primary.clone(),
+    });
     let _ = sync_slot.set(SyncControl {
         token: sync_token.into(),
         reloader: reloader.clone(),

@@ -209,52 +209,60 @@ pub(crate) async fn require(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let credentials = state.credentials();
-    let principal = if let Some(user) = state.sessions().user(request.headers()) {
-        // The browser sends the cookie with whatever it asks for; a write must show it
-        // comes from the UI's own script (see crate::session).
-        if writes && !request.headers().contains_key(crate::session::UI_HEADER) {
-            return problem(
-                StatusCode::FORBIDDEN,
-                "a write with the session cookie must carry the X-Ward-UI header",
-            );
-        }
-        Principal {
-            user: Some(user),
-            via: "session",
-        }
-    } else if credentials.is_empty() {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_canonical());
-        if !peer.is_some_and(|ip| ip.is_loopback()) {
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "no admin credentials are configured, so the API answers local clients only; \
-                 set admin.token_file or admin.users_file",
-            );
-        }
-        // Loopback is trusted only when the request was sent to this machine by address:
-        // a browser page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends that
-        // name. A request without any Host is not a browser's.
-        if let Some(message) = crate::guard::rebinding_problem(request.headers(), request.uri()) {
-            return problem(StatusCode::FORBIDDEN, &message);
-        }
-        Principal {
-            user: None,
-            via: "local",
-        }
-    } else {
-        match credentials.accepts(request.headers()) {
-            Some(principal) => principal,
-            None => {
+    let principal =
+        if crate::cluster::is_peer_read(&state, request.method(), path, request.headers()) {
+            // The primary reading a replica for its merged views (crate::cluster).
+            Principal {
+                user: Some("sync".to_owned()),
+                via: "sync",
+            }
+        } else if let Some(user) = state.sessions().user(request.headers()) {
+            // The browser sends the cookie with whatever it asks for; a write must show it
+            // comes from the UI's own script (see crate::session).
+            if writes && !request.headers().contains_key(crate::session::UI_HEADER) {
                 return problem(
-                    StatusCode::UNAUTHORIZED,
-                    "a valid Bearer token, Basic user or session is needed",
+                    StatusCode::FORBIDDEN,
+                    "a write with the session cookie must carry the X-Ward-UI header",
                 );
             }
-        }
-    };
+            Principal {
+                user: Some(user),
+                via: "session",
+            }
+        } else if credentials.is_empty() {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_canonical());
+            if !peer.is_some_and(|ip| ip.is_loopback()) {
+                return problem(
+                    StatusCode::UNAUTHORIZED,
+                    "no admin credentials are configured, so the API answers local clients only; \
+                 set admin.token_file or admin.users_file",
+                );
+            }
+            // Loopback is trusted only when the request was sent to this machine by address:
+            // a browser page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends that
+            // name. A request without any Host is not a browser's.
+            if let Some(message) = crate::guard::rebinding_problem(request.headers(), request.uri())
+            {
+                return problem(StatusCode::FORBIDDEN, &message);
+            }
+            Principal {
+                user: None,
+                via: "local",
+            }
+        } else {
+            match credentials.accepts(request.headers()) {
+                Some(principal) => principal,
+                None => {
+                    return problem(
+                        StatusCode::UNAUTHORIZED,
+                        "a valid Bearer token, Basic user or session is needed",
+                    );
+                }
+            }
+        };
     request.extensions_mut().insert(principal);
     if writes && state.read_only() {
         let message = match state.replica_of() {

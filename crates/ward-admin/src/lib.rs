@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster;
 mod guard;
 pub mod listener;
 mod openapi;
@@ -65,6 +66,7 @@ pub struct AdminState {
     sessions: Arc<session::Sessions>,
     /// Places for the query log's live tails.
     tails: querylog::Tails,
+    cluster: Arc<OnceLock<cluster::Cluster>>,
     read_only: bool,
     metrics_auth: bool,
 }
@@ -168,6 +170,36 @@ impl AdminState {
             .flatten()
     }
 
+    /// Names this pod and its cluster: the sync token it accepts for the primary's reads,
+    /// and on the primary its replicas (for `node=all` and `/api/v1/nodes`). Only the first
+    /// call counts.
+    pub fn set_cluster(&self, cluster: cluster::Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    pub(crate) fn cluster(&self) -> Option<&cluster::Cluster> {
+        self.cluster.get()
+    }
+
+    /// This pod's name, as entries and reports give it.
+    pub(crate) fn node_name(&self) -> String {
+        self.cluster()
+            .map_or_else(|| "ward".to_owned(), |c| c.node.clone())
+    }
+
+    /// `GET /api/v1/status`'s body.
+    pub(crate) fn status_value(&self) -> serde_json::Value {
+        let mut body = match self.status.get() {
+            Some(status) => status(),
+            None => serde_json::json!({}),
+        };
+        if let Some(object) = body.as_object_mut() {
+            object.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+            object.insert("ready".into(), self.is_ready().into());
+        }
+        body
+    }
+
     pub(crate) fn tails(&self) -> &querylog::Tails {
         &self.tails
     }
@@ -237,6 +269,7 @@ fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(livez))
         .routes(routes!(readyz))
         .routes(routes!(status))
+        .routes(routes!(cluster::nodes))
         .routes(routes!(session::sign_in, session::who, session::sign_out))
         .routes(routes!(api::get_config, api::put_config))
         .routes(routes!(api::check))
@@ -345,15 +378,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", operation_id = "get_status",
     responses((status = 200, description = "The served state", body = Object)))]
 async fn status(State(state): State<AdminState>) -> Json<serde_json::Value> {
-    let mut body = match state.status.get() {
-        Some(status) => status(),
-        None => serde_json::json!({}),
-    };
-    if let Some(object) = body.as_object_mut() {
-        object.insert("version".into(), env!("CARGO_PKG_VERSION").into());
-        object.insert("ready".into(), state.is_ready().into());
-    }
-    Json(body)
+    Json(state.status_value())
 }
 
 #[cfg(test)]

@@ -302,8 +302,39 @@ pub(crate) struct QueryLogPage {
     /// Pass it as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
     /// Where the log stood at this search: pass it as `since` (to the search or to
-    /// `/api/v1/querylog/stream`) for what is logged after it.
+    /// `/api/v1/querylog/stream`) for what is logged after it. Empty with `node=all`.
     head: String,
+    /// With `node=all`: each pod, and whether its entries are in the page (a pod that did
+    /// not answer is named with the reason; the others are merged). `null` otherwise.
+    nodes: Option<Vec<NodeAnswerSchema>>,
+}
+
+/// A pod's part in a `node=all` answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NodeAnswer)]
+pub(crate) struct NodeAnswerSchema {
+    /// The pod's name (`HOSTNAME`), or its address when it did not answer.
+    node: String,
+    /// `self` for the pod answering, else the replica pod's address.
+    address: String,
+    /// Whether its part is in the answer.
+    ok: bool,
+    /// Why not.
+    error: Option<String>,
+}
+
+/// Every pod: this one first, then on a primary each replica pod.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NodesAnswer {
+    /// The pods. Each has `node` (its name), `address` (`self` or the pod's), `self`,
+    /// `ok` (it answered) and `error`, and from its status `role`, `revision` (the sync
+    /// revision it serves), `generation`, `config_revision`, `rules`, `last_reload`,
+    /// `started_ms`, `ready`, `version`, `last_sync_ms` and `last_sync_error` (a
+    /// replica's last pull); a replica listed by the primary also has `replica` (the
+    /// address configured), `in_sync` (it serves the primary's revision), `behind_ms`
+    /// (how long it has not, since the primary's last reload) and `last_push`.
+    #[schema(value_type = Vec<Object>)]
+    nodes: Vec<serde_json::Value>,
 }
 
 /// One event of `GET /api/v1/querylog/stream`: the entries that matched since the last.
@@ -320,6 +351,10 @@ pub(crate) struct QueryLogTail {
 /// One answered query.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct QueryLogEntry {
+    /// The pod that answered it (`HOSTNAME`).
+    node: String,
+    /// Pass it as `cursor` for the entries after this one.
+    cursor: String,
     /// When it was answered, RFC 3339 with milliseconds.
     time: String,
     /// The same, Unix ms.
@@ -382,6 +417,24 @@ pub(crate) struct StatsReport {
     policies: Vec<PolicyCount>,
     /// Answers per upstream (not from the cache) and their average time, most first.
     upstreams: Vec<UpstreamLatency>,
+    /// With `policy` or `client`: what was counted, and from when (`null` otherwise).
+    scope: Option<StatsScope>,
+    /// The pod that counted them (`HOSTNAME`); `null` with `node=all`.
+    node: Option<String>,
+    /// With `node=all`: each pod, and whether its counts are in (`null` otherwise).
+    nodes: Option<Vec<NodeAnswerSchema>>,
+}
+
+/// The scope of a report counted from the query log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatsScope {
+    /// The policy asked for.
+    policy: Option<String>,
+    /// The client asked for: an address, a subnet or a client name.
+    client: Option<String>,
+    /// The oldest entry the query log holds, Unix ms: the counts reach back no further
+    /// (`query_log.memory_entries` bounds it).
+    since_ms: Option<u64>,
 }
 
 /// Queries by outcome.

@@ -8,13 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use ward_state::querylog::{
-    Cursor, Entry, MAX_LIMIT, QueryLog, Search, parse_qtype, parse_rcode, parse_reason,
+    Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, QueryLog, Search, parse_qtype, parse_rcode,
+    parse_reason,
 };
 
 use crate::AdminState;
@@ -52,6 +53,9 @@ pub(crate) struct QueryLogQuery {
     upstream: Option<String>,
     /// Only entries logged after a page's `head`: what is new since that page.
     since: Option<String>,
+    /// `all`, on a primary: every pod's entries merged newest first (each entry names its
+    /// `node`; `nodes` says which pods answered). This pod's only unless given. Search only.
+    node: Option<String>,
     /// The page size: 100 unless given, 1 to 1000.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
@@ -74,27 +78,90 @@ pub(crate) struct QueryLogQuery {
     ))]
 pub(crate) async fn search(
     State(state): State<AdminState>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<QueryLogQuery>, QueryRejection>,
 ) -> Response {
     let Some(log) = state.query_log() else {
         return not_running();
     };
-    let search = match query
-        .map_err(|e| e.body_text())
-        .and_then(|Query(q)| to_search(q))
-    {
+    let mut query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let node = state.node_name();
+    let all = match crate::cluster::wants_all(query.node.as_deref()) {
+        Ok(all) => all,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    if all {
+        // The cursor is the merged one; each pod's own is inside it.
+        let cursor = query.cursor.take();
+        let search = match to_search(query) {
+            Ok(search) => search,
+            Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        };
+        let limit = search.limit.unwrap_or(DEFAULT_LIMIT);
+        let own = async |from: Option<String>| {
+            let mut search = search.clone();
+            search.cursor = from
+                .map(|c| c.parse().map_err(|e| format!("cursor: {e}")))
+                .transpose()?;
+            let log = log.clone();
+            let page = tokio::task::spawn_blocking(move || log.search(&search))
+                .await
+                .map_err(|e| format!("the search failed: {e}"))?;
+            Ok(page_json(page, &node))
+        };
+        return match crate::cluster::merged_querylog(
+            &state,
+            raw.as_deref(),
+            limit,
+            given(cursor).as_deref(),
+            own,
+        )
+        .await
+        {
+            Ok(page) => Json(page).into_response(),
+            Err(message) => error(StatusCode::BAD_REQUEST, message),
+        };
+    }
+    let search = match to_search(query) {
         Ok(search) => search,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let log = log.clone();
     // A search scans up to the whole ring: off the async workers.
     match tokio::task::spawn_blocking(move || log.search(&search)).await {
-        Ok(page) => Json(page).into_response(),
+        Ok(page) => Json(page_json(page, &node)).into_response(),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the search failed: {e}"),
         ),
     }
+}
+
+/// A page as the API gives it: each entry with the pod that logged it and the cursor of
+/// the entries after it.
+fn page_json(page: Page, node: &str) -> serde_json::Value {
+    let entries: Vec<serde_json::Value> = page
+        .entries
+        .iter()
+        .zip(&page.cursors)
+        .map(|(entry, cursor)| {
+            let mut value = serde_json::to_value(entry).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("node".into(), node.into());
+                object.insert("cursor".into(), cursor.to_string().into());
+            }
+            value
+        })
+        .collect();
+    serde_json::json!({
+        "entries": entries,
+        "next_cursor": page.next_cursor,
+        "head": page.head,
+        "nodes": null,
+    })
 }
 
 /// How often a live tail looks for new entries: at most 4 events a second, however busy
@@ -177,6 +244,7 @@ pub(crate) async fn stream(
         log: log.clone(),
         search,
         since,
+        node: state.node_name(),
         _permit: permit,
     };
     let events = futures_util::stream::unfold(tail, |mut tail| async move {
@@ -197,14 +265,17 @@ pub(crate) async fn stream(
             if page.entries.is_empty() {
                 continue;
             }
+            let more = page.next_cursor.is_some();
+            let head = page.head.clone();
+            let page = page_json(page, &tail.node);
             let body = serde_json::json!({
-                "entries": page.entries,
-                "more": page.next_cursor.is_some(),
-                "head": page.head,
+                "entries": page["entries"],
+                "more": more,
+                "head": head,
             });
             let event = Event::default()
                 .event("entries")
-                .id(page.head)
+                .id(head)
                 .json_data(body)
                 .unwrap_or_default();
             return Some((Ok::<_, std::convert::Infallible>(event), tail));
@@ -220,6 +291,8 @@ struct Tail {
     log: QueryLog,
     search: Search,
     since: Cursor,
+    /// This pod's name, for the entries.
+    node: String,
     /// Its place among [`MAX_TAILS`], given back when the client goes.
     _permit: tokio::sync::OwnedSemaphorePermit,
 }

@@ -4,11 +4,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use ward_state::stats::{MAX_TOP, Range, ReportQuery, Resolution};
+use serde_json::{Value, json};
+use ward_state::querylog::Search;
+use ward_state::stats::{MAX_TOP, Range, ReportQuery, Resolution, Stats};
 
 use crate::AdminState;
 use crate::api::error;
@@ -26,6 +28,14 @@ pub(crate) struct StatsQuery {
     /// The length of each top list: 10 unless given, 1 to 100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Only the queries answered by this policy (counted from the query log).
+    policy: Option<String>,
+    /// Only the queries of this client: an address, a subnet (`10.0.20.0/24`) or a
+    /// client's name (counted from the query log).
+    client: Option<String>,
+    /// `all`, on a primary: every pod's counts added up (`nodes` says which pods
+    /// answered). This pod's only unless given.
+    node: Option<String>,
 }
 
 fn unavailable() -> Response {
@@ -52,30 +62,84 @@ fn unavailable() -> Response {
     ))]
 pub(crate) async fn report(
     State(state): State<AdminState>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Response {
     let Some(stats) = state.stats() else {
         return unavailable();
     };
-    let query = match query
-        .map_err(|e| e.body_text())
-        .and_then(|Query(q)| to_report_query(q))
-    {
-        Ok(query) => query,
+    let (query, scope, all) = match query.map_err(|e| e.body_text()).and_then(|Query(q)| {
+        let scope = to_scope(&q)?;
+        let all = crate::cluster::wants_all(q.node.as_deref())?;
+        Ok((to_report_query(q)?, scope, all))
+    }) {
+        Ok(parsed) => parsed,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let stats = stats.clone();
-    // Merging 30 days of hours takes milliseconds: off the async workers.
-    match tokio::task::spawn_blocking(move || stats.report(now_ms, &query)).await {
-        Ok(report) => Json(report).into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the report failed: {e}"),
-        ),
+    let made = match scope {
+        None => {
+            let stats = stats.clone();
+            // Merging 30 days of hours takes milliseconds: off the async workers.
+            tokio::task::spawn_blocking(move || (stats.report(now_ms, &query), Value::Null)).await
+        }
+        Some((filter, policy, client)) => {
+            let Some(log) = state.query_log().cloned() else {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "statistics of a policy or client are counted from the query log, which \
+                     is not running (query_log.enabled is false, or the server is starting)",
+                );
+            };
+            // Up to the whole log counted: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                let report = Stats::of_log(&log, &filter, now_ms, &query);
+                let scope =
+                    json!({ "policy": policy, "client": client, "since_ms": log.oldest_ms() });
+                (report, scope)
+            })
+            .await
+        }
+    };
+    let (report, scope) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the report failed: {e}"),
+            );
+        }
+    };
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("scope".into(), scope);
+        object.insert("node".into(), state.node_name().into());
+        object.insert("nodes".into(), Value::Null);
     }
+    if all {
+        value = crate::cluster::merged_stats(&state, raw.as_deref(), query.limit, value).await;
+    }
+    Json(value).into_response()
+}
+
+/// The query log's filter for a scoped report, and the scope as asked; `None` unscoped.
+fn to_scope(q: &StatsQuery) -> Result<Option<(Search, Option<String>, Option<String>)>, String> {
+    let policy = given(q.policy.clone());
+    let client = given(q.client.clone());
+    if policy.is_none() && client.is_none() {
+        return Ok(None);
+    }
+    let filter = Search {
+        policy: policy.clone(),
+        client: client
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| format!("client: {e}")))
+            .transpose()?,
+        ..Search::default()
+    };
+    Ok(Some((filter, policy, client)))
 }
 
 fn given(value: Option<String>) -> Option<String> {

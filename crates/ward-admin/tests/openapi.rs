@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/livez"),
     ("GET", "/readyz"),
     ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/nodes"),
     ("POST", "/api/v1/session"),
     ("GET", "/api/v1/session"),
     ("DELETE", "/api/v1/session"),

@@ -543,6 +543,92 @@ impl Primary {
     }
 }
 
+/// One replica pod's answer to [`Primary::get_each`].
+#[derive(Clone, Debug)]
+pub struct PeerReply {
+    /// The replica address as configured.
+    pub replica: String,
+    /// The pod it resolved to (empty when the name did not resolve).
+    pub address: String,
+    /// Its JSON answer, or why there is none.
+    pub result: Result<serde_json::Value, String>,
+}
+
+/// How long the primary waits for a replica's answer to a read.
+const PEER_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Primary {
+    /// `GET path` (with its query) on every pod of every replica address at once, with
+    /// the sync token: the primary's merged views of the query log and the statistics,
+    /// and its nodes page. A pod that does not answer within 3 s, or answers an error, is
+    /// a reply with the reason, never a failure of the whole.
+    pub async fn get_each(&self, path: &str) -> Vec<PeerReply> {
+        self.get_each_with(|_| Some(path.to_owned())).await
+    }
+
+    /// [`Primary::get_each`] with a path of each pod's own (`path_for` its address, as
+    /// [`PeerReply::address`] gives it); a pod it gives `None` is not asked.
+    pub async fn get_each_with(&self, path_for: impl Fn(&str) -> Option<String>) -> Vec<PeerReply> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut replies = Vec::new();
+        for replica in &self.replicas {
+            let targets = match resolve(replica).await {
+                Ok(t) => t,
+                Err(e) => {
+                    replies.push(PeerReply {
+                        replica: replica.clone(),
+                        address: String::new(),
+                        result: Err(e),
+                    });
+                    continue;
+                }
+            };
+            for (url, host, addr) in targets {
+                let Some(path) = path_for(&addr.to_string()) else {
+                    continue;
+                };
+                let request = self
+                    .client
+                    .get(format!("{url}{path}"))
+                    .header(reqwest::header::HOST, host)
+                    .bearer_auth(&self.token)
+                    .timeout(PEER_TIMEOUT);
+                let replica = replica.clone();
+                tasks.spawn(async move {
+                    let result = match request.send().await {
+                        Ok(r) if r.status().is_success() => r
+                            .json::<serde_json::Value>()
+                            .await
+                            .map_err(|e| format!("the answer is not JSON: {e}")),
+                        Ok(r) => {
+                            let status = r.status();
+                            let reason = r.text().await.unwrap_or_default();
+                            Err(format!("HTTP {status}: {}", reason.trim()))
+                        }
+                        Err(e) if e.is_timeout() => {
+                            Err(format!("no answer within {} s", PEER_TIMEOUT.as_secs()))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    (
+                        addr,
+                        PeerReply {
+                            replica,
+                            address: addr.to_string(),
+                            result,
+                        },
+                    )
+                });
+            }
+        }
+        // In address order, whichever answered first.
+        let mut answered: Vec<(SocketAddr, PeerReply)> = tasks.join_all().await;
+        answered.sort_by_key(|(addr, _)| *addr);
+        replies.extend(answered.into_iter().map(|(_, r)| r));
+        replies
+    }
+}
+
 /// Every pod behind a replica address: (base URL with the pod's address, the Host header,
 /// the pod's socket address).
 async fn resolve(base: &str) -> Result<Vec<(String, String, SocketAddr)>, String> {

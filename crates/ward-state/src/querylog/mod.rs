@@ -278,6 +278,11 @@ impl QueryLog {
         self.shared.read().search(q)
     }
 
+    /// The time of the oldest entry held, Unix ms: how far back a search can see.
+    pub fn oldest_ms(&self) -> Option<u64> {
+        self.shared.read().oldest_ms()
+    }
+
     /// Where the log stands: the [`Search::since`] that finds only entries logged after
     /// now. Cheap (a read lock and a number), for a tail to poll.
     pub fn head(&self) -> Cursor {

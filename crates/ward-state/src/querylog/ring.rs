@@ -315,6 +315,12 @@ impl Ring {
         }
     }
 
+    /// The time of the oldest entry held.
+    pub(super) fn oldest_ms(&self) -> Option<u64> {
+        let chunk = self.chunks.front()?;
+        chunk.keys.get(self.skip).map(|k| k.time_ms)
+    }
+
     /// The sequence number the next entry pushed gets: a search's [`Page::head`].
     pub(super) fn head(&self) -> u64 {
         self.next_seq
@@ -439,6 +445,7 @@ impl Ring {
             next_cursor: more
                 .then(|| found.last().map(|(seq, _)| Cursor(*seq).to_string()))
                 .flatten(),
+            cursors: found.iter().map(|(seq, _)| Cursor(*seq)).collect(),
             entries: found.into_iter().map(|(_, e)| e).collect(),
             head,
         }

@@ -206,6 +206,10 @@ pub fn parse_rcode(s: &str) -> Option<u8> {
 pub struct Page {
     /// The entries found.
     pub entries: Vec<Entry>,
+    /// For each entry, the [`Search::cursor`] of the entries after it (a merged view of
+    /// several nodes stops inside a node's page).
+    #[serde(skip)]
+    pub cursors: Vec<Cursor>,
     /// Pass this as [`Search::cursor`] for the next page; `None` when this is the last.
     pub next_cursor: Option<String>,
     /// Where the log stood at the search: pass it as [`Search::since`] for the entries

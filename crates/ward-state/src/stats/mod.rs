@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::querylog::Entry;
+use crate::querylog::{Entry, MAX_LIMIT, QueryLog, Search};
 use bucket::{Counts, HourBucket};
 pub use report::{
     ClientCount, DEFAULT_TOP, MAX_TOP, NameCount, Point, PolicyCount, Range, Report, ReportQuery,
@@ -129,6 +129,32 @@ impl Stats {
     /// The statistics of `query.range` ending at `now_ms` (Unix ms).
     pub fn report(&self, now_ms: u64, query: &ReportQuery) -> Report {
         report::build(&self.lock(), now_ms, query)
+    }
+
+    /// The statistics of the query log's entries that `filter` keeps (a policy, a subnet,
+    /// a client): the dashboard's view of one scope, counted from the log rather than kept
+    /// per scope, so any subnet or client can be asked for. They reach back as far as the
+    /// log holds entries (`query_log.memory_entries`); [`QueryLog::oldest_ms`] says how far.
+    /// The filter's `cursor`, `since` and `limit` are ignored.
+    pub fn of_log(log: &QueryLog, filter: &Search, now_ms: u64, query: &ReportQuery) -> Report {
+        let scoped = Stats::open(None);
+        let from = (now_ms / HOUR_MS + 1).saturating_sub(query.range.hours()) * HOUR_MS;
+        let mut search = Search {
+            from_ms: Some(filter.from_ms.unwrap_or(0).max(from)),
+            limit: Some(MAX_LIMIT),
+            cursor: None,
+            since: None,
+            ..filter.clone()
+        };
+        loop {
+            let page = log.search(&search);
+            scoped.record(&page.entries);
+            match page.next_cursor.and_then(|c| c.parse().ok()) {
+                Some(next) => search.cursor = Some(next),
+                None => break,
+            }
+        }
+        scoped.report(now_ms, query)
     }
 
     /// Forgets everything, and saves the empty statistics so a restart does not bring them

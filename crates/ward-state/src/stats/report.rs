@@ -1,10 +1,11 @@
 //! What a report asks for, and the report: the buckets of a range merged.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Counts, HOUR_MS, HashMap, MINUTE_MS, MINUTES_KEPT, Tables};
 
@@ -14,7 +15,7 @@ pub const DEFAULT_TOP: usize = 10;
 pub const MAX_TOP: usize = 100;
 
 /// How far back a report goes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Range {
     /// The current hour and the 23 before it.
     #[default]
@@ -54,7 +55,7 @@ impl FromStr for Range {
 }
 
 /// The step of a report's time series.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Resolution {
     /// One point per hour of the range.
@@ -104,7 +105,7 @@ impl Default for ReportQuery {
 /// `totals`, `blocked_ratio`, `avg_processing_ms` and `series` cover the same buckets
 /// (from `from_ms` to `to_ms`): the totals are the sum of the series. The top lists,
 /// `policies` and `upstreams` come from the hour buckets of the range.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The range asked for.
     pub range: Range,
@@ -135,7 +136,7 @@ pub struct Report {
 }
 
 /// Queries by outcome.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Every answered query.
     pub queries: u64,
@@ -150,7 +151,7 @@ pub struct Totals {
 }
 
 /// One bucket of the time series.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// The bucket's start, Unix ms.
     pub time_ms: u64,
@@ -164,7 +165,7 @@ pub struct Point {
 }
 
 /// A name and how often it was asked for (or blocked).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameCount {
     /// The name.
     pub name: String,
@@ -173,7 +174,7 @@ pub struct NameCount {
 }
 
 /// A client and how often it asked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCount {
     /// Its address.
     pub client: IpAddr,
@@ -185,7 +186,7 @@ pub struct ClientCount {
 }
 
 /// A policy's queries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyCount {
     /// The policy's name.
     pub policy: String,
@@ -196,7 +197,7 @@ pub struct PolicyCount {
 }
 
 /// An upstream's answers and their average time.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamLatency {
     /// The upstream, as the query log names it.
     pub upstream: String,
@@ -348,5 +349,121 @@ pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report
                 avg_ms: ratio(elapsed_us, queries) / 1000.0,
             })
             .collect(),
+    }
+}
+
+impl Report {
+    /// The reports of several nodes for the same query as one: counts added bucket by
+    /// bucket (by start time; a node whose clock is a bucket ahead adds one, and the
+    /// oldest are cut to the longest series), top lists added name by name and cut to
+    /// `limit` (exact as far as each node's own lists are), upstream averages weighted by
+    /// their queries.
+    pub fn merge(reports: Vec<Report>, limit: usize) -> Option<Report> {
+        let first = reports.first()?;
+        let (range, resolution) = (first.range, first.resolution);
+        let length = reports.iter().map(|r| r.series.len()).max().unwrap_or(0);
+        let mut series: BTreeMap<u64, (Counts, u64)> = BTreeMap::new();
+        let mut names: HashMap<String, u64> = HashMap::default();
+        let mut blocked: HashMap<String, u64> = HashMap::default();
+        let mut clients: HashMap<IpAddr, (u64, Option<String>)> = HashMap::default();
+        let mut policies: HashMap<String, (u64, u64)> = HashMap::default();
+        let mut upstreams: HashMap<String, (u64, f64)> = HashMap::default();
+        for report in reports {
+            for p in report.series {
+                let (counts, elapsed_us) = series.entry(p.time_ms).or_default();
+                counts.add(&Counts {
+                    queries: p.totals.queries,
+                    blocked: p.totals.blocked,
+                    allowlisted: p.totals.allowlisted,
+                    rewritten: p.totals.rewritten,
+                    cached: p.totals.cached,
+                    elapsed_us: 0,
+                });
+                *elapsed_us += (p.avg_processing_ms * 1000.0 * p.totals.queries as f64) as u64;
+            }
+            for n in report.top_names {
+                *names.entry(n.name).or_default() += n.count;
+            }
+            for n in report.top_blocked {
+                *blocked.entry(n.name).or_default() += n.count;
+            }
+            for c in report.top_clients {
+                let merged = clients.entry(c.client).or_default();
+                merged.0 += c.count;
+                merged.1 = merged.1.take().or(c.name);
+            }
+            for p in report.policies {
+                let merged = policies.entry(p.policy).or_default();
+                merged.0 += p.queries;
+                merged.1 += p.blocked;
+            }
+            for u in report.upstreams {
+                let merged = upstreams.entry(u.upstream).or_default();
+                merged.0 += u.queries;
+                merged.1 += u.avg_ms * u.queries as f64;
+            }
+        }
+        while series.len() > length {
+            series.pop_first();
+        }
+        let step = match resolution {
+            Resolution::Hour => HOUR_MS,
+            Resolution::Minute => MINUTE_MS,
+        };
+        let mut sum = Counts::default();
+        let points: Vec<Point> = series
+            .into_iter()
+            .map(|(time_ms, (mut counts, elapsed_us))| {
+                counts.elapsed_us = elapsed_us;
+                sum.add(&counts);
+                point(time_ms, &counts)
+            })
+            .collect();
+        let name_counts = |counts: HashMap<String, u64>| {
+            top(counts, limit, |n| *n)
+                .into_iter()
+                .map(|(name, count)| NameCount { name, count })
+                .collect()
+        };
+        Some(Report {
+            range,
+            resolution,
+            from_ms: points.first().map_or(0, |p| p.time_ms),
+            to_ms: points.last().map_or(0, |p| p.time_ms + step),
+            totals: totals(&sum),
+            blocked_ratio: ratio(sum.blocked, sum.queries),
+            avg_processing_ms: ratio(sum.elapsed_us, sum.queries) / 1000.0,
+            series: points,
+            top_names: name_counts(names),
+            top_blocked: name_counts(blocked),
+            top_clients: top(clients, limit, |c| c.0)
+                .into_iter()
+                .map(|(client, (count, name))| ClientCount {
+                    client,
+                    name,
+                    count,
+                })
+                .collect(),
+            policies: top(policies, usize::MAX, |p| p.0)
+                .into_iter()
+                .map(|(policy, (queries, blocked))| PolicyCount {
+                    policy,
+                    queries,
+                    blocked,
+                })
+                .collect(),
+            upstreams: top(upstreams, usize::MAX, |u| u.0)
+                .into_iter()
+                .map(|(upstream, (queries, weighted_ms))| UpstreamLatency {
+                    upstream,
+                    queries,
+                    avg_ms: if queries == 0 {
+                        0.0
+                    } else {
+                        weighted_ms / queries as f64
+                    },
+                })
+                .collect(),
+        })
     }
 }
