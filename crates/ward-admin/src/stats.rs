@@ -124,8 +124,11 @@ pub(crate) async fn report(
     Json(value).into_response()
 }
 
+/// A scoped report's query-log filter, and the policy and client as asked.
+type Scope = (Search, Option<String>, Option<String>);
+
 /// The query log's filter for a scoped report, and the scope as asked; `None` unscoped.
-fn to_scope(q: &StatsQuery) -> Result<Option<(Search, Option<String>, Option<String>)>, String> {
+fn to_scope(q: &StatsQuery) -> Result<Option<Scope>, String> {
     let policy = given(q.policy.clone());
     let client = given(q.client.clone());
     if policy.is_none() && client.is_none() {
