@@ -618,6 +618,11 @@ fn the_log_filters_by_type_rcode_and_upstream_tails_exports_and_survives_a_resta
         .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["name"], "six.example");
+    // Gzipped as a browser asks for it: the same rows.
+    let (code, head, gzipped) = curl(&ward, "/api/v1/querylog/export", &["--compressed"]);
+    assert_eq!(code, 200, "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert_eq!(gzipped, ndjson);
     let (code, _, one) = curl(&ward, "/api/v1/querylog/export?limit=1", &[]);
     assert_eq!((code, one.lines().count()), (200, 1));
     let (code, _, body) = curl(&ward, "/api/v1/querylog/export?format=xml", &[]);

@@ -281,7 +281,8 @@ pub(crate) async fn stream(
             return Some((Ok::<_, std::convert::Infallible>(event), tail));
         }
     });
-    Sse::new(events)
+    // Fused: polled after its end (a failed search), it ends again rather than panicking.
+    Sse::new(futures_util::StreamExt::fuse(events))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
@@ -369,9 +370,12 @@ pub(crate) async fn export(
             }
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        let chunk = rx.recv().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), rx))
+    // poll_fn, not unfold: the gzip layer polls a body again after its end, which
+    // unfold panics on (a closed channel answers None as often as asked).
+    let mut rx = rx;
+    let body = futures_util::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|chunk| chunk.map(Ok::<_, std::convert::Infallible>))
     });
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
