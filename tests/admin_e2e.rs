@@ -72,6 +72,24 @@ data_dir: "{}"
     std::thread::sleep(Duration::from_millis(200));
     let (_, body) = http(ward.admin, "GET", "/api/v1/status", good, "");
     assert!(body.contains("\"generation\":2"), "{body}");
+    // The watcher's reload found nothing new; the last change is still the write's.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let status = loop {
+        let (_, body) = http(ward.admin, "GET", "/api/v1/status", good, "");
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if status["reloads"]["unchanged"].as_u64() >= Some(1)
+            || std::time::Instant::now() > deadline
+        {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status["last_reload"]["outcome"], "unchanged", "{status:#}");
+    assert_eq!(status["last_change"]["outcome"], "applied", "{status:#}");
+    assert_eq!(
+        status["last_change"]["trigger"], "admin API write",
+        "{status:#}"
+    );
 }
 
 #[test]

@@ -321,6 +321,9 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         })
     };
     admin.set_status(status);
+    // Listening for signals before saying so: a SIGHUP between "ready" and the handler
+    // would otherwise end the process (its default action).
+    let signals = Signals::listen();
     admin.set_ready(true);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -328,7 +331,7 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         "ready"
     );
 
-    signals(&reloader, &check_now).await;
+    signals.serve(&reloader, &check_now).await;
     tracing::info!("shutting down: draining queries in flight");
     admin.set_ready(false);
     refresher.abort();
@@ -500,33 +503,55 @@ fn udp_worker(
 
 /// Waits for SIGTERM or Ctrl-C. Meanwhile every SIGHUP reloads the config and the local
 /// lists, and checks the URL lists for updates.
-async fn signals(reloader: &Reloader, check_now: &Notify) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM, SIGINT and SIGHUP, listened for from [`Signals::listen`] on.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::pin!(ctrl_c);
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => return,
-                _ = term.recv() => return,
-                _ = hup.recv() => {
-                    reloader.reload(Trigger::Signal).await;
-                    check_now.notify_one();
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) {
+                (Ok(term), Ok(hup)) => Some((term, hup)),
+                _ => None,
+            };
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Reloads on SIGHUP until SIGTERM or Ctrl-C.
+    async fn serve(self, reloader: &Reloader, check_now: &Notify) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let Some((mut term, mut hup)) = self.unix else {
+                let _ = ctrl_c.await;
+                return;
+            };
+            tokio::pin!(ctrl_c);
+            loop {
+                tokio::select! {
+                    _ = &mut ctrl_c => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => {
+                        reloader.reload(Trigger::Signal).await;
+                        check_now.notify_one();
+                    }
                 }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (reloader, check_now);
-        let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        {
+            let _ = (self, reloader, check_now);
+            let _ = ctrl_c.await;
+        }
     }
 }

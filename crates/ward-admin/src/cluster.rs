@@ -387,6 +387,7 @@ fn summary(status: &Value) -> Value {
         "config_revision": status["config_revision"],
         "rules": status["rules"],
         "last_reload": status["last_reload"],
+        "last_change": status["last_change"],
         "last_sync_ms": status["sync"]["replica"]["last_sync_ms"],
         "last_sync_error": status["sync"]["replica"]["last_error"],
     })
@@ -411,7 +412,11 @@ pub(crate) async fn nodes(State(state): State<AdminState>) -> Response {
     let primary = state.cluster().and_then(|c| c.primary.clone());
     if let Some(primary) = primary {
         let pushes = primary.status();
-        let changed_ms = own["last_reload"]["finished_at_ms"].as_u64();
+        // Since when the primary's revision has been what it is.
+        let changed_ms = primary
+            .revision_since()
+            .filter(|(r, _)| Some(r) == revision.as_ref())
+            .map(|(_, at)| at);
         for reply in primary.get_each("/api/v1/status").await {
             let push = pushes.iter().find(|p| p.address == reply.address).cloned();
             let mut node = match &reply.result {
@@ -427,10 +432,11 @@ pub(crate) async fn nodes(State(state): State<AdminState>) -> Response {
             }
             let in_sync = reply.result.is_ok() && node["revision"].as_str() == revision.as_deref();
             node["in_sync"] = in_sync.into();
-            node["behind_ms"] = if in_sync {
-                0.into()
-            } else {
-                changed_ms.map(|at| unix_ms().saturating_sub(at)).into()
+            // Unknown for a pod that did not answer.
+            node["behind_ms"] = match (&reply.result, in_sync) {
+                (Err(_), _) => Value::Null,
+                (Ok(_), true) => 0.into(),
+                (Ok(_), false) => changed_ms.map(|at| unix_ms().saturating_sub(at)).into(),
             };
             node["last_push"] = serde_json::to_value(push).unwrap_or_default();
             all.push(node);

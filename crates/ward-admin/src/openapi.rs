@@ -329,10 +329,12 @@ pub(crate) struct NodesAnswer {
     /// The pods. Each has `node` (its name), `address` (`self` or the pod's), `self`,
     /// `ok` (it answered) and `error`, and from its status `role`, `revision` (the sync
     /// revision it serves), `generation`, `config_revision`, `rules`, `last_reload`,
+    /// `last_change` (the last reload that applied or refused a config),
     /// `started_ms`, `ready`, `version`, `last_sync_ms` and `last_sync_error` (a
     /// replica's last pull); a replica listed by the primary also has `replica` (the
     /// address configured), `in_sync` (it serves the primary's revision), `behind_ms`
-    /// (how long it has not, since the primary's last reload) and `last_push`.
+    /// (how long it has not: since the primary's revision changed; `null` when it did not
+    /// answer) and `last_push`.
     #[schema(value_type = Vec<Object>)]
     nodes: Vec<serde_json::Value>,
 }

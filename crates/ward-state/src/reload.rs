@@ -150,6 +150,9 @@ pub type Overlay = Box<dyn Fn(Config) -> Config + Send + Sync>;
 #[derive(Default)]
 struct History {
     last: Option<ReloadReport>,
+    /// The last reload that applied or was rejected (not one that found nothing new, as
+    /// the file watcher's echo of an API write does).
+    last_change: Option<ReloadReport>,
     counts: ReloadCounts,
     running: Option<String>,
 }
@@ -201,6 +204,11 @@ impl Reloader {
     /// The last reload's report.
     pub fn last(&self) -> Option<ReloadReport> {
         self.lock_history().last.clone()
+    }
+
+    /// The last reload that applied a config or refused one.
+    pub fn last_change(&self) -> Option<ReloadReport> {
+        self.lock_history().last_change.clone()
     }
 
     /// Reloads so far, by outcome.
@@ -380,6 +388,9 @@ impl Reloader {
             Outcome::Applied { .. } => history.counts.applied += 1,
             Outcome::Rejected { .. } => history.counts.rejected += 1,
             Outcome::Unchanged { .. } => history.counts.unchanged += 1,
+        }
+        if !matches!(report.outcome, Outcome::Unchanged { .. }) {
+            history.last_change = Some(report.clone());
         }
         history.last = Some(report.clone());
         report

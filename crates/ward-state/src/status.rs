@@ -25,6 +25,10 @@ pub struct Status {
     pub reloading: Option<String>,
     /// The last reload.
     pub last_reload: Option<ReloadReport>,
+    /// The last reload that applied a config or refused one (an API write's save is
+    /// reloaded once more by the file watcher, which finds nothing new: `last_reload`
+    /// then says `unchanged`, this says what the write did).
+    pub last_change: Option<ReloadReport>,
     /// Reloads so far, by outcome.
     pub reloads: ReloadCounts,
     /// Every configured list, in config order.
@@ -109,6 +113,7 @@ impl Status {
             rules: snapshot.rule_count(),
             reloading: reloader.running(),
             last_reload: reloader.last(),
+            last_change: reloader.last_change(),
             reloads: reloader.counts(),
             lists,
         }

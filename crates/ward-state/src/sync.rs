@@ -466,6 +466,9 @@ pub struct Primary {
     token: String,
     client: reqwest::Client,
     status: Mutex<Vec<PushStatus>>,
+    /// The revision pushed last and since when it has been the primary's, Unix ms: how
+    /// long a replica on another one has been behind.
+    revision_since: Mutex<Option<(String, u64)>>,
 }
 
 impl Primary {
@@ -481,6 +484,7 @@ impl Primary {
             token: token.to_owned(),
             client,
             status: Mutex::new(Vec::new()),
+            revision_since: Mutex::new(None),
         })
     }
 
@@ -492,8 +496,25 @@ impl Primary {
             .clone()
     }
 
+    /// The primary's revision and since when it has been so, Unix ms (once one was pushed).
+    pub fn revision_since(&self) -> Option<(String, u64)> {
+        self.revision_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Pushes `state` to every pod of every replica address; true if all accepted it.
     pub async fn push(&self, state: &SyncState) -> bool {
+        {
+            let mut since = self
+                .revision_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if since.as_ref().is_none_or(|(r, _)| *r != state.revision) {
+                *since = Some((state.revision.clone(), unix_ms()));
+            }
+        }
         let mut all = Vec::new();
         for replica in &self.replicas {
             let targets = match resolve(replica).await {

@@ -251,7 +251,6 @@ impl UpstreamGroup {
         &self.inner.name
     }
 
-    /// The group's strategy.
     /// How each of its servers has been answering, in the group's order.
     pub fn health(&self) -> Vec<crate::metrics::ServerHealth> {
         self.inner
@@ -261,6 +260,7 @@ impl UpstreamGroup {
             .collect()
     }
 
+    /// The group's strategy.
     pub fn strategy(&self) -> Strategy {
         self.inner.strategy
     }
