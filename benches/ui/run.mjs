@@ -1,13 +1,15 @@
 // The web UI's timings in Chromium on this machine (issue 14's targets): first-load
 // transfer (gzipped, as the browser received it), first contentful paint, the query log's
-// first 100 rows with ENTRIES queries held, and a filter change to rows. Not in CI.
+// first 100 rows with ENTRIES queries held, a filter change to rows, the most rows in the
+// DOM while scrolling through 50 pages of the log, and the live tail's DOM updates a
+// second while dnsperf sends 2,000 queries a second. Not in CI.
 //
 //   npm ci --prefix crates/ward-admin/ui/test && cargo build --release --bin ward
 //   ENTRIES=1000000 node benches/ui/run.mjs
 //
 // Knobs: WARD_BIN (target/release/ward), ENTRIES (100000: queries sent with dnsperf
 // before measuring, all answered locally; the in-memory log holds them all), ROUNDS (5).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -83,6 +85,54 @@ for (let r = 0; r < ROUNDS; r++) {
   results.filter.push(Date.now() - t1);
   await page.close();
 }
+
+// Scrolling: 50 pages of 100 read by the window; the most rows the DOM held meanwhile.
+const scroll = { pages: 0, most: 0, ms: 0 };
+{
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/querylog?')) scroll.pages += 1;
+  });
+  await page.goto(`${ward.url}/ui/log`);
+  await page.waitForFunction(() => document.querySelectorAll('ol.log > li').length === 100);
+  const t0 = Date.now();
+  while (scroll.pages < 51 && Date.now() - t0 < 120000) {
+    await page.mouse.wheel(0, 3000);
+    await page.waitForTimeout(20);
+    scroll.most = Math.max(scroll.most, await page.evaluate(() => document.querySelectorAll('ol.log > li').length));
+  }
+  scroll.ms = Date.now() - t0;
+  scroll.pages -= 1; // the first page
+  await page.close();
+}
+
+// The live tail at 2,000 queries a second for TAIL_S seconds: how often the list changed.
+const TAIL_S = Number(process.env.TAIL_S || 10);
+const tail = { updates: 0, rows: 0, sent: 0 };
+{
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${ward.url}/ui/log`);
+  await page.waitForSelector('p.export .live');
+  await page.evaluate(() => {
+    window.tailUpdates = 0;
+    new MutationObserver(() => {
+      window.tailUpdates += 1;
+    }).observe(document.querySelector('ol.log'), { childList: true });
+  });
+  const first = await page.evaluate(() => document.querySelector('ol.log > li').dataset.name);
+  const load = spawn('dnsperf', ['-s', host, '-p', port, '-d', queries, '-l', String(TAIL_S), '-Q', '2000', '-c', '2'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  load.stdout.on('data', (d) => {
+    out += d;
+  });
+  await new Promise((ok) => load.on('exit', ok));
+  await page.waitForTimeout(500);
+  tail.updates = await page.evaluate(() => window.tailUpdates);
+  tail.rows = await page.evaluate(() => document.querySelectorAll('ol.log > li').length);
+  tail.sent = Number(out.match(/Queries sent:\s+(\d+)/)?.[1] || 0);
+  tail.moved = first !== (await page.evaluate(() => document.querySelector('ol.log > li').dataset.name));
+  await page.close();
+}
 await browser.close();
 await ward.stop();
 
@@ -93,3 +143,5 @@ console.log(`| first-load transfer (dashboard, gzip) | ${kb(median(results.trans
 console.log(`| first contentful paint | ${median(results.fcp).toFixed(0)} ms | ${results.fcp.map((x) => x.toFixed(0)).join(', ')} | ≤ 300 ms |`);
 console.log(`| query log: first 100 rows, ${held} held | ${median(results.logRows)} ms | ${results.logRows.join(', ')} | ≤ 300 ms |`);
 console.log(`| filter change to rows | ${median(results.filter)} ms | ${results.filter.join(', ')} | ≤ 250 ms |`);
+console.log(`| most DOM rows while scrolling ${scroll.pages} pages (${(scroll.ms / 1000).toFixed(1)} s) | ${scroll.most} | | ≤ 200 |`);
+console.log(`| live tail: DOM updates a second, ${tail.sent} queries in ${TAIL_S} s | ${(tail.updates / TAIL_S).toFixed(1)} | ${tail.rows} rows shown, top moved: ${tail.moved} | ≤ 4 |`);

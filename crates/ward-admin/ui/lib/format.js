@@ -31,3 +31,22 @@ export function verdict(reason) {
       return reason || '';
   }
 }
+
+/** A span of milliseconds, roughly: "12 s", "5 min", "3 h 20 min", "2 d 4 h". */
+export function duration(span) {
+  const s = Math.max(0, Math.floor((span ?? 0) / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** A Unix time in ms as how long before `now` it was: "12 s ago"; under a second (or a
+ * clock ahead of this browser's) "just now". */
+export const ago = (at, now = Date.now()) => (now - at < 1000 ? 'just now' : `${duration(now - at)} ago`);
+
+/** A Unix time in ms in the browser's local date and time. */
+export const localTime = (at) => new Date(at).toLocaleString();

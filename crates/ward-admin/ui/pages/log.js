@@ -24,6 +24,8 @@ const VERDICTS = [
   ['rewritten', 'rewritten'],
   ['processed', 'not filtered'],
 ];
+/** The filters under "More filters", open when one of them is set. */
+const MORE = ['qtype', 'rcode', 'upstream', 'from', 'to', 'node'];
 const QTYPES = ['A', 'AAAA', 'HTTPS', 'CNAME', 'TXT', 'MX', 'PTR', 'SRV', 'SVCB', 'NS', 'SOA', 'ANY'];
 const RCODES = ['', 'NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED', 'FORMERR'];
 
@@ -271,16 +273,21 @@ export function Log() {
         <label>Verdict <select name="verdict" value=${f.verdict}>
           ${VERDICTS.map(([v, label]) => html`<option value=${v}>${label}</option>`)}
         </select></label>
-        <label>Type <input name="qtype" value=${f.qtype} list="qtypes" placeholder="any" autocomplete="off" spellcheck="false" /></label>
-        <datalist id="qtypes">${QTYPES.map((t) => html`<option value=${t} />`)}</datalist>
-        <label>Response <select name="rcode" value=${f.rcode}>
-          ${RCODES.map((r) => html`<option value=${r}>${r || 'any response'}</option>`)}
-        </select></label>
-        <label>Upstream <input name="upstream" value=${f.upstream} placeholder="address, or none" autocomplete="off" spellcheck="false" /></label>
-        <label>From <input name="from" type="datetime-local" step="1" value=${f.from} /></label>
-        <label>To <input name="to" type="datetime-local" step="1" value=${f.to} /></label>
-        ${primary && html`<label>Pods <select name="node" value=${f.node}>
-          <option value="">this pod</option><option value="all">every pod</option></select></label>`}
+        <details class="more" open=${MORE.some((k) => f[k])}>
+          <summary>More filters${MORE.some((k) => f[k]) ? ` (${MORE.filter((k) => f[k]).length} set)` : ''}</summary>
+          <div class="fields">
+            <label>Type <input name="qtype" value=${f.qtype} list="qtypes" placeholder="any" autocomplete="off" spellcheck="false" /></label>
+            <datalist id="qtypes">${QTYPES.map((t) => html`<option value=${t} />`)}</datalist>
+            <label>Response <select name="rcode" value=${f.rcode}>
+              ${RCODES.map((r) => html`<option value=${r}>${r || 'any response'}</option>`)}
+            </select></label>
+            <label>Upstream <input name="upstream" value=${f.upstream} placeholder="address, or none" autocomplete="off" spellcheck="false" /></label>
+            <label>From <input name="from" type="datetime-local" step="1" value=${f.from} /></label>
+            <label>To <input name="to" type="datetime-local" step="1" value=${f.to} /></label>
+            ${primary && html`<label>Pods <select name="node" value=${f.node}>
+              <option value="">this pod</option><option value="all">every pod</option></select></label>`}
+          </div>
+        </details>
         <button type="submit">Search</button>
         <a class="button" href=${href('log')}>Clear</a>
       </form>

@@ -29,17 +29,19 @@ export function chromiumPath() {
 
 /**
  * Starts `ward serve` on `configText` (a YAML template: `{data_dir}` and `{dir}`, the
- * config's folder, are replaced; the listeners must be 127.0.0.1:0), with `files` (name →
- * text) written beside the config first. Resolves to { admin, dns, url, stop }.
+ * config's folder, are replaced; the listeners on loopback, port 0 unless another process
+ * must know it first, see `freePort`), with `files` (name → text) written beside the
+ * config first and `env` added to its environment (`HOSTNAME` names the node).
+ * Resolves to { admin, dns, url, stop }.
  */
-export async function startWard(configText, tag = 'ui', files = {}) {
+export async function startWard(configText, tag = 'ui', files = {}, { env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), `ward-${tag}-`));
   const config = join(dir, 'ward.yaml');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   writeFileSync(config, configText.replaceAll('{data_dir}', join(dir, 'data')).replaceAll('{dir}', dir));
   const child = spawn(WARD_BIN, ['serve', '--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' },
+    env: { ...process.env, NO_COLOR: '1', RUST_LOG: 'info', ...env },
   });
   const log = [];
   const ready = new Promise((ok, fail) => {
@@ -172,3 +174,62 @@ export async function burst(server, names, source = '127.0.0.1') {
   }
   socket.close();
 }
+
+/** A TCP port free on `ip` now (bound, then let go), for an address two processes must
+ * agree on before either starts: a primary and its replicas. */
+export async function freePort(ip = '127.0.0.1') {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((ok, fail) => server.once('error', fail).listen(0, ip, ok));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/**
+ * An upstream resolver on UDP `ip`, port chosen by the system, in a process of its own
+ * (`dig` blocks this one): it answers every A query with `answer` (TTL 60) and anything
+ * else with no records, or, `silent`, never answers (a server down without saying so).
+ * Resolves to { address, stop }.
+ */
+export async function startUpstream({ ip = '127.0.0.1', answer = '127.1.0.1', silent = false } = {}) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', UPSTREAM, ip, answer, String(silent)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = await new Promise((ok, fail) => {
+    child.stdout.once('data', (chunk) => ok(String(chunk).trim()));
+    child.once('exit', (code) => fail(new Error(`the upstream stub exited (${code})`)));
+  });
+  return {
+    address,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((ok) => child.once('exit', ok));
+      }
+    },
+  };
+}
+
+// The stub's program: argv ip, answer, silent; prints "ip:port" once bound.
+const UPSTREAM = `
+import { createSocket } from 'node:dgram';
+const [ip, answer, silent] = process.argv.slice(1);
+const socket = createSocket('udp4');
+socket.on('message', (query, from) => {
+  if (silent === 'true' || query.length < 17) return;
+  let at = 12;
+  while (at < query.length && query[at] !== 0) at += query[at] + 1;
+  if (at + 5 > query.length) return;
+  const question = query.subarray(12, at + 5);
+  const isA = query.readUInt16BE(at + 1) === 1;
+  const header = Buffer.from(query.subarray(0, 12));
+  header.writeUInt16BE(0x8180, 2); // a response, recursion desired and available, NOERROR
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(isA ? 1 : 0, 6);
+  header.writeUInt32BE(0, 8); // no authority, no additional
+  const record = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...answer.split('.').map(Number)]);
+  socket.send(Buffer.concat(isA ? [header, question, record] : [header, question]), from.port, from.address);
+});
+socket.bind(0, ip, () => console.log(ip + ':' + socket.address().port));
+`;

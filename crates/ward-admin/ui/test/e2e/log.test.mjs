@@ -88,21 +88,21 @@ test('the live tail adds new entries at the top, and waits while the window is s
   await page.waitForSelector('p.export .live');
   assert.equal((await page.textContent('p.export .live')).trim(), 'Live');
   dig(ward.dns, 'live-one.ads.example');
-  await page.waitForFunction(() => document.querySelector('ol.log > li').dataset.name === 'live-one.ads.example',
+  await page.waitForFunction(() => document.querySelector('ol.log > li')?.dataset.name === 'live-one.ads.example',
     null, { timeout: 3000 });
   assert.equal(page.url(), `${ward.url}/ui/log`, 'no reload, no navigation');
 
   // Scrolled down: new entries are counted, not shown.
   await page.mouse.wheel(0, 1200);
-  await page.waitForFunction(() => /paused/.test(document.querySelector('p.export .live').textContent));
+  await page.waitForFunction(() => /paused/.test(document.querySelector('p.export .live')?.textContent));
   dig(ward.dns, 'live-two.ads.example');
   dig(ward.dns, 'live-three.ads.example');
-  await page.waitForFunction(() => /2 new/.test(document.querySelector('p.export .live').textContent),
+  await page.waitForFunction(() => /2 new/.test(document.querySelector('p.export .live')?.textContent),
     null, { timeout: 3000 });
   assert.equal((await rowNames(page))[0], 'live-one.ads.example');
   // Back at the top: the newest are read.
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForFunction(() => document.querySelector('ol.log > li').dataset.name === 'live-three.ads.example',
+  await page.waitForFunction(() => document.querySelector('ol.log > li')?.dataset.name === 'live-three.ads.example',
     null, { timeout: 3000 });
   const names = await rowNames(page);
   assert.deepEqual(names.slice(0, 3), ['live-three.ads.example', 'live-two.ads.example', 'live-one.ads.example']);
@@ -115,6 +115,9 @@ test('type, response and upstream filters reach the URL and the API; the export 
   const page = await watchedPage(browser);
   await page.goto(`${ward.url}/ui/log`);
   await page.waitForSelector('ol.log > li');
+  // The rarer filters are folded away until asked for (or set).
+  assert.equal(await page.isVisible('input[name=qtype]'), false);
+  await page.click('form.filters details.more summary');
   await page.fill('input[name=qtype]', 'A');
   await page.selectOption('select[name=rcode]', 'NOERROR');
   await page.fill('input[name=upstream]', 'none');
@@ -126,6 +129,8 @@ test('type, response and upstream filters reach the URL and the API; the export 
     && [...document.querySelectorAll('ol.log > li')].every((li) => li.dataset.name.startsWith('n1')),
   want.entries.length);
   assert.deepEqual(await rowNames(page), want.entries.map((e) => e.name));
+  assert.match(await page.textContent('details.more summary'), /3 set/);
+  assert.equal(await page.isVisible('input[name=qtype]'), true);
 
   // The export link carries the same filters; what it gives is every match.
   const href = await page.getAttribute('p.export a:text-is("CSV")', 'href');

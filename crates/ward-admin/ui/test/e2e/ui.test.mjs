@@ -117,6 +117,41 @@ test('check a name shows its verdict under every policy, from the URL', async ()
   await page.close();
 });
 
+test('the dashboard narrows to a policy or a client, links rows to the log, and shows a failing upstream', async () => {
+  // A name that is not blocked goes to the upstream, which is not there.
+  try {
+    dig(ward.dns, 'www.unblocked.example', '127.0.0.2');
+  } catch {
+    // dig exits non-zero on SERVFAIL in some versions; the query was made.
+  }
+  const page = await watchedPage(browser);
+  await page.goto(`${ward.url}/ui/?policy=kids`);
+  await page.waitForSelector('[data-card=blocked] .value');
+  const text = async (card) => (await page.textContent(`[data-card=${card}] .value`)).replace(/\D/g, '');
+  const kids = await api('/api/v1/stats?range=24h&resolution=minute&policy=kids');
+  assert.equal(kids.totals.blocked, 2);
+  assert.equal(await text('blocked'), '2');
+  assert.equal(await page.inputValue('form.scope select[name=kind]'), 'policy');
+  // A subnet, chosen in the form: into the URL, and the figures follow.
+  await page.selectOption('form.scope select[name=kind]', 'client');
+  await page.fill('form.scope input[name=client]', '127.0.0.2');
+  await page.click('form.scope button[type=submit]');
+  await page.waitForURL(/\/ui\/\?client=127\.0\.0\.2$/);
+  await page.waitForFunction(() => document.querySelector('[data-card=blocked] .value')?.textContent.trim() === '3');
+  // A row leads to the query log filtered on it.
+  await page.click('.panel:has(h2:text-is("Top blocked")) td.name a >> nth=0');
+  await page.waitForURL(/\/ui\/log\?client=127\.0\.0\.2&name=x\d\.ads\.example&verdict=blocked$/);
+  await page.waitForSelector('ol.log > li');
+  // The upstream that is not there is shown failing, with why.
+  await page.goto(`${ward.url}/ui/`);
+  await page.waitForSelector('table.health tr.failing');
+  const failing = await page.textContent('table.health tr.failing');
+  assert.match(failing, /default · 127\.0\.0\.1:9/);
+  assert.match(failing, /failing: /);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('the query log filters on the server, keeps its filters in the URL and explains a row', async () => {
   const page = await watchedPage(browser);
   await page.goto(`${ward.url}/ui/log`);
@@ -221,7 +256,7 @@ test('the lists page shows rules, skipped lines by reason, downloads and the pol
 test('the rules editor checks each line as it is typed and saves what serves', async () => {
   const page = await watchedPage(browser);
   await page.goto(`${ward.url}/ui/rules?policy=kids`);
-  await page.waitForFunction(() => document.querySelector('textarea.rules').value.includes('||games.example^'));
+  await page.waitForFunction(() => document.querySelector('textarea.rules')?.value.includes('||games.example^'));
   // main's rule is shown as inherited
   assert.match(await page.textContent('details.inherited'), /\|\|ads\.example\^/);
   const area = page.locator('textarea.rules');
@@ -281,6 +316,27 @@ for (const colorScheme of ['light', 'dark']) {
     });
   }
 }
+
+test('on a phone the pages fold into a menu and the header stays one line', async () => {
+  const page = await watchedPage(browser, { viewport: { width: 360, height: 780 } });
+  await page.goto(`${ward.url}/ui/lists`);
+  await page.waitForSelector('table.matrix');
+  const header = () => page.evaluate(() => document.querySelector('header.top').getBoundingClientRect().height);
+  assert.ok(await header() < 60, `header ${await header()} px high`);
+  assert.equal(await page.isVisible('header nav'), false);
+  assert.match(await page.textContent('header button.menu'), /Lists/);
+  await page.click('header button.menu');
+  assert.equal(await page.getAttribute('header button.menu', 'aria-expanded'), 'true');
+  await page.click('header nav a:text-is("Query log")');
+  await page.waitForURL(/\/ui\/log$/);
+  assert.equal(await page.isVisible('header nav'), false, 'closed after a choice');
+  // A desktop shows the pages, not the menu button.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert.equal(await page.isVisible('header nav'), true);
+  assert.equal(await page.isVisible('header button.menu'), false);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
 
 test('the theme switch overrides the system and is remembered', async () => {
   const page = await watchedPage(browser, { colorScheme: 'light' });
