@@ -573,3 +573,64 @@ fn a_batch_counts_as_its_entries_one_by_one_whatever_their_order() {
     assert_eq!(r.series[23].totals.queries, 4);
     assert_eq!(r.totals.blocked, 3);
 }
+
+/// Issue 14: the primary's `node=all` adds up every pod's report: totals and buckets
+/// summed by time, top lists summed name by name, upstream averages weighted by queries.
+#[test]
+fn reports_of_several_nodes_merge_into_one() {
+    let now = T0 + 30 * MINUTE;
+    let a = Stats::open(None);
+    let b = Stats::open(None);
+    let upstream = |e: Entry, server: &str, us: u32| Entry {
+        upstream: Some(server.into()),
+        elapsed_us: us,
+        ..e
+    };
+    a.record(&[
+        upstream(ok(T0 + MINUTE, "a.example"), "9.9.9.9:53", 1000),
+        upstream(ok(T0 + MINUTE, "shared.example"), "9.9.9.9:53", 1000),
+        entry(
+            T0 + 2 * MINUTE,
+            "10.0.0.2",
+            "ads.example",
+            Reason::FilteredBlockList,
+        ),
+    ]);
+    b.record(&[
+        upstream(ok(T0 + MINUTE, "shared.example"), "9.9.9.9:53", 4000),
+        upstream(ok(T0 + 3 * MINUTE, "shared.example"), "1.1.1.1:53", 2000),
+    ]);
+    let q = query(Range::Day, Resolution::Minute);
+    let merged = Report::merge(vec![a.report(now, &q), b.report(now, &q)], 10).unwrap();
+    assert_eq!(merged.totals.queries, 5);
+    assert_eq!(merged.totals.blocked, 1);
+    assert_eq!(merged.series.len(), a.report(now, &q).series.len());
+    let at = |t: u64| {
+        merged
+            .series
+            .iter()
+            .find(|p| p.time_ms == t)
+            .unwrap()
+            .totals
+            .queries
+    };
+    assert_eq!(
+        (at(T0 + MINUTE), at(T0 + 2 * MINUTE), at(T0 + 3 * MINUTE)),
+        (3, 1, 1)
+    );
+    assert_eq!(
+        names(&merged.top_names),
+        [("shared.example", 3), ("a.example", 1), ("ads.example", 1)]
+    );
+    assert_eq!(names(&merged.top_blocked), [("ads.example", 1)]);
+    let quad9 = merged
+        .upstreams
+        .iter()
+        .find(|u| u.upstream == "9.9.9.9:53")
+        .unwrap();
+    assert_eq!(quad9.queries, 3);
+    assert!((quad9.avg_ms - 2.0).abs() < 1e-9, "{}", quad9.avg_ms);
+    assert_eq!(merged.policies[0].queries, 5);
+    assert_eq!(merged.top_clients[0].count, 4);
+    assert!(Report::merge(Vec::new(), 10).is_none());
+}

@@ -243,6 +243,89 @@ fn top<K: Ord, V>(counts: HashMap<K, V>, limit: usize, count: impl Fn(&V) -> u64
     all
 }
 
+/// The counting maps of a report as they are added up: from hour buckets (`N` borrows
+/// their names) or from other reports (`N` owns them).
+struct Tallies<N> {
+    names: HashMap<N, u64>,
+    blocked: HashMap<N, u64>,
+    /// Queries and the newest name.
+    clients: HashMap<IpAddr, (u64, Option<N>)>,
+    /// Queries and blocked.
+    policies: HashMap<N, (u64, u64)>,
+    /// Queries and their time together, µs.
+    upstreams: HashMap<N, (u64, u64)>,
+}
+
+impl<N> Default for Tallies<N> {
+    fn default() -> Tallies<N> {
+        Tallies {
+            names: HashMap::default(),
+            blocked: HashMap::default(),
+            clients: HashMap::default(),
+            policies: HashMap::default(),
+            upstreams: HashMap::default(),
+        }
+    }
+}
+
+impl<N: AsRef<str> + Ord + std::hash::Hash> Tallies<N> {
+    /// The report of these counts over `series` (whose sum is `sum`).
+    fn report(
+        self,
+        query: (Range, Resolution, usize),
+        window: (u64, u64),
+        sum: &Counts,
+        series: Vec<Point>,
+    ) -> Report {
+        let (range, resolution, limit) = query;
+        let name_counts = |counts: HashMap<N, u64>| {
+            top(counts, limit, |n| *n)
+                .into_iter()
+                .map(|(name, count)| NameCount {
+                    name: name.as_ref().to_owned(),
+                    count,
+                })
+                .collect()
+        };
+        Report {
+            range,
+            resolution,
+            from_ms: window.0,
+            to_ms: window.1,
+            totals: totals(sum),
+            blocked_ratio: ratio(sum.blocked, sum.queries),
+            avg_processing_ms: ratio(sum.elapsed_us, sum.queries) / 1000.0,
+            series,
+            top_names: name_counts(self.names),
+            top_blocked: name_counts(self.blocked),
+            top_clients: top(self.clients, limit, |c| c.0)
+                .into_iter()
+                .map(|(client, (count, name))| ClientCount {
+                    client,
+                    name: name.map(|n| n.as_ref().to_owned()),
+                    count,
+                })
+                .collect(),
+            policies: top(self.policies, usize::MAX, |p| p.0)
+                .into_iter()
+                .map(|(policy, (queries, blocked))| PolicyCount {
+                    policy: policy.as_ref().to_owned(),
+                    queries,
+                    blocked,
+                })
+                .collect(),
+            upstreams: top(self.upstreams, usize::MAX, |u| u.0)
+                .into_iter()
+                .map(|(upstream, (queries, elapsed_us))| UpstreamLatency {
+                    upstream: upstream.as_ref().to_owned(),
+                    queries,
+                    avg_ms: ratio(elapsed_us, queries) / 1000.0,
+                })
+                .collect(),
+        }
+    }
+}
+
 pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report {
     let limit = query.limit.min(MAX_TOP);
     let now_hour = now_ms / HOUR_MS;
@@ -273,83 +356,39 @@ pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report
         series.push(point(bucket * step, &counts));
     }
 
-    let mut names: HashMap<&str, u64> = HashMap::default();
-    let mut blocked: HashMap<&str, u64> = HashMap::default();
-    let mut clients: HashMap<IpAddr, (u64, Option<&str>)> = HashMap::default();
-    let mut policies: HashMap<&str, (u64, u64)> = HashMap::default();
-    let mut upstreams: HashMap<&str, (u64, u64)> = HashMap::default();
+    let mut t: Tallies<&str> = Tallies::default();
     // Oldest first, so a client's name is the newest one it had.
     for (_, hour) in hours {
         for (name, n) in &hour.names {
-            *names.entry(&**name).or_default() += n;
+            *t.names.entry(&**name).or_default() += n;
         }
         for (name, n) in &hour.blocked {
-            *blocked.entry(&**name).or_default() += n;
+            *t.blocked.entry(&**name).or_default() += n;
         }
         for (ip, c) in &hour.clients {
-            let merged = clients.entry(*ip).or_default();
+            let merged = t.clients.entry(*ip).or_default();
             merged.0 += c.count;
             if c.name.is_some() {
                 merged.1 = c.name.as_deref();
             }
         }
         for (policy, p) in &hour.policies {
-            let merged = policies.entry(&**policy).or_default();
+            let merged = t.policies.entry(&**policy).or_default();
             merged.0 += p.queries;
             merged.1 += p.blocked;
         }
         for (upstream, u) in &hour.upstreams {
-            let merged = upstreams.entry(&**upstream).or_default();
+            let merged = t.upstreams.entry(&**upstream).or_default();
             merged.0 += u.queries;
             merged.1 += u.elapsed_us;
         }
     }
-    let name_counts = |counts| {
-        top(counts, limit, |n| *n)
-            .into_iter()
-            .map(|(name, count): (&str, u64)| NameCount {
-                name: name.to_owned(),
-                count,
-            })
-            .collect()
-    };
-
-    Report {
-        range: query.range,
-        resolution: query.resolution,
-        from_ms: first * step,
-        to_ms: (last + 1) * step,
-        totals: totals(&sum),
-        blocked_ratio: ratio(sum.blocked, sum.queries),
-        avg_processing_ms: ratio(sum.elapsed_us, sum.queries) / 1000.0,
+    t.report(
+        (query.range, query.resolution, limit),
+        (first * step, (last + 1) * step),
+        &sum,
         series,
-        top_names: name_counts(names),
-        top_blocked: name_counts(blocked),
-        top_clients: top(clients, limit, |c| c.0)
-            .into_iter()
-            .map(|(client, (count, name))| ClientCount {
-                client,
-                name: name.map(str::to_owned),
-                count,
-            })
-            .collect(),
-        policies: top(policies, usize::MAX, |p| p.0)
-            .into_iter()
-            .map(|(policy, (queries, blocked))| PolicyCount {
-                policy: policy.to_owned(),
-                queries,
-                blocked,
-            })
-            .collect(),
-        upstreams: top(upstreams, usize::MAX, |u| u.0)
-            .into_iter()
-            .map(|(upstream, (queries, elapsed_us))| UpstreamLatency {
-                upstream: upstream.to_owned(),
-                queries,
-                avg_ms: ratio(elapsed_us, queries) / 1000.0,
-            })
-            .collect(),
-    }
+    )
 }
 
 impl Report {
@@ -363,11 +402,7 @@ impl Report {
         let (range, resolution) = (first.range, first.resolution);
         let length = reports.iter().map(|r| r.series.len()).max().unwrap_or(0);
         let mut series: BTreeMap<u64, (Counts, u64)> = BTreeMap::new();
-        let mut names: HashMap<String, u64> = HashMap::default();
-        let mut blocked: HashMap<String, u64> = HashMap::default();
-        let mut clients: HashMap<IpAddr, (u64, Option<String>)> = HashMap::default();
-        let mut policies: HashMap<String, (u64, u64)> = HashMap::default();
-        let mut upstreams: HashMap<String, (u64, f64)> = HashMap::default();
+        let mut t: Tallies<String> = Tallies::default();
         for report in reports {
             for p in report.series {
                 let (counts, elapsed_us) = series.entry(p.time_ms).or_default();
@@ -382,25 +417,25 @@ impl Report {
                 *elapsed_us += (p.avg_processing_ms * 1000.0 * p.totals.queries as f64) as u64;
             }
             for n in report.top_names {
-                *names.entry(n.name).or_default() += n.count;
+                *t.names.entry(n.name).or_default() += n.count;
             }
             for n in report.top_blocked {
-                *blocked.entry(n.name).or_default() += n.count;
+                *t.blocked.entry(n.name).or_default() += n.count;
             }
             for c in report.top_clients {
-                let merged = clients.entry(c.client).or_default();
+                let merged = t.clients.entry(c.client).or_default();
                 merged.0 += c.count;
                 merged.1 = merged.1.take().or(c.name);
             }
             for p in report.policies {
-                let merged = policies.entry(p.policy).or_default();
+                let merged = t.policies.entry(p.policy).or_default();
                 merged.0 += p.queries;
                 merged.1 += p.blocked;
             }
             for u in report.upstreams {
-                let merged = upstreams.entry(u.upstream).or_default();
+                let merged = t.upstreams.entry(u.upstream).or_default();
                 merged.0 += u.queries;
-                merged.1 += u.avg_ms * u.queries as f64;
+                merged.1 += (u.avg_ms * 1000.0 * u.queries as f64) as u64;
             }
         }
         while series.len() > length {
@@ -419,51 +454,10 @@ impl Report {
                 point(time_ms, &counts)
             })
             .collect();
-        let name_counts = |counts: HashMap<String, u64>| {
-            top(counts, limit, |n| *n)
-                .into_iter()
-                .map(|(name, count)| NameCount { name, count })
-                .collect()
-        };
-        Some(Report {
-            range,
-            resolution,
-            from_ms: points.first().map_or(0, |p| p.time_ms),
-            to_ms: points.last().map_or(0, |p| p.time_ms + step),
-            totals: totals(&sum),
-            blocked_ratio: ratio(sum.blocked, sum.queries),
-            avg_processing_ms: ratio(sum.elapsed_us, sum.queries) / 1000.0,
-            series: points,
-            top_names: name_counts(names),
-            top_blocked: name_counts(blocked),
-            top_clients: top(clients, limit, |c| c.0)
-                .into_iter()
-                .map(|(client, (count, name))| ClientCount {
-                    client,
-                    name,
-                    count,
-                })
-                .collect(),
-            policies: top(policies, usize::MAX, |p| p.0)
-                .into_iter()
-                .map(|(policy, (queries, blocked))| PolicyCount {
-                    policy,
-                    queries,
-                    blocked,
-                })
-                .collect(),
-            upstreams: top(upstreams, usize::MAX, |u| u.0)
-                .into_iter()
-                .map(|(upstream, (queries, weighted_ms))| UpstreamLatency {
-                    upstream,
-                    queries,
-                    avg_ms: if queries == 0 {
-                        0.0
-                    } else {
-                        weighted_ms / queries as f64
-                    },
-                })
-                .collect(),
-        })
+        let window = (
+            points.first().map_or(0, |p| p.time_ms),
+            points.last().map_or(0, |p| p.time_ms + step),
+        );
+        Some(t.report((range, resolution, limit), window, &sum, points))
     }
 }

@@ -120,6 +120,22 @@ export async function watchedPage(context, options = {}) {
   return page;
 }
 
+/**
+ * Checks that `page` is no wider than its screen and wears the `colorScheme` asked for
+ * (light or dark), then saves its screenshot as `<name>-<colorScheme>-<device>.png`.
+ */
+export async function fitsAndShot(page, name, colorScheme, device) {
+  const { default: assert } = await import('node:assert/strict');
+  const { background, overflow } = await page.evaluate(() => ({
+    background: getComputedStyle(document.body).backgroundColor,
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  }));
+  assert.equal(overflow, 0, `${name}: ${overflow} px wider than the screen`);
+  const dark = background === 'rgb(21, 23, 26)';
+  assert.equal(dark, colorScheme === 'dark', `${name}: background ${background}`);
+  await shot(page, `${name}-${colorScheme}-${device}`);
+}
+
 /** Saves a screenshot of `page` as target/ui-shots/<name>.png. */
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });

@@ -5,7 +5,7 @@
 // Screenshots land in target/ui-shots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWard, startUpstream, freePort, launch, watchedPage, shot, dig } from './harness.mjs';
+import { startWard, startUpstream, freePort, launch, watchedPage, shot, fitsAndShot, dig } from './harness.mjs';
 
 // An upstream that answers (default) and one that never does (router), which the forward
 // rule sends lan.example to; a wildcard and a specific name under it.
@@ -353,14 +353,7 @@ for (const colorScheme of ['light', 'dark']) {
       ]) {
         await page.goto(url);
         await page.waitForSelector(ready);
-        const { background, overflow } = await page.evaluate(() => ({
-          background: getComputedStyle(document.body).backgroundColor,
-          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-        }));
-        assert.equal(overflow, 0, `${name}: ${overflow} px wider than the screen`);
-        const dark = background === 'rgb(21, 23, 26)';
-        assert.equal(dark, colorScheme === 'dark', `${name}: background ${background}`);
-        await shot(page, `${name}-${colorScheme}-${device}`);
+        await fitsAndShot(page, name, colorScheme, device);
       }
       assert.deepEqual(page.problems, []);
       await page.close();

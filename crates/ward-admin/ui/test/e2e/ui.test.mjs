@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
-import { startWard, launch, watchedPage, shot, dig } from './harness.mjs';
+import { startWard, launch, watchedPage, fitsAndShot, dig } from './harness.mjs';
 
 // Two policies, the kids' VLAN as 127.0.0.3; an upstream that is not there, so only the
 // blocked queries are answered (the others fail), which is all the statistics need.
@@ -302,14 +302,7 @@ for (const colorScheme of ['light', 'dark']) {
       ]) {
         await page.goto(ward.url + path);
         await page.waitForSelector(ready);
-        const { background, overflow } = await page.evaluate(() => ({
-          background: getComputedStyle(document.body).backgroundColor,
-          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-        }));
-        assert.equal(overflow, 0, `${name}: ${overflow} px wider than the screen`);
-        const dark = background === 'rgb(21, 23, 26)';
-        assert.equal(dark, colorScheme === 'dark', `${name}: background ${background}`);
-        await shot(page, `${name}-${colorScheme}-${device}`);
+        await fitsAndShot(page, name, colorScheme, device);
       }
       assert.deepEqual(page.problems, []);
       await page.close();
