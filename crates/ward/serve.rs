@@ -140,8 +140,6 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
 
     let listen = config.dns.listen.clone();
     let data_dir = ward_state::data_dir(&config);
-    // Path lists only from the allowed directories, as every reload reads them.
-    let lists = ConfinedLists::new(&config, config_path.as_deref());
     // A replica serves what it last accepted from the primary, with its own node-local
     // settings, from the start (also when the primary is unreachable).
     let replica = match (role, &config.sync.primary) {
@@ -155,6 +153,30 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         Some(replica) => replica.effective(config),
         None => config,
     };
+    // Where the API's writes go: over the file, or a layer in data_dir over a file Git
+    // owns (a ConfigMap is read-only).
+    let layer = config_layer(&config, config_path.as_deref(), admin_writes(&config, role));
+    let config = match &layer {
+        Some(layer) => {
+            let layered = layer.over(config.clone());
+            match layered.validate() {
+                Ok(()) => layered,
+                Err(e) => {
+                    let why = format!(
+                        "the config file with the API's additions ({}) is not valid, so the \
+                         file serves alone: {e}",
+                        layer.path().display()
+                    );
+                    tracing::error!("{why}");
+                    layer.set_invalid(Some(why));
+                    config
+                }
+            }
+        }
+        None => config,
+    };
+    // Path lists only from the allowed directories, as every reload reads them.
+    let lists = ConfinedLists::new(&config, config_path.as_deref());
     let sync_interval = config.sync.interval;
     let replicas = config.sync.replicas.clone();
     let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(config, &lists, 1))
@@ -220,6 +242,9 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         })
     };
     let reloader = Arc::new(Reloader::new(config_path.clone(), snapshot, apply));
+    if let Some(layer) = &layer {
+        reloader.set_layer(layer.clone());
+    }
     admin.set_control(Control {
         reloader: reloader.clone(),
         config_path,
@@ -312,6 +337,12 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
             if let Some(object) = value.as_object_mut() {
                 object.insert("sync".into(), sync);
                 object.insert("node".into(), node.clone());
+                // Where the API's writes go, and what the file defines (the UI marks it).
+                let writes = match reloader.layer() {
+                    Some(layer) => serde_json::to_value(layer.status()).unwrap_or_default(),
+                    None => serde_json::json!({ "mode": "config_file" }),
+                };
+                object.insert("writes".into(), writes);
                 object.insert(
                     "upstreams".into(),
                     serde_json::to_value(handler.upstream_health()).unwrap_or_default(),
@@ -393,6 +424,39 @@ fn recording(
         log.clone(),
     );
     (log, recorder, writer)
+}
+
+/// Whether the API may write at all on this node: not on a replica, not read-only.
+fn admin_writes(config: &Config, role: SyncRole) -> bool {
+    !config.admin.read_only && role != SyncRole::Replica
+}
+
+/// The layer the API writes to instead of the config file (`admin.write_to: data_dir`, or
+/// `auto` and a file this process may not write); `None` when writes go to the file.
+fn config_layer(
+    config: &Config,
+    config_path: Option<&std::path::Path>,
+    writes: bool,
+) -> Option<Arc<ward_state::layer::LayerStore>> {
+    let path = config_path?;
+    if !writes {
+        return None;
+    }
+    let layered = match config.admin.write_to {
+        ward_config::WriteTo::ConfigFile => false,
+        ward_config::WriteTo::DataDir => true,
+        ward_config::WriteTo::Auto => !ward_state::layer::writable(path),
+    };
+    if !layered {
+        return None;
+    }
+    let data_dir = ward_state::data_dir(config);
+    tracing::info!(
+        config = %path.display(),
+        layer = %data_dir.join(ward_state::layer::FILE_NAME).display(),
+        "API writes go to a layer in data_dir; the config file is left as it is"
+    );
+    Some(Arc::new(ward_state::layer::LayerStore::open(&data_dir)))
 }
 
 /// This pod's name: `HOSTNAME` (Kubernetes sets it to the pod's), else the kernel's.

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use ward_config::{Config, ConfigError};
 use ward_rules::{Request, parse_record_type};
+use ward_state::layer::Layer;
 use ward_state::reload::{Outcome, Reloader, Trigger};
 
 use crate::AdminState;
@@ -130,6 +131,17 @@ pub(crate) async fn put_config(State(state): State<AdminState>, body: String) ->
     if control.config_path.is_none() {
         return embedded_default();
     }
+    if let Some(layer) = control.reloader.layer() {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "the config file is read-only here: the API's changes are a layer over it \
+                 ({}), made through the resource endpoints (/api/v1/lists, /policies, \
+                 /clients, /records, /upstreams, /forward); change the file itself in Git",
+                layer.path().display()
+            ),
+        );
+    }
     // JSON is YAML's flow syntax: one parser for both, with the same errors.
     let config = match Config::from_yaml(&body) {
         Ok(config) => config,
@@ -165,7 +177,12 @@ pub(crate) async fn save_and_apply(
     tokio::spawn(async move {
         // The turn goes with the task: the next write waits until this one is over.
         let _turn = turn;
-        let response = commit(&control, config, trigger, || answer.is_closed()).await;
+        let response = match control.reloader.layer() {
+            Some(layer) => {
+                commit_layer(&control, layer, config, trigger, || answer.is_closed()).await
+            }
+            None => commit(&control, config, trigger, || answer.is_closed()).await,
+        };
         let _ = answer.send(response);
     });
     match answered.await {
@@ -237,6 +254,77 @@ async fn commit(
                     %e,
                     "putting the config file back after a refused write failed: the file \
                      holds the refused config, the previous one serves"
+                );
+            }
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": reason, "outcome": report })),
+            )
+                .into_response()
+        }
+        _ => {
+            let revision = control.reloader.current().revision();
+            Json(json!({ "revision": revision, "outcome": report })).into_response()
+        }
+    }
+}
+
+/// [`commit`] where the API's writes are a layer over the config file (`data_dir`): the
+/// layer that makes the file into `config` is saved and applied, and put back if the
+/// reload refuses `config`. A change to what the file defines is a 409.
+async fn commit_layer(
+    control: &Control,
+    layer: &ward_state::layer::LayerStore,
+    config: Config,
+    trigger: Trigger,
+    abandoned: impl Fn() -> bool,
+) -> Response {
+    let Some(file) = layer.file() else {
+        return starting();
+    };
+    // The layer does not fit the file serving: a write now would be made against the file
+    // alone and drop what the layer holds.
+    if let Some(why) = layer.invalid() {
+        return error(
+            StatusCode::CONFLICT,
+            format!("the API's changes are not serving, so none are taken: {why}"),
+        );
+    }
+    let next = match Layer::between(&file, &config, &layer.layer()) {
+        Ok(next) => next,
+        Err(message) => return error(StatusCode::CONFLICT, message),
+    };
+    if trigger == Trigger::Api {
+        if let Err(reason) = control.reloader.check_list_files(&config) {
+            return error(StatusCode::BAD_REQUEST, reason);
+        }
+    }
+    if abandoned() {
+        tracing::info!("an API write was cancelled before it was saved; nothing changed");
+        return error(StatusCode::REQUEST_TIMEOUT, "cancelled; nothing changed");
+    }
+    // The commit point, as the file's save is in `commit`.
+    let previous = match layer.replace(next) {
+        Ok(previous) => previous,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "saving {}: {e}; the running config is unchanged",
+                    layer.path().display()
+                ),
+            );
+        }
+    };
+    let report = control.reloader.reload_config(trigger, config).await;
+    match &report.outcome {
+        Outcome::Rejected { reason } => {
+            if let Err(e) = layer.replace(previous) {
+                tracing::error!(
+                    path = %layer.path().display(),
+                    %e,
+                    "putting the config layer back after a refused write failed: it holds \
+                     the refused change, the previous config serves"
                 );
             }
             (

@@ -345,6 +345,30 @@ pub struct AdminConfig {
     /// not use it keeps its revision.
     #[serde(default, skip_serializing_if = "is_false")]
     pub metrics_auth: bool,
+    /// Where the API's writes go: `config_file` (saved over the file), `data_dir` (a layer
+    /// over a file Git owns: `<data_dir>/config-layer.json`), or `auto` (the file when Ward
+    /// may write it, the layer when it is read-only, as a Kubernetes ConfigMap is).
+    #[serde(default, skip_serializing_if = "WriteTo::is_auto")]
+    pub write_to: WriteTo,
+}
+
+/// See [`AdminConfig::write_to`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteTo {
+    /// The config file when it is writable, else the layer in `data_dir`.
+    #[default]
+    Auto,
+    /// Saved over the config file.
+    ConfigFile,
+    /// A layer in `data_dir` over the config file, which stays as Git has it.
+    DataDir,
+}
+
+impl WriteTo {
+    fn is_auto(&self) -> bool {
+        *self == WriteTo::Auto
+    }
 }
 
 /// Primary/replica replication: a primary pushes its filtering config to its replicas, a
@@ -664,6 +688,7 @@ impl Default for AdminConfig {
             token_file: None,
             users_file: None,
             read_only: false,
+            write_to: WriteTo::Auto,
             metrics_auth: false,
         }
     }

@@ -13,6 +13,7 @@
 
 mod accept;
 pub mod download;
+pub mod layer;
 pub mod list_files;
 pub mod metrics;
 pub mod querylog;

@@ -131,6 +131,8 @@ pub struct Reloader {
     /// What a config read from the file becomes before it applies (a replica serves the
     /// primary's filtering part with its own file's node-local settings).
     overlay: std::sync::OnceLock<Overlay>,
+    /// The API's writes over a config file Git owns, when they go to `data_dir`.
+    layer: std::sync::OnceLock<Arc<crate::layer::LayerStore>>,
     /// How long reloads took, by outcome; [`crate::metrics`] exposes it.
     durations: ReloadDurations,
 }
@@ -170,6 +172,7 @@ impl Reloader {
             history: Mutex::new(History::default()),
             generation,
             overlay: std::sync::OnceLock::new(),
+            layer: std::sync::OnceLock::new(),
             durations: Family::new_with_constructor(reload_duration_histogram),
         }
     }
@@ -184,6 +187,17 @@ impl Reloader {
     /// the first call counts.
     pub fn set_overlay(&self, overlay: Overlay) {
         let _ = self.overlay.set(overlay);
+    }
+
+    /// Lays `layer` over every config read from the file from now on (the API's writes
+    /// kept in `data_dir`). Only the first call counts.
+    pub fn set_layer(&self, layer: Arc<crate::layer::LayerStore>) {
+        let _ = self.layer.set(layer);
+    }
+
+    /// The layer the API writes to, when its writes go to `data_dir`.
+    pub fn layer(&self) -> Option<&Arc<crate::layer::LayerStore>> {
+        self.layer.get()
     }
 
     /// Changes whenever a new snapshot serves (its value: the generation).
@@ -227,16 +241,42 @@ impl Reloader {
         let started = Instant::now();
         let _turn = self.serial.lock().await;
         let config = match (&trigger, &self.config_path) {
-            (Trigger::ConfigFile | Trigger::Signal, Some(path)) => match read_config(path) {
-                Ok(config) => match self.overlay.get() {
-                    Some(overlay) => overlay(config),
-                    None => config,
-                },
-                Err(reason) => return self.finish(trigger, started, Err(reason), (0, 0)),
-            },
+            (Trigger::ConfigFile | Trigger::Signal, Some(path)) => {
+                match read_config(path).and_then(|c| self.with_layer(c, path)) {
+                    Ok(config) => match self.overlay.get() {
+                        Some(overlay) => overlay(config),
+                        None => config,
+                    },
+                    Err(reason) => return self.finish(trigger, started, Err(reason), (0, 0)),
+                }
+            }
             _ => (*self.current().config).clone(),
         };
         self.reload_locked(trigger, config, started).await
+    }
+
+    /// `file` (read from `path`) with the API's layer over it, if there is one; the two
+    /// together must be valid.
+    fn with_layer(&self, file: Config, path: &Path) -> Result<Config, String> {
+        let Some(layer) = self.layer.get() else {
+            return Ok(file);
+        };
+        let config = layer.over(file);
+        match config.validate() {
+            Ok(()) => {
+                layer.set_invalid(None);
+                Ok(config)
+            }
+            Err(e) => {
+                let why = format!(
+                    "{} with the API's additions ({}): {e}",
+                    path.display(),
+                    layer.path().display()
+                );
+                layer.set_invalid(Some(why.clone()));
+                Err(why)
+            }
+        }
     }
 
     /// Applies a config handed over whole (an admin API write or a replica sync), after

@@ -1,0 +1,735 @@
+//! The API's writes as a layer over a config file that Git owns.
+//!
+//! In Kubernetes the config file is a read-only ConfigMap, yet the primary's API and UI
+//! write. With `admin.write_to: data_dir` (or `auto` and a file Ward may not write) the
+//! file stays as it is and what the API adds is kept in `<data_dir>/config-layer.json`:
+//! entries the file does not define (lists, policies, clients, records, upstream groups,
+//! forward rules) and custom rules added to the file's policies. The config that serves is
+//! the file with the layer over it ([`Layer::over`]); it is what replicas are pushed.
+//!
+//! The file wins:
+//! - an entry the file defines cannot be changed or removed through the API (409,
+//!   "defined in ward.yaml: change it there"), nor can any setting outside those
+//!   collections ([`Layer::between`] finds the first such difference);
+//! - an entry the layer holds that the file comes to define (a ConfigMap update) is
+//!   shadowed: the file's serves, the layer's is kept and reported, and comes back if the
+//!   file drops its own.
+//!
+//! An entry's identity: a list's id, a policy's or upstream group's name, a client rule's
+//! subnet, a record's name and type (a file that defines `nas A` shadows every API record
+//! `nas A`), a forward rule's zones (one zone the file forwards shadows the API's rule).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use ward_config::{
+    ClientRule, Config, ForwardRule, ListSource, LocalRecord, PolicyConfig, UpstreamGroupConfig,
+};
+
+/// The file the layer is kept in, in `data_dir`.
+pub const FILE_NAME: &str = "config-layer.json";
+/// The version of that file; another is refused with the reason.
+const VERSION: u32 = 1;
+
+/// What the API added over the config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Lists the file does not define.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lists: Vec<ListSource>,
+    /// Policies the file does not define.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// Custom rules added after the file's own, by the file's policy they belong to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policy_rules: BTreeMap<String, Vec<String>>,
+    /// Client rules whose subnet the file does not name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientRule>,
+    /// Local records whose name and type the file does not define.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<LocalRecord>,
+    /// Upstream groups the file does not define.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, UpstreamGroupConfig>,
+    /// Forward rules for zones the file does not forward.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<ForwardRule>,
+}
+
+/// The layer's file: the layer and its version.
+#[derive(Serialize, Deserialize)]
+struct LayerFile {
+    version: u32,
+    #[serde(flatten)]
+    layer: Layer,
+}
+
+/// What the file defines, by kind, as the API and the UI show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Keys {
+    /// List ids.
+    pub lists: Vec<String>,
+    /// Policy names.
+    pub policies: Vec<String>,
+    /// Client rule subnets.
+    pub clients: Vec<String>,
+    /// Records as `name type`.
+    pub records: Vec<String>,
+    /// Upstream group names.
+    pub upstreams: Vec<String>,
+    /// Forwarded zones.
+    pub forward: Vec<String>,
+}
+
+impl Keys {
+    /// The keys of the entries `config` defines.
+    pub fn of(config: &Config) -> Keys {
+        Keys {
+            lists: config.lists.iter().map(|l| l.id.clone()).collect(),
+            policies: config.policies.keys().cloned().collect(),
+            clients: config
+                .clients
+                .iter()
+                .map(|c| c.subnet.to_string())
+                .collect(),
+            records: config.records.iter().map(record_key).collect(),
+            upstreams: config.upstreams.keys().cloned().collect(),
+            forward: config
+                .forward
+                .iter()
+                .flat_map(|f| f.zones.clone())
+                .collect(),
+        }
+    }
+}
+
+fn record_key(r: &LocalRecord) -> String {
+    format!("{} {}", r.name, r.rtype)
+}
+
+/// The message of a change the file's entries refuse.
+fn defined_in_file(what: &str) -> String {
+    format!(
+        "{what} is defined in the config file: change it there (the API may add entries, not change the file's)"
+    )
+}
+
+impl Layer {
+    /// Whether the layer adds nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Layer::default()
+    }
+
+    /// The config that serves: `file` with this layer over it, and what of the layer the
+    /// file shadows (each as `kind key`, for the status).
+    pub fn over(&self, file: &Config) -> (Config, Vec<String>) {
+        let mut config = file.clone();
+        let mut shadowed = Vec::new();
+        let file_lists: BTreeSet<&str> = file.lists.iter().map(|l| l.id.as_str()).collect();
+        for list in &self.lists {
+            if file_lists.contains(list.id.as_str()) {
+                shadowed.push(format!("list {}", list.id));
+            } else {
+                config.lists.push(list.clone());
+            }
+        }
+        for (name, policy) in &self.policies {
+            if file.policies.contains_key(name) {
+                shadowed.push(format!("policy {name}"));
+            } else {
+                config.policies.insert(name.clone(), policy.clone());
+            }
+        }
+        for (name, rules) in &self.policy_rules {
+            match config.policies.get_mut(name) {
+                Some(policy) if file.policies.contains_key(name) => {
+                    policy.rules.extend(rules.iter().cloned());
+                }
+                // The file no longer defines the policy these rules were added to.
+                _ => shadowed.push(format!(
+                    "rules of policy {name} (the file no longer defines it)"
+                )),
+            }
+        }
+        let file_subnets: BTreeSet<_> = file.clients.iter().map(|c| c.subnet).collect();
+        for client in &self.clients {
+            if file_subnets.contains(&client.subnet) {
+                shadowed.push(format!("client {}", client.subnet));
+            } else {
+                config.clients.push(client.clone());
+            }
+        }
+        let file_records: BTreeSet<String> = file.records.iter().map(record_key).collect();
+        for record in &self.records {
+            if file_records.contains(&record_key(record)) {
+                shadowed.push(format!(
+                    "record {} {} {}",
+                    record.name, record.rtype, record.value
+                ));
+            } else {
+                config.records.push(record.clone());
+            }
+        }
+        for (name, group) in &self.upstreams {
+            if file.upstreams.contains_key(name) {
+                shadowed.push(format!("upstream {name}"));
+            } else {
+                config.upstreams.insert(name.clone(), group.clone());
+            }
+        }
+        let file_zones: BTreeSet<&str> = file
+            .forward
+            .iter()
+            .flat_map(|f| f.zones.iter().map(String::as_str))
+            .collect();
+        for rule in &self.forward {
+            if rule.zones.iter().any(|z| file_zones.contains(z.as_str())) {
+                shadowed.push(format!("forward {}", rule.zones.join(", ")));
+            } else {
+                config.forward.push(rule.clone());
+            }
+        }
+        (config, shadowed)
+    }
+
+    /// The layer that makes `file` into `config`, the config an API write wants to serve;
+    /// `Err` with the 409 message when `config` changes or removes what the file defines.
+    /// What `previous` held that the file shadows is kept (it comes back if the file drops
+    /// its own).
+    pub fn between(file: &Config, config: &Config, previous: &Layer) -> Result<Layer, String> {
+        let mut layer = Layer::default();
+        unchanged_settings(file, config)?;
+
+        for list in &file.lists {
+            match config.lists.iter().find(|l| l.id == list.id) {
+                Some(l) if l == list => {}
+                _ => return Err(defined_in_file(&format!("list {:?}", list.id))),
+            }
+        }
+        layer.lists = config
+            .lists
+            .iter()
+            .filter(|l| !file.lists.iter().any(|f| f.id == l.id))
+            .cloned()
+            .collect();
+
+        for (name, policy) in &file.policies {
+            let Some(now) = config.policies.get(name) else {
+                return Err(defined_in_file(&format!("policy {name:?}")));
+            };
+            let same_settings = PolicyConfig {
+                rules: policy.rules.clone(),
+                ..now.clone()
+            } == *policy;
+            if !same_settings || !now.rules.starts_with(&policy.rules) {
+                return Err(defined_in_file(&format!(
+                    "policy {name:?} (its settings and its rules from the file)"
+                )));
+            }
+            let added = &now.rules[policy.rules.len()..];
+            if !added.is_empty() {
+                layer.policy_rules.insert(name.clone(), added.to_vec());
+            }
+        }
+        layer.policies = config
+            .policies
+            .iter()
+            .filter(|(name, _)| !file.policies.contains_key(*name))
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+
+        for client in &file.clients {
+            if !config.clients.contains(client) {
+                return Err(defined_in_file(&format!("client {}", client.subnet)));
+            }
+        }
+        layer.clients = config
+            .clients
+            .iter()
+            .filter(|c| !file.clients.iter().any(|f| f.subnet == c.subnet))
+            .cloned()
+            .collect();
+
+        for record in &file.records {
+            if !config.records.contains(record) {
+                return Err(defined_in_file(&format!(
+                    "record {} {} {}",
+                    record.name, record.rtype, record.value
+                )));
+            }
+        }
+        let file_records: BTreeSet<String> = file.records.iter().map(record_key).collect();
+        layer.records = config
+            .records
+            .iter()
+            .filter(|r| !file_records.contains(&record_key(r)))
+            .cloned()
+            .collect();
+        if let Some(r) = config
+            .records
+            .iter()
+            .find(|r| file_records.contains(&record_key(r)) && !file.records.contains(r))
+        {
+            return Err(defined_in_file(&format!("records {} {}", r.name, r.rtype)));
+        }
+
+        for (name, group) in &file.upstreams {
+            if config.upstreams.get(name) != Some(group) {
+                return Err(defined_in_file(&format!("upstream group {name:?}")));
+            }
+        }
+        layer.upstreams = config
+            .upstreams
+            .iter()
+            .filter(|(name, _)| !file.upstreams.contains_key(*name))
+            .map(|(n, g)| (n.clone(), g.clone()))
+            .collect();
+
+        for rule in &file.forward {
+            if !config.forward.contains(rule) {
+                return Err(defined_in_file(&format!(
+                    "forward {}",
+                    rule.zones.join(", ")
+                )));
+            }
+        }
+        layer.forward = config
+            .forward
+            .iter()
+            .filter(|r| !file.forward.contains(r))
+            .cloned()
+            .collect();
+        let file_zones: BTreeSet<&String> = file.forward.iter().flat_map(|f| &f.zones).collect();
+        if let Some(r) = layer
+            .forward
+            .iter()
+            .find(|r| r.zones.iter().any(|z| file_zones.contains(z)))
+        {
+            return Err(defined_in_file(&format!(
+                "forwarding of {}",
+                r.zones.join(", ")
+            )));
+        }
+
+        layer.keep_shadowed(previous, file);
+        Ok(layer)
+    }
+
+    /// Keeps what `previous` held that `file` shadows: the file's entry serves, the API's
+    /// waits.
+    fn keep_shadowed(&mut self, previous: &Layer, file: &Config) {
+        for list in &previous.lists {
+            if file.lists.iter().any(|f| f.id == list.id) {
+                self.lists.push(list.clone());
+            }
+        }
+        for (name, policy) in &previous.policies {
+            if file.policies.contains_key(name) {
+                self.policies.insert(name.clone(), policy.clone());
+            }
+        }
+        for (name, rules) in &previous.policy_rules {
+            if !file.policies.contains_key(name) {
+                self.policy_rules.insert(name.clone(), rules.clone());
+            }
+        }
+        for client in &previous.clients {
+            if file.clients.iter().any(|f| f.subnet == client.subnet) {
+                self.clients.push(client.clone());
+            }
+        }
+        let file_records: BTreeSet<String> = file.records.iter().map(record_key).collect();
+        for record in &previous.records {
+            if file_records.contains(&record_key(record)) {
+                self.records.push(record.clone());
+            }
+        }
+        for (name, group) in &previous.upstreams {
+            if file.upstreams.contains_key(name) {
+                self.upstreams.insert(name.clone(), group.clone());
+            }
+        }
+        let file_zones: BTreeSet<&String> = file.forward.iter().flat_map(|f| &f.zones).collect();
+        for rule in &previous.forward {
+            if rule.zones.iter().any(|z| file_zones.contains(z)) {
+                self.forward.push(rule.clone());
+            }
+        }
+    }
+
+    /// Reads `<dir>/config-layer.json`; none is an empty layer. A file that does not parse,
+    /// or of another version, is an error naming it (the caller sets it aside).
+    pub fn load(dir: &Path) -> Result<Layer, String> {
+        let path = dir.join(FILE_NAME);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Layer::default()),
+            Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        };
+        let file: LayerFile =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if file.version != VERSION {
+            return Err(format!(
+                "{}: version {} (this Ward reads {VERSION})",
+                path.display(),
+                file.version
+            ));
+        }
+        Ok(file.layer)
+    }
+
+    /// Writes the layer to `<dir>/config-layer.json` atomically.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let file = LayerFile {
+            version: VERSION,
+            layer: self.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+        crate::write_atomically(&dir.join(FILE_NAME), &text)
+    }
+}
+
+/// Refuses a change outside the collections the layer holds: `dns`, `cache`, the
+/// query log, `default_policy` and the node's own settings are the file's.
+fn unchanged_settings(file: &Config, config: &Config) -> Result<(), String> {
+    let strip = |c: &Config| {
+        let mut c = c.clone();
+        c.lists.clear();
+        c.policies.clear();
+        c.clients.clear();
+        c.records.clear();
+        c.upstreams.clear();
+        c.forward.clear();
+        c
+    };
+    let (file, config) = (strip(file), strip(config));
+    if file == config {
+        return Ok(());
+    }
+    let (a, b) = (
+        serde_json::to_value(&file).unwrap_or_default(),
+        serde_json::to_value(&config).unwrap_or_default(),
+    );
+    let key = a
+        .as_object()
+        .and_then(|a| {
+            let b = b.as_object()?;
+            a.keys()
+                .chain(b.keys())
+                .find(|k| a.get(*k) != b.get(*k))
+                .cloned()
+        })
+        .unwrap_or_else(|| "a setting".to_owned());
+    Err(defined_in_file(&format!("`{key}`")))
+}
+
+/// The layer of a running primary: where it is kept, what it holds, the file it lies over.
+pub struct LayerStore {
+    dir: PathBuf,
+    state: Mutex<LayerState>,
+}
+
+#[derive(Default)]
+struct LayerState {
+    layer: Layer,
+    /// The config file as last read (without the layer).
+    file: Option<Arc<Config>>,
+    /// What of the layer the file shadows.
+    shadowed: Vec<String>,
+    /// Why the layer's file could not be read at start (it was set aside).
+    set_aside: Option<String>,
+    /// Why the file with the layer over it does not validate: the file serves alone (or
+    /// the previous config goes on serving) and writes wait until a file that fits comes.
+    invalid: Option<String>,
+}
+
+/// The layer as the status reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerStatus {
+    /// Where the API's writes go: `data_dir`.
+    pub mode: &'static str,
+    /// The layer's file.
+    pub path: String,
+    /// What the file defines (the API cannot change these).
+    pub file: Keys,
+    /// What the layer adds.
+    pub api: Keys,
+    /// Custom rules added to the file's policies, by policy.
+    pub policy_rules: BTreeMap<String, usize>,
+    /// What of the layer the file shadows.
+    pub shadowed: Vec<String>,
+    /// Why the layer's file was set aside at start.
+    pub set_aside: Option<String>,
+    /// Why the file with the layer over it is not serving (writes are refused until it
+    /// is).
+    pub invalid: Option<String>,
+}
+
+impl LayerStore {
+    /// The layer kept in `data_dir`, read now. A file that cannot be read is renamed to
+    /// `config-layer.json.bad` and logged, and the layer starts empty: it never stops a
+    /// start, and nothing is lost.
+    pub fn open(data_dir: &Path) -> LayerStore {
+        let mut state = LayerState::default();
+        match Layer::load(data_dir) {
+            Ok(layer) => state.layer = layer,
+            Err(error) => {
+                let path = data_dir.join(FILE_NAME);
+                let bad = data_dir.join(format!("{FILE_NAME}.bad"));
+                let moved = std::fs::rename(&path, &bad);
+                tracing::error!(
+                    %error,
+                    moved_to = %bad.display(),
+                    moved = moved.is_ok(),
+                    "the API's config layer cannot be read; serving the config file alone"
+                );
+                state.set_aside = Some(format!("{error} (set aside as {})", bad.display()));
+            }
+        }
+        LayerStore {
+            dir: data_dir.to_owned(),
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LayerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `file` with the layer over it; remembers the file, and what it shadows.
+    pub fn over(&self, file: Config) -> Config {
+        let mut state = self.lock();
+        let (config, shadowed) = state.layer.over(&file);
+        for entry in &shadowed {
+            if !state.shadowed.contains(entry) {
+                tracing::warn!(entry = %entry, "the config file defines what the API added: the file's serves");
+            }
+        }
+        state.shadowed = shadowed;
+        state.file = Some(Arc::new(file));
+        config
+    }
+
+    /// The layer's file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// Notes why the file with the layer over it is not serving (`None`: it is).
+    pub fn set_invalid(&self, why: Option<String>) {
+        self.lock().invalid = why;
+    }
+
+    /// Why the file with the layer over it is not serving, if it is not.
+    pub fn invalid(&self) -> Option<String> {
+        self.lock().invalid.clone()
+    }
+
+    /// The config file as last read.
+    pub fn file(&self) -> Option<Arc<Config>> {
+        self.lock().file.clone()
+    }
+
+    /// The layer now.
+    pub fn layer(&self) -> Layer {
+        self.lock().layer.clone()
+    }
+
+    /// Saves `layer` and makes it the one over the file; the previous one, to put back if
+    /// the config it makes is refused.
+    pub fn replace(&self, layer: Layer) -> std::io::Result<Layer> {
+        layer.save(&self.dir)?;
+        let mut state = self.lock();
+        if let Some(file) = state.file.clone() {
+            state.shadowed = layer.over(&file).1;
+        }
+        Ok(std::mem::replace(&mut state.layer, layer))
+    }
+
+    /// What the status says of the layer.
+    pub fn status(&self) -> LayerStatus {
+        let state = self.lock();
+        let file = state.file.as_deref().map(Keys::of).unwrap_or_default();
+        let l = &state.layer;
+        LayerStatus {
+            mode: "data_dir",
+            path: self.path().display().to_string(),
+            file,
+            api: Keys {
+                lists: l.lists.iter().map(|x| x.id.clone()).collect(),
+                policies: l.policies.keys().cloned().collect(),
+                clients: l.clients.iter().map(|c| c.subnet.to_string()).collect(),
+                records: l.records.iter().map(record_key).collect(),
+                upstreams: l.upstreams.keys().cloned().collect(),
+                forward: l.forward.iter().flat_map(|f| f.zones.clone()).collect(),
+            },
+            policy_rules: l
+                .policy_rules
+                .iter()
+                .map(|(p, r)| (p.clone(), r.len()))
+                .collect(),
+            shadowed: state.shadowed.clone(),
+            set_aside: state.set_aside.clone(),
+            invalid: state.invalid.clone(),
+        }
+    }
+}
+
+/// Whether this process may write the config file at `path` (opened for writing, nothing
+/// written: a ConfigMap's read-only mount, or a file owned by another user, says no). Ask
+/// before the file watcher starts: closing a file opened for writing is an inotify event.
+pub fn writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        Config::from_yaml(&format!(
+            r#"upstreams: {{ default: {{ servers: ["9.9.9.9"] }}, router: {{ servers: ["10.0.0.1"] }} }}
+forward: [ {{ zones: [home.example], upstream: router }} ]
+policies:
+  main: {{ rules: ["||file.example^"] }}
+records:
+  - {{ name: nas.home.example, type: A, value: 10.0.0.5 }}
+default_policy: main
+{extra}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_layer_holds_what_the_api_added_and_nothing_of_the_file() {
+        let file = config("");
+        let mut wanted = file.clone();
+        wanted
+            .policies
+            .get_mut("main")
+            .unwrap()
+            .rules
+            .push("||api.example^".into());
+        wanted.records.push(LocalRecord {
+            name: "tv.home.example".into(),
+            ..file.records[0].clone()
+        });
+        wanted.forward.push(ForwardRule {
+            zones: vec!["corp.example".into()],
+            upstream: "router".into(),
+        });
+        let layer = Layer::between(&file, &wanted, &Layer::default()).unwrap();
+        assert_eq!(layer.policy_rules["main"], ["||api.example^"]);
+        assert_eq!(layer.records.len(), 1);
+        assert_eq!(layer.forward[0].zones, ["corp.example"]);
+        assert!(layer.lists.is_empty() && layer.policies.is_empty());
+        // Laid over the file again, it is the config wanted.
+        let (config, shadowed) = layer.over(&file);
+        assert_eq!(config, wanted);
+        assert!(shadowed.is_empty());
+    }
+
+    #[test]
+    fn what_the_file_defines_refuses_changes() {
+        let file = config("");
+        let refused = |change: &dyn Fn(&mut Config)| {
+            let mut c = file.clone();
+            change(&mut c);
+            Layer::between(&file, &c, &Layer::default()).unwrap_err()
+        };
+        assert!(refused(&|c| c.dns.blocked_ttl = 1).contains("`dns`"));
+        assert!(refused(&|c| c.default_policy = "other".into()).contains("`default_policy`"));
+        assert!(
+            refused(&|c| c.policies.get_mut("main").unwrap().rules.clear())
+                .contains("policy \"main\"")
+        );
+        assert!(
+            refused(&|c| {
+                c.policies.get_mut("main").unwrap().upstream = Some("router".into());
+            })
+            .contains("policy \"main\"")
+        );
+        assert!(
+            refused(&|c| c.records[0].value = "10.0.0.6".into())
+                .contains("record nas.home.example A")
+        );
+        assert!(
+            refused(&|c| {
+                c.forward.push(ForwardRule {
+                    zones: vec!["home.example".into(), "x.example".into()],
+                    upstream: "default".into(),
+                });
+            })
+            .contains("home.example")
+        );
+        assert!(
+            refused(&|c| {
+                c.upstreams.remove("router");
+            })
+            .contains("upstream group \"router\"")
+        );
+        // A new record with a name and type of the file's is a change of the file's.
+        assert!(
+            refused(&|c| {
+                let mut r = c.records[0].clone();
+                r.value = "10.0.0.7".into();
+                c.records.push(r);
+            })
+            .contains("nas.home.example")
+        );
+    }
+
+    #[test]
+    fn the_file_shadows_the_layer_which_keeps_what_it_shadows() {
+        let file = config("");
+        let mut wanted = file.clone();
+        let tv = LocalRecord {
+            name: "tv.home.example".into(),
+            ..file.records[0].clone()
+        };
+        wanted.records.push(tv.clone());
+        let layer = Layer::between(&file, &wanted, &Layer::default()).unwrap();
+        // The file comes to define tv A: it serves, the layer's is reported.
+        let mut newer = file.clone();
+        newer.records.push(LocalRecord {
+            value: "10.0.0.50".into(),
+            ..tv.clone()
+        });
+        let (config, shadowed) = layer.over(&newer);
+        assert_eq!(config.records, newer.records);
+        assert_eq!(shadowed, ["record tv.home.example A 10.0.0.5"]);
+        // A write meanwhile keeps the shadowed record for when the file drops its own.
+        let mut more = config.clone();
+        more.records.push(LocalRecord {
+            name: "pc.home.example".into(),
+            ..tv.clone()
+        });
+        let next = Layer::between(&newer, &more, &layer).unwrap();
+        assert_eq!(next.records.len(), 2);
+        assert_eq!(next.over(&file).0.records.len(), 3);
+    }
+
+    #[test]
+    fn a_layer_file_round_trips_and_a_bad_one_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("ward-layer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let layer = Layer {
+            policy_rules: BTreeMap::from([("main".into(), vec!["||x^".into()])]),
+            ..Layer::default()
+        };
+        layer.save(&dir).unwrap();
+        assert_eq!(Layer::load(&dir).unwrap(), layer);
+        std::fs::write(dir.join(FILE_NAME), "{\"version\": 2}").unwrap();
+        assert!(Layer::load(&dir).unwrap_err().contains("version 2"));
+        let store = LayerStore::open(&dir);
+        assert!(store.layer().is_empty());
+        assert!(store.status().set_aside.unwrap().contains("set aside"));
+        assert!(dir.join(format!("{FILE_NAME}.bad")).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
