@@ -412,3 +412,63 @@ fn udp_threads_share_the_port_and_all_answer() {
         assert_eq!(got, [want], "{name}");
     }
 }
+
+/// Issue 15: a pod listens on `0.0.0.0:5353` and `[::]:5353` together (dual stack); each
+/// answers its own family over UDP and TCP.
+#[test]
+fn ipv4_and_ipv6_wildcards_share_a_port() {
+    let up = upstream();
+    // A port free on both stacks, for UDP and TCP: each probe is let go before the next
+    // (a dual-stack [::] probe would collide with the IPv4 one it sits beside).
+    let free = |port: u16| {
+        std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+            && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && std::net::UdpSocket::bind(("::", port)).is_ok()
+            && std::net::TcpListener::bind(("::", port)).is_ok()
+    };
+    let port = (0..100)
+        .map(|_| {
+            std::net::UdpSocket::bind("0.0.0.0:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .find(|p| free(*p))
+        .expect("a port free on both stacks");
+    let dir = TempDir::new("dual-stack");
+    let path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"dns: {{ listen: ["0.0.0.0:{port}", "[::]:{port}"] }}
+admin: {{ listen: "127.0.0.1:0" }}
+upstreams: {{ default: {{ servers: ["{up}"] }} }}
+policies: {{ main: {{ rules: ["||ads.example^"] }} }}
+default_policy: main
+data_dir: "{}"
+"#,
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let _ward = Ward::spawn(&path, &[]);
+    for (server, src) in [
+        (format!("127.0.0.1:{port}"), "127.0.0.1"),
+        (format!("[::1]:{port}"), "::1"),
+    ] {
+        let server: std::net::SocketAddr = server.parse().unwrap();
+        for tcp in [false, true] {
+            assert_eq!(
+                dig(server, src, "ads.example", tcp),
+                "0.0.0.0",
+                "{server} tcp={tcp}"
+            );
+            assert_eq!(
+                dig(server, src, "www.example", tcp),
+                "127.1.0.1",
+                "{server} tcp={tcp}"
+            );
+        }
+    }
+}

@@ -306,7 +306,11 @@ struct ListServer {
 
 impl ListServer {
     fn start(body: &str, etag: &str) -> ListServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        ListServer::start_on("127.0.0.1:0", body, etag)
+    }
+
+    fn start_on(addr: &str, body: &str, etag: &str) -> ListServer {
+        let listener = TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
         let server = ListServer {
             addr: listener.local_addr().unwrap(),
@@ -442,6 +446,56 @@ data_dir: "{data}"
     let status = ward.status();
     assert_eq!(status["lists"][0]["rules"], 1, "{status:#}");
     assert_eq!(status["lists"][0]["copy"]["etag"], "\"v2\"", "{status:#}");
+}
+
+/// Issue 15: a primary whose list servers cannot be reached at its first start (no copy
+/// yet) is ready with what it has, and fills the list in once the server answers.
+#[test]
+fn a_first_start_without_its_list_server_is_ready_and_fills_the_list_in() {
+    let up = upstream();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("reload-first-start");
+    let config_path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"dns: {{ listen: ["127.0.0.1:0"] }}
+admin: {{ listen: "127.0.0.1:0" }}
+upstreams: {{ default: {{ servers: ["{up}"] }} }}
+lists:
+  - {{ id: remote, url: "http://127.0.0.1:{port}/list.txt", refresh: 1h }}
+policies:
+  main: {{ lists: [remote], rules: ["||local.example^"] }}
+default_policy: main
+data_dir: "{}"
+"#,
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn(&config_path, &[]);
+    let (code, _) = http(ward.admin, "GET", "/readyz", None, "");
+    assert_eq!(code, 200, "ready with what it has");
+    let blocked =
+        |ward: &Ward, name: &str| addrs(ward, ip("127.0.0.2"), name, RecordType::A) == ["0.0.0.0"];
+    assert!(blocked(&ward, "local.example."), "its own rules serve");
+    ward.wait_status(Duration::from_secs(10), "the failed first download", |s| {
+        s["lists"][0]["activity"]["last_error"].is_string()
+    });
+    assert!(!blocked(&ward, "remote.example."));
+
+    // The server comes up; the next try (SIGHUP here, else the retry 30 s later,
+    // doubling) fills the list in.
+    let _lists = ListServer::start_on(&format!("127.0.0.1:{port}"), "||remote.example^\n", "v1");
+    ward.signal("HUP");
+    ward.wait_status(Duration::from_secs(10), "the list filled in", |s| {
+        s["lists"][0]["rules"] == 1
+    });
+    assert!(blocked(&ward, "remote.example."));
 }
 
 #[test]

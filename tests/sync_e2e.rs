@@ -498,3 +498,61 @@ fn the_primary_shows_every_pods_log_statistics_and_revision() {
     assert_eq!(all[2]["ok"], false, "{all:#}");
     assert!(all[2]["error"].is_string());
 }
+
+/// Issue 15: a replica that has never had a config from its primary is not ready (the
+/// load balancer skips it) while the primary is gone, and is once the first sync lands.
+#[test]
+fn a_replica_without_a_config_from_its_primary_is_not_ready() {
+    let up = upstream();
+    let dir = TempDir::new("sync-not-ready");
+    let token = dir.0.join("sync-token");
+    std::fs::write(&token, "not-ready-token\n").unwrap();
+    let list = dir.0.join("ads.txt");
+    std::fs::write(&list, "||ads.example^\n").unwrap();
+    let (primary_port, replica_port) = (free_port("127.0.0.1"), free_port("127.0.0.2"));
+    let replica_config = dir.0.join("replica.yaml");
+    std::fs::write(
+        &replica_config,
+        node_local(
+            "127.0.0.2",
+            replica_port,
+            &dir.0.join("data-r"),
+            &format!(
+                "  role: replica\n  primary: \"http://127.0.0.1:{primary_port}\"\n  token_file: \"{}\"\n  interval: 1s\n",
+                token.display()
+            ),
+        ) + &filtering(up, &list, &[]),
+    )
+    .unwrap();
+    let replica = Ward::spawn(&replica_config, &[]);
+    let readyz = |w: &Ward| http(w.admin, "GET", "/readyz", None, "").0;
+    assert_eq!(readyz(&replica), 503, "no config from the primary yet");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(readyz(&replica), 503, "still none: the primary is gone");
+
+    let primary_config = dir.0.join("primary.yaml");
+    std::fs::write(
+        &primary_config,
+        node_local(
+            "127.0.0.1",
+            primary_port,
+            &dir.0.join("data-p"),
+            &format!(
+                "  role: primary\n  replicas: [\"http://127.0.0.2:{replica_port}\"]\n  token_file: \"{}\"\n",
+                token.display()
+            ),
+        ) + &filtering(up, &list, &["||from-primary.example^"]),
+    )
+    .unwrap();
+    let _primary = Ward::spawn(&primary_config, &[]);
+    wait_until(Duration::from_secs(5), "the replica ready", || {
+        readyz(&replica) == 200
+    });
+    assert!(blocked(&replica, "from-primary.example."));
+    // Restarted with the primary gone, it serves what it accepted and is ready at once.
+    drop(_primary);
+    drop(replica);
+    let replica = Ward::spawn(&replica_config, &[]);
+    assert_eq!(readyz(&replica), 200);
+    assert!(blocked(&replica, "from-primary.example."));
+}

@@ -309,6 +309,7 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         activity.clone(),
         check_now.clone(),
     ));
+    let first_replica_sync = replica.clone();
     let status: StatusFn = {
         let reloader = reloader.clone();
         let handler = handler.clone();
@@ -355,15 +356,48 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     // Listening for signals before saying so: a SIGHUP between "ready" and the handler
     // would otherwise end the process (its default action).
     let signals = Signals::listen();
-    admin.set_ready(true);
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        udp_threads = threads,
-        "ready"
-    );
+    // A replica that has never had a config from its primary serves its own file's
+    // filtering, which is not the household's: not ready (the load balancer skips it)
+    // until the first sync.
+    let first_sync = match &first_replica_sync {
+        Some(r) if r.status().revision.is_none() => {
+            tracing::warn!(
+                primary = %r.status().primary,
+                "no config from the primary yet: the load balancer should skip this pod"
+            );
+            let (admin, r) = (admin.clone(), r.clone());
+            Some(tokio::spawn(async move {
+                while r.status().revision.is_none() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                tracing::info!("the first config from the primary: ready");
+                admin.set_ready(true);
+            }))
+        }
+        _ => {
+            admin.set_ready(true);
+            None
+        }
+    };
+    if first_sync.is_none() {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            udp_threads = threads,
+            "ready"
+        );
+    } else {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            udp_threads = threads,
+            "serving; not ready until the first sync"
+        );
+    }
 
     signals.serve(&reloader, &check_now).await;
     tracing::info!("shutting down: draining queries in flight");
+    if let Some(task) = first_sync {
+        task.abort();
+    }
     admin.set_ready(false);
     refresher.abort();
     for task in sync_tasks {
@@ -500,7 +534,7 @@ fn bind(addr: SocketAddr, threads: usize) -> Result<(Vec<std::net::UdpSocket>, T
         attempts += 1;
         let first = udp_socket(addr).with_context(|| format!("binding UDP {addr}"))?;
         let udp_addr = first.local_addr()?;
-        match std::net::TcpListener::bind(udp_addr) {
+        match tcp_listener(udp_addr) {
             Ok(tcp) => break (first, tcp),
             Err(err)
                 if addr.port() == 0
@@ -534,9 +568,31 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     #[cfg(unix)]
     socket.set_reuse_port(true)?;
+    v6_only(&socket, addr)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// A TCP listener on `addr` (`SO_REUSEADDR`, as std's bind sets it on Unix).
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    v6_only(&socket, addr)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// An IPv6 address is IPv6 only: `[::]:5353` beside `0.0.0.0:5353` (dual stack, as a
+/// Kubernetes pod listens) would otherwise take the IPv4 port as well and fail to bind.
+fn v6_only(socket: &socket2::Socket, addr: SocketAddr) -> std::io::Result<()> {
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    Ok(())
 }
 
 /// A thread with its own single-threaded runtime, serving its UDP sockets until the
