@@ -8,6 +8,7 @@ import { get } from './lib/api.js';
 import { Dashboard } from './pages/dashboard.js';
 import { Login } from './pages/login.js';
 import { session, refreshSession, signOut } from './lib/session.js';
+import { writes } from './lib/writes.js';
 
 // The dashboard (where the UI opens) and the sign-in page come with the app; the other
 // pages are fetched the first time they are opened, so the first load stays small.
@@ -87,6 +88,7 @@ function App() {
     get('/api/v1/status')
       .then((v) => {
         status.value = v;
+        writes.value = v.writes || null;
       })
       .catch(() => {});
   }, [s && s.user, s && s.signedOut]);

@@ -6,6 +6,7 @@ import { html } from '../lib/html.js';
 import { get, post } from '../lib/api.js';
 import { count } from '../lib/format.js';
 import { readOnly } from '../lib/session.js';
+import { fromFile, fileTag } from '../lib/writes.js';
 import { ancestors } from '../lib/policy.js';
 
 /** The lists a policy names, and those it gets from the policies it extends. */
@@ -65,7 +66,7 @@ function Table({ lists, refresh }) {
     <thead><tr><th>List</th><th>Source</th><th class="num">Rules</th><th class="num">Skipped</th><th>Last download</th><th>State</th><th></th></tr></thead>
     <tbody>
       ${lists.map((l) => html`<tr data-list=${l.id} class=${l.error ? 'failing' : ''}>
-        <td data-label="List">${l.id}${l.enabled ? '' : html` <span class="tag">disabled</span>`}</td>
+        <td data-label="List">${l.id}${l.enabled ? '' : html` <span class="tag">disabled</span>`}${fromFile('lists', l.id) && fileTag()}</td>
         <td data-label="Source"><code>${l.location}</code></td>
         <td data-label="Rules" class="num">${count(l.rules)}</td>
         <td data-label="Skipped" class="num"><${Skipped} list=${l} /></td>

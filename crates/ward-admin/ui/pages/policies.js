@@ -3,6 +3,7 @@
 // address gets, and why (the entry whose subnet is the longest that holds it).
 import { useEffect, useState } from '../vendor/hooks.js';
 import { html } from '../lib/html.js';
+import { fromFile, fileTag } from '../lib/writes.js';
 import { route, navigate, href } from '../lib/route.js';
 import { get } from '../lib/api.js';
 import { entryFor, parseIp, warnings } from '../lib/subnet.js';
@@ -42,7 +43,7 @@ export function Policies() {
         <thead><tr><th>Policy</th><th>Extends</th><th>Lists</th><th>Own rules</th><th>Blocking</th><th>Upstream</th></tr></thead>
         <tbody>
           ${Object.entries(config.policies).map(([name, p]) => html`<tr data-policy=${name}>
-            <td data-label="Policy">${name}${name === config.default_policy ? html` <span class="tag">default</span>` : ''}</td>
+            <td data-label="Policy">${name}${name === config.default_policy ? html` <span class="tag">default</span>` : ''}${fromFile('policies', name) && fileTag()}</td>
             <td data-label="Extends">${p.extends || ''}</td>
             <td data-label="Lists">${(p.lists || []).join(', ')}</td>
             <td data-label="Own rules">${(p.rules || []).length}</td>

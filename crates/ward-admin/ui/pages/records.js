@@ -7,6 +7,7 @@ import { html } from '../lib/html.js';
 import { get, post, put, del } from '../lib/api.js';
 import { count, ms, ago, localTime } from '../lib/format.js';
 import { readOnly } from '../lib/session.js';
+import { fromFile, fileTag } from '../lib/writes.js';
 import { overrides, words, lines } from '../lib/records.js';
 
 const TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'PTR'];
@@ -92,12 +93,12 @@ function LocalRecords() {
       <thead><tr><th>Name</th><th>Type</th><th>Value</th><th class="num">TTL</th><th>Wildcard</th><th></th></tr></thead>
       <tbody>
         ${records.map((r) => html`<tr data-name=${r.name} data-type=${r.type} data-value=${r.value}>
-          <td data-label="Name"><code>${r.name}</code></td>
+          <td data-label="Name"><code>${r.name}</code>${fromFile('records', `${r.name} ${r.type}`) && fileTag()}</td>
           <td data-label="Type">${r.type}</td>
           <td data-label="Value"><code>${r.value}</code></td>
           <td data-label="TTL" class="num">${count(r.ttl)} s</td>
           <td data-label="Wildcard" class="shadow">${shadow(r.name, shadows)}</td>
-          <td data-label="">${!readOnly() && html`<button type="button" data-action="delete"
+          <td data-label="">${!readOnly() && !fromFile('records', `${r.name} ${r.type}`) && html`<button type="button" data-action="delete"
             aria-label=${`Delete ${r.name} ${r.type} ${r.value}`} onClick=${() => remove(r)}>Delete</button>`}</td>
         </tr>`)}
       </tbody>
@@ -178,8 +179,8 @@ function Upstreams({ groups, loadError, reload }) {
 function Group({ name, group, health, save, remove }) {
   const [editing, setEditing] = useState(false);
   return html`<article class="panel group" data-group=${name}>
-    <div class="heading"><h3>${name} <span class="tag">${group.strategy.replaceAll('_', ' ')}</span></h3>
-      ${!readOnly() && !editing && html`<div class="actions">
+    <div class="heading"><h3>${name} <span class="tag">${group.strategy.replaceAll('_', ' ')}</span>${fromFile('upstreams', name) && fileTag()}</h3>
+      ${!readOnly() && !editing && !fromFile('upstreams', name) && html`<div class="actions">
         <button type="button" data-action="edit" onClick=${() => setEditing(true)}>Edit</button>
         <button type="button" data-action="delete-group" onClick=${() => remove(name)}>Delete</button></div>`}</div>
     ${editing
@@ -276,9 +277,9 @@ function Forwarding({ groups }) {
       <thead><tr><th>Zones</th><th>Upstream group</th><th></th></tr></thead>
       <tbody>
         ${shown.map((r, i) => html`<tr data-zones=${r.zones.join(' ')} data-upstream=${r.upstream}>
-          <td data-label="Zones"><span>${r.zones.map((z, j) => html`${j > 0 && ', '}<code>${z}</code>`)}</span></td>
+          <td data-label="Zones"><span>${r.zones.map((z, j) => html`${j > 0 && ', '}<code>${z}</code>`)}</span>${r.zones.some((z) => fromFile('forward', z)) && fileTag()}</td>
           <td data-label="Upstream group">${r.upstream}${groups && !groups[r.upstream] ? html` <span class="tag">no such group</span>` : ''}</td>
-          <td data-label="">${!readOnly() && html`<button type="button" data-action="remove"
+          <td data-label="">${!readOnly() && !r.zones.some((z) => fromFile('forward', z)) && html`<button type="button" data-action="remove"
             aria-label=${`Remove the rule for ${r.zones.join(', ')}`} onClick=${() => setDraft(shown.filter((_, j) => j !== i))}>Remove</button>`}</td>
         </tr>`)}
       </tbody>
