@@ -5,14 +5,15 @@
 #   IMAGE=ghcr.io/me/ward:0.1.0 deploy/container/build.sh
 #
 # Knobs: IMAGE (localhost/ward:dev), ARCH (amd64 or arm64; arm64 needs the
-# aarch64-unknown-linux-gnu target and a cross linker, as a release CI has).
+# aarch64-unknown-linux-gnu target, a cross linker and aarch64-linux-gnu-strip, as a
+# release CI has), STRIP (the strip for ARCH).
 set -eu
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 image=${IMAGE:-localhost/ward:dev}
 arch=${ARCH:-amd64}
 case "$arch" in
-  amd64) target=x86_64-unknown-linux-gnu ;;
-  arm64) target=aarch64-unknown-linux-gnu ;;
+  amd64) target=x86_64-unknown-linux-gnu; strip=${STRIP:-strip} ;;
+  arm64) target=aarch64-unknown-linux-gnu; strip=${STRIP:-aarch64-linux-gnu-strip} ;;
   *) echo "build.sh: ARCH must be amd64 or arm64, not $arch" >&2; exit 2 ;;
 esac
 
@@ -30,7 +31,7 @@ fi
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 mkdir -p "$context/dist/$arch" "$context/dist/data"
-strip -o "$context/dist/$arch/ward" "$binary"
+"$strip" -o "$context/dist/$arch/ward" "$binary"
 cp deploy/container/Containerfile "$context/"
-podman build --build-arg "TARGETARCH=$arch" -t "$image" -f "$context/Containerfile" "$context"
+podman build --platform "linux/$arch" --build-arg "TARGETARCH=$arch" -t "$image" -f "$context/Containerfile" "$context"
 podman image inspect "$image" --format 'built {{.RepoTags}}: {{.Size}} bytes, user {{.Config.User}}'

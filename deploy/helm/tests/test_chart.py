@@ -134,7 +134,9 @@ def test_one_dns_service_udp_and_tcp_53_keeps_the_client_address_over_every_pod(
         ("UDP", 53, "dns-udp"),
         ("TCP", 53, "dns-tcp"),
     }
-    assert svc["metadata"]["annotations"]["lbipam.cilium.io/ips"] == "192.168.1.71"
+    assert svc["metadata"]["annotations"]["lbipam.cilium.io/ips"] == "192.168.1.71,fd00:1::71"
+    assert spec["ipFamilyPolicy"] == "PreferDualStack" and spec["ipFamilies"] == ["IPv4", "IPv6"]
+    assert "ipFamilyPolicy" not in named(render("default"), "Service", "-dns")["spec"]
     stses = kinds(docs, "StatefulSet")
     assert len(stses) == 2
     for sts in stses:
@@ -262,7 +264,13 @@ def test_secrets_come_from_the_users_secret_or_a_generated_sync_token():
     for sts in kinds(home, "StatefulSet"):
         vols = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
         assert vols["secrets"]["secret"]["secretName"] == "ward-secret"
-    assert node_configs(home)["primary.yaml"]["admin"]["token_file"] == "/run/secrets/ward/admin-token"
+    admin = node_configs(home)["primary.yaml"]["admin"]
+    assert admin["token_file"] == "/run/secrets/ward/admin-token"
+    assert admin["users_file"] == "/run/secrets/ward/admin-users"
+    assert "read_only" not in admin and "metrics_auth" not in admin
+    gitops = node_configs(render("home", sets=["admin.readOnly=true", "admin.metricsAuth=true"]))
+    assert gitops["primary.yaml"]["admin"]["read_only"] is True
+    assert gitops["primary.yaml"]["admin"]["metrics_auth"] is True
     default = render("default")
     (secret,) = kinds(default, "Secret")
     assert secret["metadata"]["name"] == "ward-sync"
@@ -297,7 +305,11 @@ def test_metrics_routes_and_dashboard():
     assert routes["ward"]["spec"]["hostnames"] == ["ward.home.example.com"]
     assert routes["ward-replica"]["spec"]["rules"][0]["backendRefs"] == [{"name": "ward-replica-admin", "port": 8080}]
     replica_admin = named(docs, "Service", "-replica-admin")["spec"]
-    assert selects(replica_admin["selector"], pod_labels(named(docs, "StatefulSet", "-replica")))
+    # The StatefulSet controller labels each pod with its name.
+    first = {**pod_labels(named(docs, "StatefulSet", "-replica")), "statefulset.kubernetes.io/pod-name": "ward-replica-0"}
+    assert selects(replica_admin["selector"], first)
+    # One pod: a UI session lives in one pod's memory.
+    assert replica_admin["selector"]["statefulset.kubernetes.io/pod-name"] == "ward-replica-0"
     dashboard = named(docs, "ConfigMap", "-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["ward.json"]) == json.loads((REPO / "deploy/grafana/ward.json").read_text())

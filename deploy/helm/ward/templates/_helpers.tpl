@@ -46,6 +46,9 @@ One pod's config: the filtering config of the values with the pod's own settings
 {{- $_ := set $config "dns" $dns -}}
 {{- $admin := dict "listen" "0.0.0.0:8080" "write_to" $root.Values.admin.writeTo -}}
 {{- if and $root.Values.admin.existingSecret $root.Values.admin.tokenKey }}{{ $_ := set $admin "token_file" (printf "/run/secrets/ward/%s" $root.Values.admin.tokenKey) }}{{ end -}}
+{{- if and $root.Values.admin.existingSecret $root.Values.admin.usersKey }}{{ $_ := set $admin "users_file" (printf "/run/secrets/ward/%s" $root.Values.admin.usersKey) }}{{ end -}}
+{{- if $root.Values.admin.readOnly }}{{ $_ := set $admin "read_only" true }}{{ end -}}
+{{- if $root.Values.admin.metricsAuth }}{{ $_ := set $admin "metrics_auth" true }}{{ end -}}
 {{- $_ := set $config "admin" $admin -}}
 {{- $_ := set $config "data_dir" "/var/lib/ward" -}}
 {{- $fullname := include "ward.fullname" $root -}}
