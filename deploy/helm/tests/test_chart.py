@@ -351,8 +351,11 @@ def test_the_schema_refuses_bad_values(sets, message):
 def test_every_rendered_config_passes_ward_validate(name):
     configs = named(render(name), "ConfigMap", "-config")["data"]
     with tempfile.TemporaryDirectory() as d:
+        # Readable by the image's user (65532), as a ConfigMap's files are.
+        os.chmod(d, 0o755)
         for key, text in configs.items():
             pathlib.Path(d, key).write_text(text)
+            os.chmod(pathlib.Path(d, key), 0o644)
             image = os.environ.get("WARD_IMAGE")
             if image:
                 cmd = ["podman", "run", "--rm", "--network", "none", "--read-only",
