@@ -26,6 +26,7 @@ mod spans;
 mod upstream;
 mod validate;
 mod values;
+pub mod window;
 
 pub use error::{ConfigError, ErrorKind, FieldError, FieldPath, Location, PathSegment, Target};
 pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
