@@ -169,7 +169,7 @@ pub(crate) struct RefreshAnswer {
     pub(crate) action: &'static str,
 }
 
-/// A filter list: exactly one of `path` and `url`.
+/// A filter list: exactly one of `path`, `url` and `catalogue`.
 #[derive(Serialize, ToSchema)]
 #[schema(as = ListSource)]
 pub(crate) struct ListSourceSchema {
@@ -179,8 +179,11 @@ pub(crate) struct ListSourceSchema {
     path: Option<String>,
     /// An `http://` or `https://` URL to download.
     url: Option<String>,
+    /// A list of Ward's catalogue by its id (`adguard-dns`, `hagezi-pro`, ...; see
+    /// `blocklists/catalogue.yaml`), downloaded from its URL; instead of `path` or `url`.
+    catalogue: Option<String>,
     /// How often to download or re-read the list (`24h`, `30m`); at least `1m`. Unset:
-    /// URL lists every 24 hours, files when they change.
+    /// URL and catalogue lists every 24 hours, files when they change.
     refresh: Option<String>,
     /// A disabled list is kept in the config but not loaded (default true).
     enabled: Option<bool>,

@@ -91,7 +91,34 @@ async fn lists_are_added_replaced_and_removed_while_no_policy_uses_them() {
         .iter()
         .map(|l| l["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, ["ads", "remote"]);
+    assert_eq!(ids, ["ads", "remote", "known"]);
+    // A catalogue list is shown as written; one the catalogue lacks is refused, naming
+    // those it has.
+    let (_, body) = s.local(Method::GET, "/api/v1/lists/known", None).await;
+    assert_eq!(json(&body)["catalogue"], "adguard-dns");
+    assert!(json(&body).get("url").is_none());
+    let message = refused(
+        &s,
+        Method::POST,
+        "/api/v1/lists",
+        Some(r#"{ "id": "made-up", "catalogue": "no-such-list" }"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(message.contains("lists[3].catalogue"), "{message}");
+    assert!(message.contains("adguard-dns"), "{message}");
+    let message = refused(
+        &s,
+        Method::POST,
+        "/api/v1/lists",
+        Some(r#"{ "id": "both", "catalogue": "hagezi-pro", "url": "https://x.example/l.txt" }"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        message.contains("exactly one of `path`, `url` and `catalogue`"),
+        "{message}"
+    );
 
     // Add a list, then have a policy use it: check sees its rule.
     let extra = s.dir.join("extra.txt");
@@ -205,7 +232,7 @@ async fn lists_are_added_replaced_and_removed_while_no_policy_uses_them() {
         .local(Method::POST, "/api/v1/lists", Some(&both.to_string()))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(json(&body)["errors"][0]["path"], "lists[2]", "{body}");
+    assert_eq!(json(&body)["errors"][0]["path"], "lists[3]", "{body}");
     // A body that is not a list: the field is named.
     let message = refused(
         &s,

@@ -212,8 +212,8 @@ pub enum ErrorKind {
         /// The subnet with the host bits cleared.
         network: String,
     },
-    /// A list with both or neither of `path` and `url`.
-    #[error("a list needs exactly one of `path` and `url`")]
+    /// A list with more or fewer than one of `path`, `url` and `catalogue`.
+    #[error("a list needs exactly one of `path`, `url` and `catalogue`")]
     ListSource,
     /// Something that must not be empty is.
     #[error("{what} must not be empty")]

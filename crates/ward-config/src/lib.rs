@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod catalogue;
 mod duration;
 mod error;
 mod load;

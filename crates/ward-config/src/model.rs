@@ -482,7 +482,7 @@ pub enum RecordKind {
     Ptr,
 }
 
-/// A filter list: exactly one of `path` and `url`.
+/// A filter list: exactly one of `path`, `url` and `catalogue`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListSource {
@@ -494,6 +494,10 @@ pub struct ListSource {
     /// An `http://` or `https://` URL to download.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A list of the catalogue (`blocklists/catalogue.yaml`) by its id: downloaded from the
+    /// entry's URL, daily unless `refresh` says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<String>,
     /// How often to download or re-read the list (`24h`, `30m`); unset means never.
     #[serde(
         default,
@@ -504,6 +508,28 @@ pub struct ListSource {
     /// A disabled list is kept in the config but not loaded.
     #[serde(default = "default_enabled")]
     pub enabled: bool,
+}
+
+impl ListSource {
+    /// The URL the list is downloaded from: its own, or its catalogue entry's.
+    pub fn download_url(&self) -> Option<&str> {
+        self.url.as_deref().or_else(|| {
+            self.catalogue
+                .as_deref()
+                .and_then(crate::catalogue::get)
+                .map(|e| e.url.as_str())
+        })
+    }
+
+    /// How often it is downloaded or read again: its `refresh`, else daily for a
+    /// catalogue list, else never.
+    pub fn refresh_every(&self) -> Option<Duration> {
+        self.refresh.or_else(|| {
+            self.catalogue
+                .is_some()
+                .then_some(crate::catalogue::DEFAULT_REFRESH)
+        })
+    }
 }
 
 /// A named filtering policy.

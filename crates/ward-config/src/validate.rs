@@ -394,9 +394,26 @@ impl Validator<'_> {
                     },
                 );
             }
-            match (&list.path, &list.url) {
-                (Some(_), None) | (None, Some(_)) => {}
-                _ => self.push(at.clone(), ErrorKind::ListSource),
+            let sources = [
+                list.path.is_some(),
+                list.url.is_some(),
+                list.catalogue.is_some(),
+            ];
+            if sources.iter().filter(|s| **s).count() != 1 {
+                self.push(at.clone(), ErrorKind::ListSource);
+            }
+            if let Some(id) = &list.catalogue {
+                if crate::catalogue::get(id).is_none() {
+                    self.push(
+                        at.key("catalogue"),
+                        ErrorKind::InvalidValue {
+                            message: format!(
+                                "{id:?} is not in the catalogue; it has {}",
+                                crate::catalogue::ids().join(", ")
+                            ),
+                        },
+                    );
+                }
             }
             if let Some(path) = &list.path {
                 if path.as_os_str().is_empty() {

@@ -333,8 +333,16 @@ fn invalid_configs() {
                     8,
                     "duplicate list id \"ads\", first given at lists[0]",
                 ),
-                ("lists[2]", 9, "exactly one of `path` and `url`"),
-                ("lists[3]", 10, "exactly one of `path` and `url`"),
+                (
+                    "lists[2]",
+                    9,
+                    "exactly one of `path`, `url` and `catalogue`",
+                ),
+                (
+                    "lists[3]",
+                    10,
+                    "exactly one of `path`, `url` and `catalogue`",
+                ),
             ],
         ),
         (

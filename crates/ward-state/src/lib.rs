@@ -216,7 +216,7 @@ impl DiskLists {
 
 impl DiskLists {
     fn file(&self, list: &ListSource) -> Option<PathBuf> {
-        match (&list.path, &list.url) {
+        match (&list.path, list.download_url()) {
             (Some(path), _) => Some(path.clone()),
             (None, Some(_)) => Some(self.cached_copy(&list.id)),
             (None, None) => None,

@@ -98,11 +98,11 @@ fn unix_ms(t: SystemTime) -> u64 {
 
 /// When a list is next due, from its last good copy's age.
 fn first_due(downloader: &Downloader, list: &ListSource, now: Instant) -> Instant {
-    let Some(url) = &list.url else {
-        return now + list.refresh.unwrap_or(Duration::MAX / 4);
+    let Some(url) = list.download_url() else {
+        return now + list.refresh_every().unwrap_or(Duration::MAX / 4);
     };
-    let refresh = list.refresh.unwrap_or(DEFAULT_URL_REFRESH);
-    let Some(copy) = downloader.copy_info(&list.id).filter(|c| &c.url == url) else {
+    let refresh = list.refresh_every().unwrap_or(DEFAULT_URL_REFRESH);
+    let Some(copy) = downloader.copy_info(&list.id).filter(|c| c.url == url) else {
         return now;
     };
     if !downloader.copy_path(&list.id).is_file() {
@@ -131,7 +131,7 @@ pub async fn run(
         let lists: Vec<&ListSource> = config
             .lists
             .iter()
-            .filter(|l| l.enabled && (l.url.is_some() || l.refresh.is_some()))
+            .filter(|l| l.enabled && (l.download_url().is_some() || l.refresh_every().is_some()))
             .collect();
         due.retain(|id, (source, _, _)| lists.iter().any(|l| l.id == *id && **l == *source));
         for list in &lists {
@@ -149,13 +149,14 @@ pub async fn run(
             let Some((source, _, failures)) = due.get(&id).cloned() else {
                 continue;
             };
-            let (next, failures) = match &source.url {
+            let (next, failures) = match source.download_url() {
                 Some(url) => {
-                    download(&reloader, &downloader, &activity, &source, url, failures).await
+                    let url = url.to_owned();
+                    download(&reloader, &downloader, &activity, &source, &url, failures).await
                 }
                 None => {
                     reloader.reload(Trigger::Refresh(id.clone())).await;
-                    (source.refresh.unwrap_or(DEFAULT_URL_REFRESH), 0)
+                    (source.refresh_every().unwrap_or(DEFAULT_URL_REFRESH), 0)
                 }
             };
             let at = Instant::now() + next;

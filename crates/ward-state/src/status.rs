@@ -40,7 +40,8 @@ pub struct Status {
 pub struct ListStatus {
     /// Its id.
     pub id: String,
-    /// `path` or `url`.
+    /// `path`, `url` or `catalogue` (downloaded from the catalogue entry's URL, which
+    /// `location` gives).
     pub source: &'static str,
     /// The file or URL.
     pub location: String,
@@ -82,9 +83,10 @@ impl Status {
                 let stats = compiled
                     .and_then(|c| c.rules.lists().next().map(|(_, _, s)| s.clone()))
                     .unwrap_or_default();
-                let (source, location) = match (&l.path, &l.url) {
+                let (source, location) = match (&l.path, l.download_url()) {
                     (Some(p), _) => ("path", p.display().to_string()),
-                    (None, Some(u)) => ("url", u.clone()),
+                    (None, Some(u)) if l.catalogue.is_some() => ("catalogue", u.to_owned()),
+                    (None, Some(u)) => ("url", u.to_owned()),
                     (None, None) => ("path", String::new()),
                 };
                 ListStatus {
@@ -101,7 +103,7 @@ impl Status {
                         .filter(|(_, n)| *n > 0)
                         .collect(),
                     error: errors.get(l.id.as_str()).map(|e| (*e).to_owned()),
-                    copy: l.url.as_ref().and_then(|_| downloader.copy_info(&l.id)),
+                    copy: l.download_url().and_then(|_| downloader.copy_info(&l.id)),
                     activity: active.remove(&l.id),
                 }
             })

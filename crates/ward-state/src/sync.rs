@@ -209,6 +209,7 @@ pub fn replica_config(state: &SyncState, data_dir: &Path, local: &Config) -> Con
         let sha = by_id.get(list.id.as_str()).copied().unwrap_or("missing");
         list.path = Some(list_copy(data_dir, sha));
         list.url = None;
+        list.catalogue = None;
         list.refresh = None;
     }
     config

@@ -150,7 +150,7 @@ pub(crate) async fn refresh(State(state): State<AdminState>, Path(id): Path<Stri
         ))
         .into_response();
     }
-    let action = if list.url.is_some() {
+    let action = if list.download_url().is_some() {
         let Some(check_now) = state.list_refresh() else {
             return conflict("list downloads are not running in this server").into_response();
         };

@@ -79,6 +79,7 @@ records:
 lists:
   - {{ id: ads, path: "{list}" }}
   - {{ id: remote, url: "http://127.0.0.1:9/list.txt", refresh: 24h, enabled: false }}
+  - {{ id: known, catalogue: adguard-dns, enabled: false }}
 policies:
   main: {{ lists: [ads], rules: ["{rule}"] }}
   kids: {{ extends: main, rules: ["||games.example^"], upstream: default, blocking_mode: nxdomain }}

@@ -72,7 +72,7 @@ function Table({ lists, refresh }) {
         <td data-label="Skipped" class="num"><${Skipped} list=${l} /></td>
         <td data-label="Last download">${downloaded(l)}</td>
         <td data-label="State" class="state">${state(l)}</td>
-        <td data-label="">${l.source === 'url' && l.enabled && !readOnly()
+        <td data-label="">${l.source !== 'path' && l.enabled && !readOnly()
           ? html`<button type="button" data-action="refresh" onClick=${() => refresh(l.id)}
               disabled=${l.activity && l.activity.state === 'downloading'}>Refresh</button>`
           : ''}</td>
@@ -90,7 +90,7 @@ function Skipped({ list }) {
 }
 
 function downloaded(l) {
-  if (l.source !== 'url') return html`<span class="muted">a file</span>`;
+  if (l.source === 'path') return html`<span class="muted">a file</span>`;
   if (!l.copy) return html`<span class="muted">never</span>`;
   return `${new Date(l.copy.fetched_at * 1000).toLocaleString()} · ${count(l.copy.bytes)} bytes`;
 }
