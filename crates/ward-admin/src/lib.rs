@@ -273,6 +273,7 @@ fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(session::sign_in, session::who, session::sign_out))
         .routes(routes!(api::get_config, api::put_config))
         .routes(routes!(api::check))
+        .routes(routes!(lists::catalogue))
         .routes(routes!(lists::all, lists::add))
         .routes(routes!(lists::one, lists::replace, lists::remove))
         .routes(routes!(lists::refresh))

@@ -189,6 +189,29 @@ pub(crate) struct ListSourceSchema {
     enabled: Option<bool>,
 }
 
+/// A well-known public list of Ward's catalogue.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CatalogueEntry)]
+pub(crate) struct CatalogueEntrySchema {
+    /// What a list's `catalogue` names.
+    id: String,
+    /// Its name, as its maintainer gives it.
+    name: String,
+    /// Where it is downloaded from.
+    url: String,
+    /// `adblock`, `hosts` or `domains`.
+    format: String,
+    /// Its licence (SPDX).
+    licence: String,
+    /// `ads`, `trackers`, `malware`, `phishing`, `adult`, `gambling`, `social` or
+    /// `telemetry`.
+    category: String,
+    /// Who keeps it.
+    maintainer: String,
+    /// The list Ward's embedded default config uses (present and true on that one only).
+    default: Option<bool>,
+}
+
 /// A filtering policy.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Policy)]

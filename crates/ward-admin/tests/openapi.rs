@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/config"),
     ("GET", "/api/v1/check"),
     ("GET", "/api/v1/rules/check"),
+    ("GET", "/api/v1/catalogue"),
     ("GET", "/api/v1/lists"),
     ("POST", "/api/v1/lists"),
     ("GET", "/api/v1/lists/{id}"),
@@ -331,4 +332,21 @@ async fn the_query_log_and_stats_schemas_name_exactly_the_fields_answered() {
         };
         assert_eq!(object_fields(sample), properties(&doc, schema), "{field}");
     }
+}
+
+#[tokio::test]
+async fn the_catalogue_schema_names_the_fields_answered() {
+    let s = setup("oa-catalogue", Credentials::none(), false);
+    let doc = document(&s).await;
+    let (_, body) = s.local(Method::GET, "/api/v1/catalogue", None).await;
+    let entries = json(&body);
+    let entries = entries.as_array().unwrap();
+    assert!(entries.len() >= 15);
+    let schema = properties(&doc, "CatalogueEntry");
+    for entry in entries {
+        let mut fields = object_fields(entry);
+        fields.insert("default".to_owned());
+        assert_eq!(fields, schema, "{entry}");
+    }
+    assert_eq!(entries.iter().filter(|e| e["default"] == true).count(), 1);
 }

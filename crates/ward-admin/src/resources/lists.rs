@@ -10,7 +10,9 @@ use ward_state::reload::Trigger;
 use super::{JsonBody, Refusal, conflict, edit, names, not_found, read, same_name};
 use crate::AdminState;
 use crate::api;
-use crate::openapi::{ApiError, ListSourceSchema, RefreshAnswer, WriteAnswer};
+use crate::openapi::{
+    ApiError, CatalogueEntrySchema, ListSourceSchema, RefreshAnswer, WriteAnswer,
+};
 
 fn position(config: &Config, id: &str) -> Result<usize, Refusal> {
     config
@@ -18,6 +20,17 @@ fn position(config: &Config, id: &str) -> Result<usize, Refusal> {
         .iter()
         .position(|l| l.id == id)
         .ok_or_else(|| not_found("list", id, config.lists.iter().map(|l| l.id.as_str())))
+}
+
+/// Ward's catalogue of well-known public lists.
+///
+/// A list names one with `catalogue: <id>` instead of a `url` (`POST /api/v1/lists` with
+/// `{"id": "ads", "catalogue": "adguard-dns"}`). The catalogue ships inside the binary
+/// (`blocklists/catalogue.yaml`).
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "lists", operation_id = "get_catalogue",
+    responses((status = 200, description = "The catalogue, by category", body = [CatalogueEntrySchema])))]
+pub(crate) async fn catalogue() -> Response {
+    Json(ward_config::catalogue::entries()).into_response()
 }
 
 /// Every filter list, in config order.

@@ -3,7 +3,7 @@
 // the policy it extends).
 import { useEffect, useState } from '../vendor/hooks.js';
 import { html } from '../lib/html.js';
-import { get, post } from '../lib/api.js';
+import { get, post, put } from '../lib/api.js';
 import { count } from '../lib/format.js';
 import { readOnly } from '../lib/session.js';
 import { fromFile, fileTag } from '../lib/writes.js';
@@ -57,7 +57,66 @@ export function Lists() {
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${status && html`<${Table} lists=${status.lists} refresh=${refresh} />`}
       ${status && policies && html`<${Matrix} lists=${status.lists} policies=${policies} />`}
+      ${status && policies && !readOnly() && html`<${FromCatalogue} lists=${status.lists} policies=${policies}
+        added=${() => {
+          setTick(tick + 1);
+          get('/api/v1/policies').then(setPolicies).catch(() => {});
+        }} />`}
     </section>`;
+}
+
+const CATEGORIES = ['ads', 'trackers', 'malware', 'phishing', 'adult', 'gambling', 'social', 'telemetry'];
+
+/** Adds a list of Ward's catalogue, and if asked puts it in a policy's lists. */
+function FromCatalogue({ lists, policies, added }) {
+  const [catalogue, setCatalogue] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  useEffect(() => {
+    get('/api/v1/catalogue')
+      .then(setCatalogue)
+      .catch((e) => setError(e.message));
+  }, []);
+  if (!catalogue) return error ? html`<p class="error" role="alert">${error}</p>` : '';
+  const have = new Set(lists.map((l) => l.id));
+  const submit = async (event) => {
+    event.preventDefault();
+    const f = new FormData(event.currentTarget);
+    const entry = catalogue.find((e) => e.id === f.get('catalogue'));
+    const id = String(f.get('id') || '').trim() || entry.id;
+    const policy = String(f.get('policy') || '');
+    try {
+      await post('/api/v1/lists', { id, catalogue: entry.id });
+      if (policy) {
+        const p = await get(`/api/v1/policies/${encodeURIComponent(policy)}`);
+        await put(`/api/v1/policies/${encodeURIComponent(policy)}`, { ...p, lists: [...(p.lists || []), id] });
+      }
+      setError(null);
+      setNotice(`added ${entry.name} as ${id}${policy ? ` and put it in ${policy}` : ''}; it downloads now`);
+      added();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  return html`<div class="panel catalogue">
+    <h2>Add a list from the catalogue</h2>
+    <form class="inline" onSubmit=${submit}>
+      <label>List <select name="catalogue" required>
+        ${CATEGORIES.map((c) => html`<optgroup label=${c}>
+          ${catalogue.filter((e) => e.category === c).map((e) => html`<option value=${e.id} disabled=${have.has(e.id)}>
+            ${e.name} (${e.format}, ${e.licence})</option>`)}
+        </optgroup>`)}
+      </select></label>
+      <label>Id <input name="id" placeholder="the catalogue's id" autocomplete="off" spellcheck="false" /></label>
+      <label>Use in <select name="policy">
+        <option value="">no policy yet</option>
+        ${Object.keys(policies).map((p) => html`<option value=${p}>${p}</option>`)}
+      </select></label>
+      <button type="submit">Add</button>
+    </form>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${notice && html`<p class="notice" role="status">${notice}</p>`}
+  </div>`;
 }
 
 function Table({ lists, refresh }) {

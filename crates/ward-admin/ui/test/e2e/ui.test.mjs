@@ -276,6 +276,41 @@ test('the rules editor checks each line as it is typed and saves what serves', a
   await page.close();
 });
 
+test('the lists page offers the catalogue, and adds a list of it to a policy', async () => {
+  const page = await watchedPage(browser);
+  // The writes are answered here, not by Ward: a catalogue list would be downloaded from
+  // the internet, and tests send nothing past loopback.
+  const writes = [];
+  await page.route('**/api/v1/lists', (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    writes.push(['POST', '/api/v1/lists', route.request().postDataJSON()]);
+    return route.fulfill({ status: 200, contentType: 'application/json', body: '{"revision":"x","outcome":{}}' });
+  });
+  await page.route('**/api/v1/policies/kids', (route) => {
+    if (route.request().method() !== 'PUT') return route.continue();
+    writes.push(['PUT', '/api/v1/policies/kids', route.request().postDataJSON()]);
+    return route.fulfill({ status: 200, contentType: 'application/json', body: '{"revision":"x","outcome":{}}' });
+  });
+  await page.goto(`${ward.url}/ui/lists`);
+  await page.waitForSelector('.catalogue select[name=catalogue] option[value=hagezi-pro]', { state: 'attached' });
+  const catalogue = await api('/api/v1/catalogue');
+  const groups = await page.$$eval('.catalogue optgroup', (gs) => gs.map((g) => g.label));
+  assert.deepEqual(groups, ['ads', 'trackers', 'malware', 'phishing', 'adult', 'gambling', 'social', 'telemetry']);
+  assert.equal(await page.locator('.catalogue select[name=catalogue] option').count(), catalogue.length);
+  await page.selectOption('.catalogue select[name=catalogue]', 'hagezi-pro');
+  await page.selectOption('.catalogue select[name=policy]', 'kids');
+  await page.click('.catalogue button[type=submit]');
+  await page.waitForSelector('.catalogue .notice');
+  const kids = await api('/api/v1/policies/kids');
+  assert.deepEqual(writes, [
+    ['POST', '/api/v1/lists', { id: 'hagezi-pro', catalogue: 'hagezi-pro' }],
+    ['PUT', '/api/v1/policies/kids', { ...kids, lists: [...kids.lists, 'hagezi-pro'] }],
+  ]);
+  assert.match(await page.textContent('.catalogue .notice'), /HaGeZi Multi PRO as hagezi-pro and put it in kids/);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('an unknown page says so, and the UI serves it from the index', async () => {
   const page = await watchedPage(browser);
   const response = await page.goto(`${ward.url}/ui/nowhere`);
