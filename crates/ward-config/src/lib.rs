@@ -22,6 +22,7 @@ mod model;
 mod name;
 mod policy;
 mod replicated;
+pub mod services;
 mod size;
 mod spans;
 mod upstream;

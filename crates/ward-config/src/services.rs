@@ -1,0 +1,82 @@
+//! The blocked-services catalogue (`blocklists/services/<id>.yaml`, shipped inside the
+//! binary): for each online service (TikTok, YouTube, Roblox, ...) the rules that block
+//! it and its category, with AdGuard Home's ids where it has the service. A policy will
+//! block services by id or by whole category (issue 16).
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+/// The categories a service may have.
+pub const CATEGORIES: [&str; 10] = [
+    "social",
+    "video",
+    "games",
+    "messaging",
+    "music",
+    "shopping",
+    "dating",
+    "streaming",
+    "ai",
+    "other",
+];
+
+#[derive(rust_embed::Embed)]
+#[folder = "../../blocklists/services/"]
+#[include = "*.yaml"]
+struct Files;
+
+/// One service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Its id: the file's name (AdGuard Home's where it has one).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// One of [`CATEGORIES`].
+    pub category: String,
+    /// The rules that block it (`||tiktok.com^`).
+    pub rules: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    name: String,
+    category: String,
+    rules: Vec<String>,
+}
+
+/// Parses every service file; a file that does not parse is an error naming it (the
+/// tests hold them all to it, so a start never meets one).
+pub fn load() -> Result<Vec<Service>, String> {
+    let mut services = Vec::new();
+    for path in Files::iter() {
+        let Some(id) = path.strip_suffix(".yaml") else {
+            continue;
+        };
+        let file = Files::get(&path).ok_or_else(|| format!("{path}: missing"))?;
+        let text = std::str::from_utf8(&file.data).map_err(|e| format!("{path}: {e}"))?;
+        let parsed: File = serde_norway::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+        services.push(Service {
+            id: id.to_owned(),
+            name: parsed.name,
+            category: parsed.category,
+            rules: parsed.rules,
+        });
+    }
+    services.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(services)
+}
+
+static SERVICES: LazyLock<Vec<Service>> = LazyLock::new(|| load().unwrap_or_default());
+
+/// Every service, by id.
+pub fn all() -> &'static [Service] {
+    &SERVICES
+}
+
+/// The service `id`, if there is one.
+pub fn get(id: &str) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.id == id)
+}
