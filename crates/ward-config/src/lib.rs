@@ -22,6 +22,7 @@ mod model;
 mod name;
 mod policy;
 mod replicated;
+pub mod safesearch;
 pub mod services;
 mod size;
 mod spans;
