@@ -19,7 +19,7 @@ use serde_json::json;
 use ward_config::{Config, ConfigError};
 use ward_rules::{Request, parse_record_type};
 use ward_state::layer::Layer;
-use ward_state::reload::{Outcome, Reloader, Trigger};
+use ward_state::reload::{Outcome, ReloadReport, Reloader, Trigger};
 
 use crate::AdminState;
 use crate::openapi::{ApiError, ConfigAnswer, WriteAnswer};
@@ -216,18 +216,10 @@ async fn commit(
             );
         }
     };
-    // A list file Ward may not read (a FIFO, a device, a file outside `list_dirs`) is
-    // refused before anything is saved: the file watcher would apply a saved one.
-    if trigger == Trigger::Api {
-        if let Err(reason) = control.reloader.check_list_files(&config) {
-            return error(StatusCode::BAD_REQUEST, reason);
-        }
+    if let Some(refused) = refused_before_saving(control, &config, &trigger, &abandoned) {
+        return refused;
     }
     let text = config.to_yaml();
-    if abandoned() {
-        tracing::info!("an API write was cancelled before it was saved; nothing changed");
-        return error(StatusCode::REQUEST_TIMEOUT, "cancelled; nothing changed");
-    }
     // The commit point: from here the write lands whole or is undone whole.
     if let Err(e) = ward_state::write_atomically(path, text.as_bytes()) {
         return error(
@@ -241,21 +233,53 @@ async fn commit(
     // The file watcher sees this save too; its reload reads the same config and finds
     // nothing to do (`unchanged`): one write, one new generation.
     let report = control.reloader.reload_config(trigger, config).await;
+    // Put the file back as it was: what serves and what is saved stay one config.
+    reload_answer(control, report, || {
+        let restored = match &before {
+            Some(before) => ward_state::write_atomically(path, before),
+            None => std::fs::remove_file(path),
+        };
+        if let Err(e) = restored {
+            tracing::error!(
+                path = %path.display(),
+                %e,
+                "putting the config file back after a refused write failed: the file \
+                 holds the refused config, the previous one serves"
+            );
+        }
+    })
+}
+
+/// What a write refuses before anything is saved: a list file Ward may not read (a FIFO,
+/// a device, a file outside `list_dirs`; the file watcher would apply a saved one), and a
+/// request nobody waits for any more.
+fn refused_before_saving(
+    control: &Control,
+    config: &Config,
+    trigger: &Trigger,
+    abandoned: &impl Fn() -> bool,
+) -> Option<Response> {
+    if *trigger == Trigger::Api {
+        if let Err(reason) = control.reloader.check_list_files(config) {
+            return Some(error(StatusCode::BAD_REQUEST, reason));
+        }
+    }
+    if abandoned() {
+        tracing::info!("an API write was cancelled before it was saved; nothing changed");
+        return Some(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "cancelled; nothing changed",
+        ));
+    }
+    None
+}
+
+/// A saved write's answer once its reload is over: 400 with the reason after `put_back`
+/// undid the save, or 200 with the revision serving.
+fn reload_answer(control: &Control, report: ReloadReport, put_back: impl FnOnce()) -> Response {
     match &report.outcome {
         Outcome::Rejected { reason } => {
-            // Put the file back as it was: what serves and what is saved stay one config.
-            let restored = match &before {
-                Some(before) => ward_state::write_atomically(path, before),
-                None => std::fs::remove_file(path),
-            };
-            if let Err(e) = restored {
-                tracing::error!(
-                    path = %path.display(),
-                    %e,
-                    "putting the config file back after a refused write failed: the file \
-                     holds the refused config, the previous one serves"
-                );
-            }
+            put_back();
             (
                 StatusCode::BAD_REQUEST,
                 Json(json!({ "error": reason, "outcome": report })),
@@ -294,14 +318,8 @@ async fn commit_layer(
         Ok(next) => next,
         Err(message) => return error(StatusCode::CONFLICT, message),
     };
-    if trigger == Trigger::Api {
-        if let Err(reason) = control.reloader.check_list_files(&config) {
-            return error(StatusCode::BAD_REQUEST, reason);
-        }
-    }
-    if abandoned() {
-        tracing::info!("an API write was cancelled before it was saved; nothing changed");
-        return error(StatusCode::REQUEST_TIMEOUT, "cancelled; nothing changed");
+    if let Some(refused) = refused_before_saving(control, &config, &trigger, &abandoned) {
+        return refused;
     }
     // The commit point, as the file's save is in `commit`.
     let previous = match layer.replace(next) {
@@ -317,27 +335,16 @@ async fn commit_layer(
         }
     };
     let report = control.reloader.reload_config(trigger, config).await;
-    match &report.outcome {
-        Outcome::Rejected { reason } => {
-            if let Err(e) = layer.replace(previous) {
-                tracing::error!(
-                    path = %layer.path().display(),
-                    %e,
-                    "putting the config layer back after a refused write failed: it holds \
-                     the refused change, the previous config serves"
-                );
-            }
-            (
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": reason, "outcome": report })),
-            )
-                .into_response()
+    reload_answer(control, report, || {
+        if let Err(e) = layer.replace(previous) {
+            tracing::error!(
+                path = %layer.path().display(),
+                %e,
+                "putting the config layer back after a refused write failed: it holds \
+                 the refused change, the previous config serves"
+            );
         }
-        _ => {
-            let revision = control.reloader.current().revision();
-            Json(json!({ "revision": revision, "outcome": report })).into_response()
-        }
-    }
+    })
 }
 
 /// The query of `GET /api/v1/check`.

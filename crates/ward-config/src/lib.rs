@@ -16,6 +16,7 @@
 
 pub mod catalogue;
 mod duration;
+mod embedded;
 mod error;
 mod load;
 mod model;

@@ -39,24 +39,16 @@ struct File {
 
 /// Parses every provider file; the error names a file that does not parse.
 pub fn load() -> Result<Vec<Provider>, String> {
-    let mut providers = Vec::new();
-    for path in Files::iter() {
-        let Some(id) = path.strip_suffix(".yaml") else {
-            continue;
-        };
-        let file = Files::get(&path).ok_or_else(|| format!("{path}: missing"))?;
-        let text = std::str::from_utf8(&file.data).map_err(|e| format!("{path}: {e}"))?;
-        let parsed: File = serde_norway::from_str(text).map_err(|e| format!("{path}: {e}"))?;
-        providers.push(Provider {
-            id: id.to_owned(),
-            name: parsed.name,
-            enforce: parsed.enforce,
-            moderate: parsed.moderate,
-            names: parsed.names,
-        });
-    }
-    providers.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(providers)
+    Ok(crate::embedded::yaml_files::<Files, File>()?
+        .into_iter()
+        .map(|(id, f)| Provider {
+            id,
+            name: f.name,
+            enforce: f.enforce,
+            moderate: f.moderate,
+            names: f.names,
+        })
+        .collect())
 }
 
 static PROVIDERS: LazyLock<Vec<Provider>> = LazyLock::new(|| load().unwrap_or_default());

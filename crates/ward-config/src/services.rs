@@ -47,26 +47,18 @@ struct File {
     rules: Vec<String>,
 }
 
-/// Parses every service file; a file that does not parse is an error naming it (the
-/// tests hold them all to it, so a start never meets one).
+/// Parses every service file; the error names a file that does not parse (the tests
+/// hold them all to it, so a start never meets one).
 pub fn load() -> Result<Vec<Service>, String> {
-    let mut services = Vec::new();
-    for path in Files::iter() {
-        let Some(id) = path.strip_suffix(".yaml") else {
-            continue;
-        };
-        let file = Files::get(&path).ok_or_else(|| format!("{path}: missing"))?;
-        let text = std::str::from_utf8(&file.data).map_err(|e| format!("{path}: {e}"))?;
-        let parsed: File = serde_norway::from_str(text).map_err(|e| format!("{path}: {e}"))?;
-        services.push(Service {
-            id: id.to_owned(),
-            name: parsed.name,
-            category: parsed.category,
-            rules: parsed.rules,
-        });
-    }
-    services.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(services)
+    Ok(crate::embedded::yaml_files::<Files, File>()?
+        .into_iter()
+        .map(|(id, f)| Service {
+            id,
+            name: f.name,
+            category: f.category,
+            rules: f.rules,
+        })
+        .collect())
 }
 
 static SERVICES: LazyLock<Vec<Service>> = LazyLock::new(|| load().unwrap_or_default());

@@ -129,73 +129,106 @@ impl Layer {
     /// The config that serves: `file` with this layer over it, and what of the layer the
     /// file shadows (each as `kind key`, for the status).
     pub fn over(&self, file: &Config) -> (Config, Vec<String>) {
+        let (applies, shadowed) = self.split(file);
         let mut config = file.clone();
-        let mut shadowed = Vec::new();
-        let file_lists: BTreeSet<&str> = file.lists.iter().map(|l| l.id.as_str()).collect();
-        for list in &self.lists {
-            if file_lists.contains(list.id.as_str()) {
-                shadowed.push(format!("list {}", list.id));
-            } else {
-                config.lists.push(list.clone());
+        config.lists.extend(applies.lists);
+        config.policies.extend(applies.policies);
+        for (name, rules) in applies.policy_rules {
+            if let Some(policy) = config.policies.get_mut(&name) {
+                policy.rules.extend(rules);
             }
         }
+        config.clients.extend(applies.clients);
+        config.records.extend(applies.records);
+        config.upstreams.extend(applies.upstreams);
+        config.forward.extend(applies.forward);
+        (config, shadowed.describe())
+    }
+
+    /// This layer's entries in two: those `file` leaves room for, and those it shadows
+    /// (an entry of the same identity, or custom rules of a policy it no longer defines).
+    /// The one place that says what an entry's identity is against the file.
+    fn split(&self, file: &Config) -> (Layer, Layer) {
+        let (mut applies, mut shadowed) = (Layer::default(), Layer::default());
+        let lists: BTreeSet<&str> = file.lists.iter().map(|l| l.id.as_str()).collect();
+        let (l_in, l_out) = self
+            .lists
+            .iter()
+            .cloned()
+            .partition(|l| !lists.contains(l.id.as_str()));
+        (applies.lists, shadowed.lists) = (l_in, l_out);
         for (name, policy) in &self.policies {
-            if file.policies.contains_key(name) {
-                shadowed.push(format!("policy {name}"));
+            let side = if file.policies.contains_key(name) {
+                &mut shadowed
             } else {
-                config.policies.insert(name.clone(), policy.clone());
-            }
+                &mut applies
+            };
+            side.policies.insert(name.clone(), policy.clone());
         }
         for (name, rules) in &self.policy_rules {
-            match config.policies.get_mut(name) {
-                Some(policy) if file.policies.contains_key(name) => {
-                    policy.rules.extend(rules.iter().cloned());
-                }
-                // The file no longer defines the policy these rules were added to.
-                _ => shadowed.push(format!(
-                    "rules of policy {name} (the file no longer defines it)"
-                )),
-            }
-        }
-        let file_subnets: BTreeSet<_> = file.clients.iter().map(|c| c.subnet).collect();
-        for client in &self.clients {
-            if file_subnets.contains(&client.subnet) {
-                shadowed.push(format!("client {}", client.subnet));
+            let side = if file.policies.contains_key(name) {
+                &mut applies
             } else {
-                config.clients.push(client.clone());
-            }
+                &mut shadowed
+            };
+            side.policy_rules.insert(name.clone(), rules.clone());
         }
-        let file_records: BTreeSet<String> = file.records.iter().map(record_key).collect();
-        for record in &self.records {
-            if file_records.contains(&record_key(record)) {
-                shadowed.push(format!(
-                    "record {} {} {}",
-                    record.name, record.rtype, record.value
-                ));
-            } else {
-                config.records.push(record.clone());
-            }
-        }
+        let subnets: BTreeSet<_> = file.clients.iter().map(|c| c.subnet).collect();
+        (applies.clients, shadowed.clients) = self
+            .clients
+            .iter()
+            .cloned()
+            .partition(|c| !subnets.contains(&c.subnet));
+        let records: BTreeSet<String> = file.records.iter().map(record_key).collect();
+        (applies.records, shadowed.records) = self
+            .records
+            .iter()
+            .cloned()
+            .partition(|r| !records.contains(&record_key(r)));
         for (name, group) in &self.upstreams {
-            if file.upstreams.contains_key(name) {
-                shadowed.push(format!("upstream {name}"));
+            let side = if file.upstreams.contains_key(name) {
+                &mut shadowed
             } else {
-                config.upstreams.insert(name.clone(), group.clone());
-            }
+                &mut applies
+            };
+            side.upstreams.insert(name.clone(), group.clone());
         }
-        let file_zones: BTreeSet<&str> = file
+        let zones: BTreeSet<&str> = file
             .forward
             .iter()
             .flat_map(|f| f.zones.iter().map(String::as_str))
             .collect();
-        for rule in &self.forward {
-            if rule.zones.iter().any(|z| file_zones.contains(z.as_str())) {
-                shadowed.push(format!("forward {}", rule.zones.join(", ")));
-            } else {
-                config.forward.push(rule.clone());
-            }
-        }
-        (config, shadowed)
+        (applies.forward, shadowed.forward) = self
+            .forward
+            .iter()
+            .cloned()
+            .partition(|r| !r.zones.iter().any(|z| zones.contains(z.as_str())));
+        (applies, shadowed)
+    }
+
+    /// Each entry as the status names it (`record tv.home.example A 10.0.0.9`).
+    fn describe(&self) -> Vec<String> {
+        let mut named = Vec::new();
+        named.extend(self.lists.iter().map(|l| format!("list {}", l.id)));
+        named.extend(self.policies.keys().map(|name| format!("policy {name}")));
+        named.extend(
+            self.policy_rules
+                .keys()
+                .map(|name| format!("rules of policy {name} (the file no longer defines it)")),
+        );
+        named.extend(self.clients.iter().map(|c| format!("client {}", c.subnet)));
+        named.extend(
+            self.records
+                .iter()
+                .map(|r| format!("record {} {} {}", r.name, r.rtype, r.value)),
+        );
+        named.extend(self.upstreams.keys().map(|name| format!("upstream {name}")));
+        named.extend(
+            self.forward
+                .iter()
+                .map(|f| format!("forward {}", f.zones.join(", "))),
+        );
+        named
     }
 
     /// The layer that makes `file` into `config`, the config an API write wants to serve;
@@ -324,43 +357,14 @@ impl Layer {
     /// Keeps what `previous` held that `file` shadows: the file's entry serves, the API's
     /// waits.
     fn keep_shadowed(&mut self, previous: &Layer, file: &Config) {
-        for list in &previous.lists {
-            if file.lists.iter().any(|f| f.id == list.id) {
-                self.lists.push(list.clone());
-            }
-        }
-        for (name, policy) in &previous.policies {
-            if file.policies.contains_key(name) {
-                self.policies.insert(name.clone(), policy.clone());
-            }
-        }
-        for (name, rules) in &previous.policy_rules {
-            if !file.policies.contains_key(name) {
-                self.policy_rules.insert(name.clone(), rules.clone());
-            }
-        }
-        for client in &previous.clients {
-            if file.clients.iter().any(|f| f.subnet == client.subnet) {
-                self.clients.push(client.clone());
-            }
-        }
-        let file_records: BTreeSet<String> = file.records.iter().map(record_key).collect();
-        for record in &previous.records {
-            if file_records.contains(&record_key(record)) {
-                self.records.push(record.clone());
-            }
-        }
-        for (name, group) in &previous.upstreams {
-            if file.upstreams.contains_key(name) {
-                self.upstreams.insert(name.clone(), group.clone());
-            }
-        }
-        let file_zones: BTreeSet<&String> = file.forward.iter().flat_map(|f| &f.zones).collect();
-        for rule in &previous.forward {
-            if rule.zones.iter().any(|z| file_zones.contains(z)) {
-                self.forward.push(rule.clone());
-            }
-        }
+        let (_, shadowed) = previous.split(file);
+        self.lists.extend(shadowed.lists);
+        self.policies.extend(shadowed.policies);
+        self.policy_rules.extend(shadowed.policy_rules);
+        self.clients.extend(shadowed.clients);
+        self.records.extend(shadowed.records);
+        self.upstreams.extend(shadowed.upstreams);
+        self.forward.extend(shadowed.forward);
     }
 
     /// Reads `<dir>/config-layer.json`; none is an empty layer. A file that does not parse,
