@@ -72,6 +72,8 @@ fn entries(n: usize) -> impl Iterator<Item = Entry> {
             },
             rule: blocked.then(|| "||tracker.example^".into()),
             list: blocked.then(|| "adguard-dns".into()),
+            service: None,
+            schedule: None,
             answer: if blocked {
                 "0.0.0.0".into()
             } else {

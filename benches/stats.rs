@@ -133,6 +133,8 @@ impl Traffic {
             reason,
             rule: blocked.then(|| "||tracker.example^".into()),
             list: blocked.then(|| "adguard-dns".into()),
+            service: None,
+            schedule: None,
             answer: if blocked {
                 "0.0.0.0".into()
             } else {

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use ward_config::window::Timestamp;
 use ward_rules::{
     ListMask, Reason, RecordType, Request, RewriteRecord, RuleSet, SkipReason, Verdict,
     parse_record_type, rcode_name,
@@ -62,6 +63,11 @@ struct CheckArgs {
     /// Read queries from FILE, one per line: `hostname [qtype] [client_ip|-] [client name...]`.
     #[arg(long, value_name = "FILE", conflicts_with = "name")]
     queries: Option<PathBuf>,
+    /// With --config: decide as at this time, with the schedules open then. `21:30`
+    /// (today), `fri 21:30` (the coming Friday), `2026-12-04T21:30` (on the config's
+    /// `time_zone`), or RFC 3339 with an offset; unset means now.
+    #[arg(long, value_name = "TIME", requires = "config")]
+    at: Option<String>,
     /// Print one JSON object per query.
     #[arg(long)]
     json: bool,
@@ -140,9 +146,14 @@ impl Rules {
         Ok(Rules::Config(Box::new(snapshot)))
     }
 
-    /// The verdict for `q`, with the client's name and tags from the config unless the
-    /// command line gives them, and the rules cited.
-    fn check(&self, q: &Query, ctags: &[String]) -> (Verdict, Vec<Citation>, Client) {
+    /// The verdict for `q` at `at`, with the client's name and tags from the config unless
+    /// the command line gives them, and the rules cited.
+    fn check(
+        &self,
+        q: &Query,
+        ctags: &[String],
+        at: Timestamp,
+    ) -> (Verdict, Vec<Citation>, Client) {
         match self {
             Rules::Config(s) => {
                 let (policy, info) = match q.client {
@@ -150,9 +161,15 @@ impl Rules {
                     None => (&s.policies[s.default_policy], ClientInfo::default()),
                 };
                 let req = request(q, ctags, info);
-                let v = s.check(policy, &req);
+                let checked = s.check_at(policy, &req, at);
+                let v = checked.verdict;
                 let cited = v.rules.iter().map(|m| s.cite(policy, m)).collect();
-                (v, cited, Client::of(&req, Some(&policy.name)))
+                let mut client = Client::of(&req, Some(&policy.name));
+                client.schedule = checked
+                    .schedule
+                    .and_then(|i| policy.controls.schedules.get(i))
+                    .map(|s| s.name.clone());
+                (v, cited, client)
             }
             Rules::Lists(rules) => {
                 let req = request(q, ctags, ClientInfo::default());
@@ -192,6 +209,8 @@ struct Client {
     tags: Vec<String>,
     /// The policy, with --config.
     policy: Option<String>,
+    /// The schedule that decided, with --config.
+    schedule: Option<String>,
 }
 
 impl Client {
@@ -200,6 +219,7 @@ impl Client {
             name: req.client_name.map(str::to_owned),
             tags: req.client_tags.to_vec(),
             policy: policy.map(str::to_owned),
+            schedule: None,
         }
     }
 }
@@ -232,9 +252,15 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         }],
         (None, None) => bail!("give a NAME or --queries FILE"),
     };
+    let now = Timestamp::now();
+    let at = match (&a.at, &rules) {
+        (Some(text), Rules::Config(s)) => ward_config::window::parse_at(text, now, &s.zone)
+            .map_err(|e| anyhow::anyhow!("--at: {e}"))?,
+        _ => now,
+    };
     let mut out = String::new();
     for q in &queries {
-        let (verdict, cited, client) = rules.check(q, &a.ctags);
+        let (verdict, cited, client) = rules.check(q, &a.ctags, at);
         if a.json {
             out.push_str(&verdict_json(&cited, q, &client, &verdict).to_string());
             out.push('\n');
@@ -242,7 +268,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
             if queries.len() > 1 {
                 let _ = write!(out, "{} {}: ", q.name, q.qtype);
             }
-            out.push_str(&verdict_text(&cited, &verdict));
+            out.push_str(&verdict_text(&cited, &verdict, &client));
             out.push('\n');
         }
     }
@@ -283,16 +309,40 @@ fn parse_query_line(line: &str) -> Result<Option<Query>, String> {
     }))
 }
 
-/// "blocked by `||ads.example^` (list easylist.txt, line 12)".
-fn verdict_text(cited: &[Citation], v: &Verdict) -> String {
+/// "blocked by `||ads.example^` (list easylist.txt, line 12)", and the schedule that
+/// decided: "(schedule bedtime)".
+fn verdict_text(cited: &[Citation], v: &Verdict, client: &Client) -> String {
+    let text = verdict_words(cited, v);
+    match &client.schedule {
+        Some(s) => format!("{text} (schedule {s})"),
+        None => text,
+    }
+}
+
+fn verdict_words(cited: &[Citation], v: &Verdict) -> String {
+    match v.reason {
+        Reason::FilteredSchedule => return "blocked: every name is blocked now".to_owned(),
+        Reason::FilteredSafeSearch => {
+            let host = v.rewrite.as_ref().and_then(|r| r.cname.as_deref());
+            return format!("safe search: answered as {}", host.unwrap_or_default());
+        }
+        Reason::NotFilteredNotFound => return "not filtered: no rule matches".to_owned(),
+        _ => {}
+    }
     let Some(first) = cited.first() else {
         return "not filtered: no rule matches".to_owned();
     };
     let cite = |c: &Citation| format!("`{}` (list {}, line {})", c.text, c.list, c.line);
     let by = cited.iter().map(cite).collect::<Vec<_>>().join(", ");
     match v.reason {
-        Reason::NotFilteredNotFound => "not filtered: no rule matches".to_owned(),
+        Reason::NotFilteredNotFound | Reason::FilteredSchedule | Reason::FilteredSafeSearch => {
+            "not filtered: no rule matches".to_owned()
+        }
         Reason::NotFilteredAllowList => format!("allowed by {}", cite(first)),
+        Reason::FilteredBlockedService => {
+            let service = first.list.strip_prefix("service ").unwrap_or(&first.list);
+            format!("blocked service {service}: {}", cite(first))
+        }
         Reason::FilteredBlockList if v.ip_addrs.is_empty() => format!("blocked by {}", cite(first)),
         Reason::FilteredBlockList => {
             let ips: Vec<String> = v.ip_addrs.iter().map(IpAddr::to_string).collect();
@@ -338,6 +388,7 @@ fn verdict_json(cited: &[Citation], q: &Query, client: &Client, v: &Verdict) -> 
         "client_name": client.name,
         "client_tags": client.tags,
         "policy": client.policy,
+        "schedule": client.schedule,
         "reason": v.reason.as_str(),
         "rules": matched,
         "ip_addrs": ip_addrs,

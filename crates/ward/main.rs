@@ -11,8 +11,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Downloads catalogue lists from this base URL (`<base>/<id>.txt`) instead of their
+/// maintainers' URLs: a network without internet access that mirrors them.
+const CATALOGUE_MIRROR_ENV: &str = "WARD_CATALOGUE_MIRROR";
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if let Some(base) = std::env::var(CATALOGUE_MIRROR_ENV)
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        ward_config::catalogue::set_mirror(base.trim());
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

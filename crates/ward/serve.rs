@@ -41,7 +41,8 @@ const GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// The config file (YAML). Without it Ward runs on its embedded default: DNS on
-    /// 127.0.0.1:5353, admin on 127.0.0.1:8080.
+    /// 127.0.0.1:5353, admin on 127.0.0.1:8080, ads and trackers blocked with the
+    /// catalogue's default list (downloaded into the data directory).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Log as JSON lines (for log shippers).

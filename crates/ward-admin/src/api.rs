@@ -361,6 +361,10 @@ pub(crate) struct CheckQuery {
     /// The policy to check under, instead of the client's (the web UI's "every policy
     /// side by side" asks once per policy).
     policy: Option<String>,
+    /// When: the policy's schedules as they are then ("would YouTube be blocked at
+    /// 21:30?"). `21:30` (today), `fri 21:30` (the coming Friday), `2026-12-04T21:30`
+    /// (on the config's `time_zone`), or RFC 3339 with an offset; unset means now.
+    at: Option<String>,
 }
 
 /// Why is this name blocked (or not)?
@@ -368,11 +372,13 @@ pub(crate) struct CheckQuery {
 /// The verdict of `policy`, else of `client`'s policy (the default policy without a
 /// client), with the client's name and tags from `clients` for `$client` and `$ctag`
 /// rules, the deciding rule, its list and line first; `local_record` says whether a local
-/// record answers the name.
+/// record answers the name. `service` names the blocked service that decided, `safe_search`
+/// the provider and enforcement host, `schedule` the schedule (one that blocks everything,
+/// added what blocked, or paused what would have), `open_schedules` those open `at`.
 #[utoipa::path(get, path = "/api/v1/check", tag = "status", params(CheckQuery),
     responses(
         (status = 200, description = "The verdict", body = Object),
-        (status = 400, description = "A missing name, or a bad qtype or client", body = ApiError),
+        (status = 400, description = "A missing name, or a bad qtype, client or time", body = ApiError),
     ))]
 pub(crate) async fn check(
     State(state): State<AdminState>,
@@ -425,7 +431,42 @@ pub(crate) async fn check(
     if let Some(ip) = client {
         request = info.apply(request.client_ip(ip));
     }
-    let verdict = snapshot.check(policy, &request);
+    let now = ward_config::window::Timestamp::now();
+    let at = match q.at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => now,
+        Some(text) => match ward_config::window::parse_at(text, now, &snapshot.zone) {
+            Ok(at) => at,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("at: {e}")),
+        },
+    };
+    let open = policy.controls.open_at(at);
+    let ward_state::Checked { verdict, schedule } = snapshot.check_open(policy, &request, open);
+    let open_schedules: Vec<&str> = policy
+        .controls
+        .open_schedules(open)
+        .map(|s| s.name.as_str())
+        .collect();
+    let service = (verdict.reason == ward_rules::Reason::FilteredBlockedService)
+        .then(|| verdict.rules.first())
+        .flatten()
+        .and_then(|m| ward_state::parental::service_of(m.rule.list))
+        .map(|s| json!({ "id": s.id, "name": s.name, "category": s.category }));
+    let safe_search = (verdict.reason == ward_rules::Reason::FilteredSafeSearch)
+        .then(|| {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            ward_state::parental::safe_search_provider(&name)
+        })
+        .flatten()
+        .map(|p| {
+            json!({
+                "provider": p.id,
+                "name": p.name,
+                "host": verdict.rewrite.as_ref().and_then(|r| r.cname.as_deref()),
+            })
+        });
+    let schedule = schedule
+        .and_then(|i| policy.controls.schedules.get(i))
+        .map(|s| s.name.as_str());
     let rules: Vec<_> = verdict
         .rules
         .iter()
@@ -450,6 +491,12 @@ pub(crate) async fn check(
         "rules": rules,
         "ip_addrs": verdict.ip_addrs,
         "rewrite": rewrite,
+        "service": service,
+        "safe_search": safe_search,
+        "schedule": schedule,
+        "at": at.to_string(),
+        "time_zone": snapshot.zone.name(),
+        "open_schedules": open_schedules,
         "local_record": snapshot.records.lookup(&name.trim_end_matches('.').to_ascii_lowercase()).is_some(),
         "generation": snapshot.generation,
     }))

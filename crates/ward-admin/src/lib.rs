@@ -277,6 +277,7 @@ fn routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(lists::all, lists::add))
         .routes(routes!(lists::one, lists::replace, lists::remove))
         .routes(routes!(lists::refresh))
+        .routes(routes!(policies::services))
         .routes(routes!(policies::check_rule))
         .routes(routes!(policies::all, policies::add))
         .routes(routes!(policies::one, policies::replace, policies::remove))

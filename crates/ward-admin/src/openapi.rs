@@ -227,6 +227,84 @@ pub(crate) struct PolicySchema {
     /// `null_ip`, `nxdomain`, `refused` or `custom_ip`; unset means the parent's, else
     /// `dns.blocking_mode`.
     blocking_mode: Option<String>,
+    /// Safe search: `true` (every provider, YouTube strict), `false`, or a map of provider
+    /// ids (`google`, `youtube`, `bing`, `duckduckgo`, `ecosia`, `pixabay`, `yandex`) to
+    /// `true`, `false` or, for YouTube, `moderate`; unset means the parent's, else off.
+    #[schema(value_type = Object)]
+    safe_search: Option<serde_json::Value>,
+    /// Services (`tiktok`) or categories (`social`, `games`) to block, from
+    /// `GET /api/v1/services`; added to the inherited ones.
+    blocked_services: Option<Vec<String>>,
+    /// Weekly windows that change the blocking while open; after the inherited ones.
+    schedules: Option<Vec<ScheduleSchema>>,
+}
+
+/// What `GET /api/v1/services` answers.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ServicesAnswer {
+    /// Every service, by id.
+    services: Vec<ServiceSchema>,
+    /// The categories a policy may block whole.
+    categories: Vec<String>,
+    /// The safe-search providers.
+    safe_search: Vec<SafeSearchProviderSchema>,
+}
+
+/// A service a policy can block.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Service)]
+pub(crate) struct ServiceSchema {
+    /// Its id (AdGuard Home's where it has the service).
+    id: String,
+    /// Its name.
+    name: String,
+    /// `social`, `video`, `games`, `messaging`, `music`, `shopping`, `dating`,
+    /// `streaming`, `ai` or `other`.
+    category: String,
+    /// The rules that block it.
+    rules: Vec<String>,
+}
+
+/// A safe-search provider.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SafeSearchProvider)]
+pub(crate) struct SafeSearchProviderSchema {
+    /// Its id.
+    id: String,
+    /// Its name.
+    name: String,
+    /// The host its names are answered with (a CNAME to it).
+    enforce: String,
+    /// YouTube's moderate host.
+    moderate: Option<String>,
+    /// How many names it rewrites.
+    names: u64,
+}
+
+/// A weekly window of a policy and what it changes while open.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Schedule)]
+pub(crate) struct ScheduleSchema {
+    /// What the query log and `/api/v1/check` call it; unset, `<policy>#<n>`.
+    name: Option<String>,
+    /// The days it starts on: `weekdays`, `weekends`, `all`, `mon,wed`, or a list of days.
+    days: String,
+    /// When it opens, `hh:mm`.
+    from: String,
+    /// When it closes, `hh:mm`; at or before `from`, on the next day.
+    to: String,
+    /// Its IANA time zone; unset means the config's `time_zone`.
+    time_zone: Option<String>,
+    /// Block every name but local records and conditional-forwarding zones.
+    block_all: Option<bool>,
+    /// Services or categories blocked while it is open.
+    block_services: Option<Vec<String>>,
+    /// Services or categories of the policy let through while it is open.
+    allow_services: Option<Vec<String>>,
+    /// Lists applied while it is open.
+    block_lists: Option<Vec<String>>,
+    /// Lists of the policy that do not apply while it is open.
+    pause_lists: Option<Vec<String>>,
 }
 
 /// A new policy: its name beside the fields of `Policy`.
@@ -246,6 +324,16 @@ pub(crate) struct NewPolicySchema {
     /// `null_ip`, `nxdomain`, `refused` or `custom_ip`; unset means the parent's, else
     /// `dns.blocking_mode`.
     blocking_mode: Option<String>,
+    /// Safe search: `true` (every provider, YouTube strict), `false`, or a map of provider
+    /// ids (`google`, `youtube`, `bing`, `duckduckgo`, `ecosia`, `pixabay`, `yandex`) to
+    /// `true`, `false` or, for YouTube, `moderate`; unset means the parent's, else off.
+    #[schema(value_type = Object)]
+    safe_search: Option<serde_json::Value>,
+    /// Services (`tiktok`) or categories (`social`, `games`) to block, from
+    /// `GET /api/v1/services`; added to the inherited ones.
+    blocked_services: Option<Vec<String>>,
+    /// Weekly windows that change the blocking while open; after the inherited ones.
+    schedules: Option<Vec<ScheduleSchema>>,
 }
 
 /// One custom rule.
@@ -398,12 +486,20 @@ pub(crate) struct QueryLogEntry {
     /// The question type: `A`, `AAAA`, `HTTPS`, ...
     qtype: String,
     /// AdGuard Home's reason: `NotFilteredNotFound`, `NotFilteredAllowList`,
-    /// `FilteredBlockList`, `RewrittenRule`.
+    /// `FilteredBlockList`, `RewrittenRule`, `FilteredBlockedService`,
+    /// `FilteredSafeSearch`; or Ward's `FilteredSchedule` (a schedule that blocks every
+    /// name).
     reason: String,
     /// The text of the deciding rule.
     rule: Option<String>,
-    /// The id of the deciding rule's list.
+    /// The id of the deciding rule's list (`service <id>` for a blocked service's).
     list: Option<String>,
+    /// The blocked service (`FilteredBlockedService`) or safe-search provider
+    /// (`FilteredSafeSearch`) that decided, by id.
+    service: Option<String>,
+    /// The schedule that decided: one that blocks everything, added what blocked, or
+    /// paused what would have.
+    schedule: Option<String>,
     /// A short summary of the answer: `0.0.0.0`, `93.184.216.34, 2606::1`, `NXDOMAIN`.
     answer: String,
     /// The response code: `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
@@ -470,7 +566,7 @@ pub(crate) struct StatsScope {
 pub(crate) struct StatsTotals {
     /// Every answered query.
     queries: u64,
-    /// Blocked by a rule (`FilteredBlockList`).
+    /// Blocked: by a rule (`FilteredBlockList`), a blocked service or a schedule.
     blocked: u64,
     /// Let through by an exception (`NotFilteredAllowList`).
     allowlisted: u64,
@@ -478,6 +574,10 @@ pub(crate) struct StatsTotals {
     rewritten: u64,
     /// Answered from the cache.
     cached: u64,
+    /// Of `blocked`, by a blocked service (`FilteredBlockedService`).
+    blocked_services: u64,
+    /// Answered with a safe-search enforcement host (`FilteredSafeSearch`).
+    safe_search: u64,
 }
 
 /// One bucket (an hour or a minute) of the time series.
@@ -489,7 +589,7 @@ pub(crate) struct StatsPoint {
     time: String,
     /// Every answered query.
     queries: u64,
-    /// Blocked by a rule.
+    /// Blocked: by a rule, a blocked service or a schedule.
     blocked: u64,
     /// Let through by an exception.
     allowlisted: u64,
@@ -497,6 +597,10 @@ pub(crate) struct StatsPoint {
     rewritten: u64,
     /// Answered from the cache.
     cached: u64,
+    /// Of `blocked`, by a blocked service.
+    blocked_services: u64,
+    /// Answered with a safe-search enforcement host.
+    safe_search: u64,
     /// The average processing time of its queries, ms.
     avg_processing_ms: f64,
 }
@@ -530,6 +634,10 @@ pub(crate) struct PolicyCount {
     queries: u64,
     /// Of those, blocked.
     blocked: u64,
+    /// Of those blocked, by a blocked service.
+    blocked_services: u64,
+    /// Of those, answered with a safe-search enforcement host.
+    safe_search: u64,
 }
 
 /// An upstream's answers and their average time.

@@ -26,6 +26,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/check"),
     ("GET", "/api/v1/rules/check"),
     ("GET", "/api/v1/catalogue"),
+    ("GET", "/api/v1/services"),
     ("GET", "/api/v1/lists"),
     ("POST", "/api/v1/lists"),
     ("GET", "/api/v1/lists/{id}"),
@@ -291,6 +292,8 @@ async fn the_query_log_and_stats_schemas_name_exactly_the_fields_answered() {
         reason: Reason::FilteredBlockList,
         rule: Some("||ads.example^".into()),
         list: Some("ads".into()),
+        service: Some("tiktok".into()),
+        schedule: Some("bedtime".into()),
         answer: "0.0.0.0".into(),
         rcode: 0,
         upstream: Some("9.9.9.9:53".into()),
@@ -349,4 +352,46 @@ async fn the_catalogue_schema_names_the_fields_answered() {
         assert_eq!(fields, schema, "{entry}");
     }
     assert_eq!(entries.iter().filter(|e| e["default"] == true).count(), 1);
+}
+
+#[tokio::test]
+async fn the_services_schema_names_the_fields_answered() {
+    let s = setup("oa-services", Credentials::none(), false);
+    let doc = document(&s).await;
+    let (status, body) = s.local(Method::GET, "/api/v1/services", None).await;
+    assert_eq!(status, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(object_fields(&answer), properties(&doc, "ServicesAnswer"));
+    let services = answer["services"].as_array().unwrap();
+    assert!(services.len() >= 100, "{}", services.len());
+    for service in services {
+        assert_eq!(
+            object_fields(service),
+            properties(&doc, "Service"),
+            "{service}"
+        );
+    }
+    let tiktok = services.iter().find(|s| s["id"] == "tiktok").unwrap();
+    assert_eq!(tiktok["category"], "social");
+    assert!(
+        tiktok["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&"||tiktok.com^".into())
+    );
+    assert!(
+        answer["categories"]
+            .as_array()
+            .unwrap()
+            .contains(&"games".into())
+    );
+    let providers = answer["safe_search"].as_array().unwrap();
+    assert_eq!(providers.len(), 7);
+    for provider in providers {
+        let mut fields = object_fields(provider);
+        fields.insert("moderate".to_owned());
+        assert_eq!(fields, properties(&doc, "SafeSearchProvider"), "{provider}");
+    }
+    let youtube = providers.iter().find(|p| p["id"] == "youtube").unwrap();
+    assert_eq!(youtube["moderate"], "restrictmoderate.youtube.com");
 }

@@ -47,6 +47,8 @@ fn entry(i: u64) -> Entry {
         reason,
         rule: (reason == Reason::FilteredBlockList).then(|| "||ads.example.com^".into()),
         list: (reason == Reason::FilteredBlockList).then(|| "ads".into()),
+        service: None,
+        schedule: None,
         answer: "0.0.0.0".into(),
         rcode: 0,
         upstream: Some("9.9.9.9:53".into()),

@@ -33,6 +33,8 @@ fn entry(time_ms: u64, client: &str, name: &str, reason: Reason) -> Entry {
         reason,
         rule: None,
         list: None,
+        service: None,
+        schedule: None,
         answer: "0.0.0.0".into(),
         rcode: 0,
         upstream: None,
@@ -98,7 +100,8 @@ async fn the_report_has_the_recorded_queries() {
     assert_eq!(
         r["totals"],
         serde_json::json!({
-            "queries": 10, "blocked": 4, "allowlisted": 0, "rewritten": 0, "cached": 2
+            "queries": 10, "blocked": 4, "allowlisted": 0, "rewritten": 0, "cached": 2,
+            "blocked_services": 0, "safe_search": 0
         })
     );
     assert_eq!(r["blocked_ratio"], 0.4);
@@ -128,8 +131,8 @@ async fn the_report_has_the_recorded_queries() {
     assert_eq!(
         r["policies"],
         serde_json::json!([
-            { "policy": "main", "queries": 6, "blocked": 0 },
-            { "policy": "kids", "queries": 4, "blocked": 4 },
+            { "policy": "main", "queries": 6, "blocked": 0, "blocked_services": 0, "safe_search": 0 },
+            { "policy": "kids", "queries": 4, "blocked": 4, "blocked_services": 0, "safe_search": 0 },
         ])
     );
     assert_eq!(

@@ -3,7 +3,7 @@
 //! adguard-dns }`) instead of a URL, and is downloaded from the entry's URL, refreshed
 //! daily unless the config says otherwise.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,34 @@ static CATALOGUE: LazyLock<Vec<CatalogueEntry>> = LazyLock::new(|| {
         .map(|f| f.lists)
         .unwrap_or_default()
 });
+
+/// The entries' URLs on a mirror, when [`set_mirror`] gave one.
+static MIRRORED: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Downloads catalogue lists from `base` instead of their maintainers' URLs: entry `id`
+/// from `<base>/<id>.txt`. For a network without internet access that mirrors the lists
+/// it uses (the binary sets it from `WARD_CATALOGUE_MIRROR`; the tests from a local
+/// server). Only the first call counts: the URLs stay the same for the process's life.
+pub fn set_mirror(base: &str) {
+    let base = base.trim_end_matches('/');
+    let _ = MIRRORED.set(
+        CATALOGUE
+            .iter()
+            .map(|e| format!("{base}/{}.txt", e.id))
+            .collect(),
+    );
+}
+
+impl CatalogueEntry {
+    /// Where the list is downloaded from: its URL, or its file on the mirror.
+    pub fn download_url(&self) -> &str {
+        let mirrored = MIRRORED.get().and_then(|urls| {
+            let i = CATALOGUE.iter().position(|e| e.id == self.id)?;
+            urls.get(i)
+        });
+        mirrored.map_or(self.url.as_str(), String::as_str)
+    }
+}
 
 /// Every entry, in the catalogue's order.
 pub fn entries() -> &'static [CatalogueEntry] {

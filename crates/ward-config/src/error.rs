@@ -118,6 +118,10 @@ pub enum Target {
     Policy,
     /// An entry of `upstreams`.
     UpstreamGroup,
+    /// A service of `blocklists/services/`, or a category of them.
+    Service,
+    /// A safe-search provider of `blocklists/safesearch/`.
+    SafeSearchProvider,
 }
 
 impl fmt::Display for Target {
@@ -126,6 +130,8 @@ impl fmt::Display for Target {
             Target::List => "list",
             Target::Policy => "policy",
             Target::UpstreamGroup => "upstream group",
+            Target::Service => "service or category",
+            Target::SafeSearchProvider => "safe-search provider",
         })
     }
 }

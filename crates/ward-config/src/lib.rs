@@ -37,13 +37,14 @@ pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 pub use model::*;
 pub use policy::{DEFAULT_UPSTREAM, EffectivePolicy};
 pub use upstream::{DNS_PORT, DOT_PORT, UpstreamParseError, UpstreamServer, plain_addr};
+pub use validate::MAX_SCHEDULES;
 
 /// The text of the embedded default configuration.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("default.yaml");
 
 impl Config {
     /// The embedded default: DNS on 127.0.0.1:5353, admin on 127.0.0.1:8080, one upstream
-    /// group `default`, one policy `default` with no lists.
+    /// group `default`, one policy `default` with the catalogue's default list.
     pub fn default_config() -> Config {
         Config::from_yaml(DEFAULT_CONFIG_YAML).expect("the embedded default config is valid")
     }

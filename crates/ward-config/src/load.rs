@@ -32,6 +32,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "sync",
     "query_log",
     "list_dirs",
+    "time_zone",
 ];
 
 /// A config read from a file, and what validation needs to know about the parts left out.
@@ -141,6 +142,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
         sync: Default::default(),
         query_log: Default::default(),
         list_dirs: Vec::new(),
+        time_zone: None,
     };
     let mut has_default_policy = false;
     let mut d = Decoder { errors };
@@ -155,7 +157,11 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             continue;
         };
         let at = FieldPath::root().key(&key);
-        let value = if value.is_null() && key != "default_policy" && key != "data_dir" {
+        let value = if value.is_null()
+            && key != "default_policy"
+            && key != "data_dir"
+            && key != "time_zone"
+        {
             // `clients:` with every entry commented out means no clients.
             Value::Mapping(Mapping::new())
         } else {
@@ -179,6 +185,9 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             }
             "query_log" => {
                 d.whole(value, &at, &mut config.query_log);
+            }
+            "time_zone" => {
+                d.whole(value, &at, &mut config.time_zone);
             }
             // `list_dirs:` with every entry commented out means the default directories.
             "list_dirs" if value.as_mapping().is_some_and(Mapping::is_empty) => {}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
+use crate::window::{Days, TimeOfDay, Window, Zone};
 use crate::{duration, name, size, upstream::UpstreamServer};
 
 /// A whole Ward configuration file.
@@ -63,6 +64,10 @@ pub struct Config {
     /// list's error, and the API refuses to add it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list_dirs: Vec<PathBuf>,
+    /// The IANA time zone of schedules that name none (`Europe/Berlin`); unset means the
+    /// system's (the `TZ` variable, `/etc/localtime`), else UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<Zone>,
 }
 
 /// The query log (each node logs its own queries: a node-local setting).
@@ -517,7 +522,7 @@ impl ListSource {
             self.catalogue
                 .as_deref()
                 .and_then(crate::catalogue::get)
-                .map(|e| e.url.as_str())
+                .map(crate::catalogue::CatalogueEntry::download_url)
         })
     }
 
@@ -551,6 +556,141 @@ pub struct PolicyConfig {
     /// Overrides `dns.blocking_mode` (and the parent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocking_mode: Option<BlockingMode>,
+    /// Safe search: `true` for every provider (YouTube strict), or a map of the providers
+    /// to enforce (`{ google: true, youtube: moderate }`); unset means the parent's, else
+    /// off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_search: Option<SafeSearch>,
+    /// Services to block (`tiktok`, `roblox`) or whole categories of them (`social`,
+    /// `games`), from `blocklists/services/`; added to the inherited ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_services: Vec<String>,
+    /// Weekly time windows that change the policy's blocking while they are open; after
+    /// the inherited ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<Schedule>,
+}
+
+/// A policy's safe search: every provider, or some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SafeSearch {
+    /// `true`: every provider, YouTube strict; `false`: none.
+    All(bool),
+    /// The providers named (by id: `google`, `youtube`, ...); the others are off.
+    Providers(BTreeMap<String, SafeSearchLevel>),
+}
+
+impl SafeSearch {
+    /// The level of `provider` under this setting.
+    pub fn level(&self, provider: &str) -> SafeSearchLevel {
+        match self {
+            SafeSearch::All(true) => SafeSearchLevel::Strict,
+            SafeSearch::All(false) => SafeSearchLevel::Off,
+            SafeSearch::Providers(map) => map.get(provider).copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// How strictly one provider's safe search is enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SafeSearchLevel {
+    /// Not enforced (`false`).
+    #[default]
+    Off,
+    /// Enforced (`true`, `strict`).
+    Strict,
+    /// YouTube's moderate restricted mode (`moderate`).
+    Moderate,
+}
+
+impl Serialize for SafeSearchLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SafeSearchLevel::Off => s.serialize_bool(false),
+            SafeSearchLevel::Strict => s.serialize_bool(true),
+            SafeSearchLevel::Moderate => s.serialize_str("moderate"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SafeSearchLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SafeSearchLevel, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Bool(bool),
+            Word(String),
+        }
+        match Form::deserialize(d)? {
+            Form::Bool(true) => Ok(SafeSearchLevel::Strict),
+            Form::Bool(false) => Ok(SafeSearchLevel::Off),
+            Form::Word(w) => match w.as_str() {
+                "strict" | "on" => Ok(SafeSearchLevel::Strict),
+                "moderate" => Ok(SafeSearchLevel::Moderate),
+                "off" => Ok(SafeSearchLevel::Off),
+                _ => Err(serde::de::Error::custom(format!(
+                    "{w:?}: expected true, false, strict or moderate"
+                ))),
+            },
+        }
+    }
+}
+
+/// A weekly window of a policy and what it changes while it is open: it blocks every
+/// name, blocks more services or lists, or lets some of the policy's services or lists
+/// through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// What the query log and `/api/v1/check` call it (`bedtime`); unset, `<policy>#<n>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The days it starts on: `weekdays`, `weekends`, `all`, `mon,wed`, or a list.
+    pub days: Days,
+    /// When it opens, `hh:mm`.
+    pub from: TimeOfDay,
+    /// When it closes, `hh:mm`; at or before `from`, on the next day.
+    pub to: TimeOfDay,
+    /// Its IANA time zone; unset means the config's `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<Zone>,
+    /// Block every name but local records and conditional-forwarding zones.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub block_all: bool,
+    /// Services or categories blocked while it is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_services: Vec<String>,
+    /// Services or categories the policy blocks that are let through while it is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_services: Vec<String>,
+    /// Lists (by id) applied while it is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_lists: Vec<String>,
+    /// Lists of the policy that do not apply while it is open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pause_lists: Vec<String>,
+}
+
+impl Schedule {
+    /// Its time window.
+    pub fn window(&self) -> Window {
+        Window {
+            days: self.days,
+            from: self.from,
+            to: self.to,
+            time_zone: self.time_zone.clone(),
+        }
+    }
+
+    /// Whether it changes anything at all.
+    pub fn has_action(&self) -> bool {
+        self.block_all
+            || !self.block_services.is_empty()
+            || !self.allow_services.is_empty()
+            || !self.block_lists.is_empty()
+            || !self.pause_lists.is_empty()
+    }
 }
 
 /// Clients in a subnet get a policy.

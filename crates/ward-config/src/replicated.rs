@@ -46,6 +46,7 @@ impl Config {
             sync: _,
             query_log: _,
             list_dirs: _,
+            time_zone,
         } = self;
         *blocking_mode == other.dns.blocking_mode
             && *blocking_ipv4 == other.dns.blocking_ipv4
@@ -67,6 +68,7 @@ impl Config {
             && *clients == other.clients
             && *default_policy == other.default_policy
             && *cache == other.cache
+            && *time_zone == other.time_zone
     }
 
     /// `self`'s filtering config with `local`'s node-local settings: what a replica serves
@@ -103,6 +105,7 @@ impl Config {
             sync: _,
             query_log: _,
             list_dirs: _,
+            time_zone,
         } = self;
         Config {
             dns: DnsConfig {
@@ -134,6 +137,7 @@ impl Config {
             sync: local.sync.clone(),
             query_log: local.query_log.clone(),
             list_dirs: local.list_dirs.clone(),
+            time_zone: time_zone.clone(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The safe-search providers (`blocklists/safesearch/<id>.yaml`, shipped inside the
 //! binary): for each search engine the names to answer with its enforcement host's
 //! addresses (as AdGuard Home does), and for YouTube the moderate host beside the strict
-//! one. A policy will turn them on (issue 16).
+//! one. A policy turns them on (`safe_search`).
 
 use std::sync::LazyLock;
 

@@ -1,7 +1,7 @@
 //! The blocked-services catalogue (`blocklists/services/<id>.yaml`, shipped inside the
 //! binary): for each online service (TikTok, YouTube, Roblox, ...) the rules that block
-//! it and its category, with AdGuard Home's ids where it has the service. A policy will
-//! block services by id or by whole category (issue 16).
+//! it and its category, with AdGuard Home's ids where it has the service. A policy
+//! blocks services by id or by whole category (`blocked_services`).
 
 use std::sync::LazyLock;
 
@@ -66,6 +66,17 @@ static SERVICES: LazyLock<Vec<Service>> = LazyLock::new(|| load().unwrap_or_defa
 /// Every service, by id.
 pub fn all() -> &'static [Service] {
     &SERVICES
+}
+
+/// The services that `names` (service ids and categories, as a policy's
+/// `blocked_services` gives them) stand for, each once, in catalogue order; unknown names
+/// stand for none (validation refuses them).
+pub fn expand<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'static Service> {
+    let names: Vec<&str> = names.into_iter().collect();
+    SERVICES
+        .iter()
+        .filter(|s| names.iter().any(|n| *n == s.id || *n == s.category))
+        .collect()
 }
 
 /// The service `id`, if there is one.

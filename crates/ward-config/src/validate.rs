@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::error::{ErrorKind, FieldError, FieldPath, Target};
-use crate::load::{Incomplete, Origin};
-use crate::model::{BlockingMode, CLIENT_TAGS, Config, RecordKind};
+use crate::load::{Incomplete, Origin, Partial};
+use crate::model::{
+    BlockingMode, CLIENT_TAGS, Config, RecordKind, SafeSearch, SafeSearchLevel, Schedule,
+};
 use crate::name;
 use crate::policy::DEFAULT_UPSTREAM;
 use crate::values::{check_id, check_list_url, check_record_value, hint};
@@ -21,6 +23,14 @@ const MAX_TTL: u32 = i32::MAX as u32;
 const MIN_REFRESH: Duration = Duration::from_secs(60);
 /// Less room than this for the query log files would hold minutes of a busy network.
 const MIN_QUERY_LOG_DISK: u64 = 1 << 20;
+/// No entry left out: the services and providers are the binary's own.
+const NO_PARTIAL: &Partial = &Partial {
+    names: Vec::new(),
+    unnamed: false,
+};
+/// Schedules of one policy, its inherited ones included, at most: each is a bit of the
+/// mask the query path keeps of the open ones.
+pub const MAX_SCHEDULES: usize = 32;
 /// An upstream that has not answered in a minute never will.
 const MAX_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -91,6 +101,18 @@ impl Validator<'_> {
             Target::UpstreamGroup => (
                 self.config.upstreams.keys().map(String::as_str).collect(),
                 &self.incomplete.upstreams,
+            ),
+            Target::Service => {
+                let mut known: Vec<&str> = crate::services::CATEGORIES.to_vec();
+                known.extend(crate::services::all().iter().map(|s| s.id.as_str()));
+                (known, NO_PARTIAL)
+            }
+            Target::SafeSearchProvider => (
+                crate::safesearch::all()
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect(),
+                NO_PARTIAL,
             ),
         };
         if known.contains(&name) || left_out.covers(name) {
@@ -454,6 +476,38 @@ impl Validator<'_> {
         }
     }
 
+    fn schedule(&mut self, at: FieldPath, schedule: &Schedule) {
+        if let Some(name) = &schedule.name {
+            self.id(at.key("name"), name);
+        }
+        if !schedule.has_action() {
+            self.push(
+                at.clone(),
+                ErrorKind::InvalidValue {
+                    message: "a schedule changes nothing: give it block_all, block_services, \
+                              allow_services, block_lists or pause_lists"
+                        .to_owned(),
+                },
+            );
+        }
+        for (key, services) in [
+            ("block_services", &schedule.block_services),
+            ("allow_services", &schedule.allow_services),
+        ] {
+            for (k, service) in services.iter().enumerate() {
+                self.reference(at.key(key).index(k), Target::Service, service);
+            }
+        }
+        for (key, lists) in [
+            ("block_lists", &schedule.block_lists),
+            ("pause_lists", &schedule.pause_lists),
+        ] {
+            for (k, list) in lists.iter().enumerate() {
+                self.reference(at.key(key).index(k), Target::List, list);
+            }
+        }
+    }
+
     fn policies(&mut self) {
         let policies = &self.config.policies;
         for (name, p) in policies {
@@ -472,6 +526,53 @@ impl Validator<'_> {
                 && self.config.dns.blocking_mode != BlockingMode::CustomIp
             {
                 self.blocking_ips(at.key("blocking_mode"));
+            }
+            if let Some(SafeSearch::Providers(providers)) = &p.safe_search {
+                for (id, level) in providers {
+                    let path = at.key("safe_search").key(id);
+                    match crate::safesearch::get(id) {
+                        None => self.reference(path, Target::SafeSearchProvider, id),
+                        Some(provider)
+                            if *level == SafeSearchLevel::Moderate
+                                && provider.moderate.is_none() =>
+                        {
+                            self.push(
+                                path,
+                                ErrorKind::InvalidValue {
+                                    message: format!("{id} has no moderate level: true or false"),
+                                },
+                            );
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            for (j, service) in p.blocked_services.iter().enumerate() {
+                self.reference(
+                    at.key("blocked_services").index(j),
+                    Target::Service,
+                    service,
+                );
+            }
+            for (j, schedule) in p.schedules.iter().enumerate() {
+                self.schedule(at.key("schedules").index(j), schedule);
+            }
+        }
+        for name in policies.keys() {
+            let count = self
+                .config
+                .effective_policy(name)
+                .map_or(0, |e| e.schedules.len());
+            if count > MAX_SCHEDULES {
+                self.push(
+                    root().key("policies").key(name).key("schedules"),
+                    ErrorKind::InvalidValue {
+                        message: format!(
+                            "{count} schedules with the inherited ones; a policy has at most \
+                             {MAX_SCHEDULES}"
+                        ),
+                    },
+                );
             }
         }
 

@@ -11,9 +11,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use jiff::Timestamp;
+pub use jiff::Timestamp;
 use jiff::civil::{Time, Weekday};
-use jiff::tz::TimeZone;
+pub use jiff::tz::TimeZone;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Days of the week, as a set.
@@ -198,6 +198,21 @@ impl Zone {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// A zone from jiff's, named by its IANA name (`local` when it has none: a `TZ` rule
+    /// string, say). This is how the server makes the default zone of a config without
+    /// `time_zone` from the system's (this crate reads no environment).
+    pub fn of(tz: TimeZone) -> Zone {
+        Zone {
+            name: tz.iana_name().unwrap_or("local").to_owned(),
+            tz,
+        }
+    }
+
+    /// Coordinated Universal Time.
+    pub fn utc() -> Zone {
+        Zone::of(TimeZone::UTC)
+    }
 }
 
 impl FromStr for Zone {
@@ -262,6 +277,64 @@ impl Window {
                 || (self.days.contains(day.previous()) && now < self.to)
         }
     }
+}
+
+/// A time as `ward check --at` and `/api/v1/check?at=` take it, relative to `now` and
+/// on the wall clock of `zone` unless it has an offset: RFC 3339
+/// (`2026-12-04T21:30:00+01:00`, `2026-12-04T20:30:00Z`), a date and time
+/// (`2026-12-04T21:30`, `2026-12-04 21:30`), a time today (`21:30`), or a day and a time
+/// (`fri 21:30`: the coming Friday, today if it is one).
+pub fn parse_at(text: &str, now: Timestamp, zone: &Zone) -> Result<Timestamp, String> {
+    let text = text.trim();
+    let bad = || {
+        format!(
+            "{text:?}: expected a time: 21:30, fri 21:30, 2026-12-04T21:30 or \
+             2026-12-04T21:30:00+01:00"
+        )
+    };
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let wall = |civil: jiff::civil::DateTime| {
+        civil
+            .to_zoned(zone.tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("{text:?}: {e}"))
+    };
+    if let Ok(civil) = text.replacen(' ', "T", 1).parse::<jiff::civil::DateTime>() {
+        if text.contains('-') {
+            return wall(civil);
+        }
+    }
+    let (day, time) = match text.split_once(' ') {
+        Some((day, time)) => (Some(day), time),
+        None => (None, text),
+    };
+    let time: TimeOfDay = time.trim().parse().map_err(|_| bad())?;
+    let today = now.to_zoned(zone.tz.clone()).date();
+    let date = match day {
+        None => today,
+        Some(day) => {
+            let wanted = Days::parse_one(day).map_err(|_| bad())?;
+            let ahead = (0..7)
+                .find(|n| {
+                    today
+                        .checked_add(jiff::Span::new().days(*n))
+                        .is_ok_and(|d| wanted == Days(bit(d.weekday())))
+                })
+                .ok_or_else(bad)?;
+            today
+                .checked_add(jiff::Span::new().days(ahead))
+                .map_err(|e| format!("{text:?}: {e}"))?
+        }
+    };
+    let minutes = time.minutes();
+    let civil = if minutes == 24 * 60 {
+        date.tomorrow().map_err(|e| e.to_string())?.at(0, 0, 0, 0)
+    } else {
+        date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0)
+    };
+    wall(civil)
 }
 
 #[cfg(test)]
@@ -363,6 +436,39 @@ mod tests {
         };
         assert_eq!(length("2026-03-28T21:00:00", "2026-03-29T07:00:00"), 9);
         assert_eq!(length("2026-10-24T21:00:00", "2026-10-25T07:00:00"), 11);
+    }
+
+    #[test]
+    fn check_times_read_as_a_parent_writes_them() {
+        let berlin = zone("Europe/Berlin");
+        // Wednesday 2026-12-02, 10:00 in Berlin.
+        let now = at("2026-12-02T10:00:00", "Europe/Berlin");
+        for (text, local) in [
+            ("21:30", "2026-12-02T21:30:00"),
+            ("wed 07:00", "2026-12-02T07:00:00"),
+            ("fri 21:30", "2026-12-04T21:30:00"),
+            ("Tuesday 08:15", "2026-12-08T08:15:00"),
+            ("2026-12-24T18:00", "2026-12-24T18:00:00"),
+            ("2026-12-24 18:00", "2026-12-24T18:00:00"),
+        ] {
+            assert_eq!(
+                parse_at(text, now, &berlin).unwrap(),
+                at(local, "Europe/Berlin"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_at("2026-12-04T20:30:00Z", now, &berlin).unwrap(),
+            at("2026-12-04T21:30:00", "Europe/Berlin")
+        );
+        for bad in ["", "tonight", "25:00", "someday 10:00", "21:30:99"] {
+            assert!(
+                parse_at(bad, now, &berlin)
+                    .unwrap_err()
+                    .contains("expected a time"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ fn valid(text: &str) -> Config {
 }
 
 #[test]
-fn embedded_default_listens_on_loopback_with_one_empty_policy() {
+fn embedded_default_listens_on_loopback_and_blocks_with_the_catalogue_default() {
     let c = Config::default_config();
     assert_eq!(c, valid(DEFAULT_CONFIG_YAML));
     assert_eq!(
@@ -23,11 +23,24 @@ fn embedded_default_listens_on_loopback_with_one_empty_policy() {
         "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
     );
     assert_eq!(c.default_policy, "default");
-    assert!(c.lists.is_empty());
     assert!(!c.upstreams["default"].servers.is_empty());
+    // One list, the catalogue's default, downloaded daily.
+    let default = ward_config::catalogue::entries()
+        .iter()
+        .find(|e| e.default)
+        .expect("the catalogue marks a default list");
+    let [ads] = c.lists.as_slice() else {
+        panic!("{:?}", c.lists)
+    };
+    assert_eq!(ads.catalogue.as_deref(), Some(default.id.as_str()));
+    assert_eq!(ads.download_url(), Some(default.url.as_str()));
+    assert_eq!(
+        ads.refresh_every(),
+        Some(std::time::Duration::from_secs(86_400))
+    );
     let p = c.effective_policy("default").unwrap();
     assert_eq!(p.upstream, "default");
-    assert!(p.lists.is_empty());
+    assert_eq!(p.lists, std::slice::from_ref(&ads.id));
     assert_eq!(c.validate(), Ok(()));
 }
 

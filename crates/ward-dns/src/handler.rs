@@ -10,7 +10,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use ward_config::{LocalRecord, UpstreamServer};
 use ward_rules::{Reason, Request, Verdict};
-use ward_state::{Policy, Snapshot};
+use ward_state::{Checked, Policy, Snapshot};
 
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
@@ -592,13 +592,17 @@ fn decide<'s>(
             return Decision::Local(records);
         }
     }
-    let verdict = filter(snap, policy, q.name, q.qtype, client);
-    trace.verdict(verdict.reason, verdict.rules.first().copied());
+    let Checked { verdict, schedule } = filter(snap, policy, q.name, q.qtype, client);
+    trace.verdict(verdict.reason, verdict.rules.first().copied(), schedule);
     match verdict.reason {
-        Reason::FilteredBlockList | Reason::RewrittenRule if !class_in => Decision::Refused,
-        Reason::FilteredBlockList if verdict.ip_addrs.is_empty() => Decision::Blocked,
-        Reason::FilteredBlockList => Decision::Addresses(verdict.ip_addrs),
-        Reason::RewrittenRule => Decision::Rewrite(verdict),
+        _ if verdict.is_filtered() && !class_in => Decision::Refused,
+        Reason::FilteredBlockList if !verdict.ip_addrs.is_empty() => {
+            Decision::Addresses(verdict.ip_addrs)
+        }
+        Reason::FilteredBlockList | Reason::FilteredBlockedService | Reason::FilteredSchedule => {
+            Decision::Blocked
+        }
+        Reason::RewrittenRule | Reason::FilteredSafeSearch => Decision::Rewrite(verdict),
         Reason::NotFilteredNotFound | Reason::NotFilteredAllowList => {
             match upstream_of(snap, policy, q.name) {
                 None if class_in => Decision::PrivateReverse,
@@ -708,18 +712,18 @@ fn upstream_of<'s>(snap: &'s Snapshot, policy: &'s Policy, name: &str) -> Option
 }
 
 /// The policy's blocking verdict for one of the names or addresses an answer points at,
-/// if it blocks one.
+/// if it blocks one (a blocked service's CDN behind a CNAME included).
 fn cloaked(
     snap: &Snapshot,
     policy: &Policy,
     client: IpAddr,
     entry: &CachedAnswer,
-) -> Option<Verdict> {
+) -> Option<Checked> {
     let info = snap.client(client);
     entry
         .targets()
         .map(|(target, qtype)| filter_as(snap, policy, target, qtype, client, info))
-        .find(|v| v.reason == Reason::FilteredBlockList)
+        .find(|c| c.verdict.reason.is_blocked())
 }
 
 /// The answer from a cache entry: blocked if the answer is cloaked, else the entry as this
@@ -733,8 +737,8 @@ fn answer_from(
     entry: &CachedAnswer,
     trace: &mut Trace,
 ) -> Vec<u8> {
-    if let Some(blocking) = cloaked(snap, policy, client, entry) {
-        trace.verdict(blocking.reason, blocking.rules.first().copied());
+    if let Some(Checked { verdict, schedule }) = cloaked(snap, policy, client, entry) {
+        trace.verdict(verdict.reason, verdict.rules.first().copied(), schedule);
         return wire::blocked(raw, q, &policy.blocking);
     }
     match entry.render(raw, q.edns.map(|e| e.dnssec_ok)) {
@@ -756,14 +760,15 @@ async fn bootstrap(host: &str, port: u16) -> Option<SocketAddr> {
         .next()
 }
 
-/// The policy's verdict for the client: its lists and its own rules, decided together.
+/// The policy's verdict for the client now: its lists and its own rules, decided
+/// together, then its services, safe search and schedules.
 fn filter(
     snap: &Snapshot,
     policy: &Policy,
     name: &str,
     qtype: RecordType,
     client: IpAddr,
-) -> Verdict {
+) -> Checked {
     // The client's name and tags, for `$client='name'` and `$ctag` rules: two scans of
     // the config's few client subnets, no allocation.
     filter_as(snap, policy, name, qtype, client, snap.client(client))
@@ -778,7 +783,7 @@ fn filter_as(
     qtype: RecordType,
     client: IpAddr,
     info: ward_state::ClientInfo<'_>,
-) -> Verdict {
+) -> Checked {
     snap.check(
         policy,
         &info.apply(Request::new(name, qtype).client_ip(client)),

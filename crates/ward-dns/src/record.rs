@@ -120,6 +120,8 @@ struct Decided {
     policy: usize,
     reason: Reason,
     rule: Option<RuleMatch>,
+    /// The schedule (an index into the policy's) that decided.
+    schedule: Option<usize>,
 }
 
 /// The snapshot a query was decided by. Every query took a reference of its own before,
@@ -158,6 +160,7 @@ impl Trace {
             policy,
             reason: Reason::NotFilteredNotFound,
             rule: None,
+            schedule: None,
         });
     }
 
@@ -179,11 +182,17 @@ impl Trace {
         self.batch_snapshot = 0;
     }
 
-    /// The filter's verdict, and the rule that decided it.
-    pub(crate) fn verdict(&mut self, reason: Reason, rule: Option<RuleMatch>) {
+    /// The filter's verdict, the rule that decided it and the schedule that did.
+    pub(crate) fn verdict(
+        &mut self,
+        reason: Reason,
+        rule: Option<RuleMatch>,
+        schedule: Option<usize>,
+    ) {
         if let Some(d) = &mut self.decided {
             d.reason = reason;
             d.rule = rule;
+            d.schedule = schedule;
         }
     }
 }
@@ -647,6 +656,22 @@ impl RecordWriter {
         );
         set(&mut e.rule, citation.map(|(_, text)| text), spare);
         set(&mut e.list, citation.map(|(list, _)| list), spare);
+        let service = match d.reason {
+            Reason::FilteredBlockedService => d
+                .rule
+                .and_then(|r| ward_state::parental::service_of(r.rule.list))
+                .map(|s| s.id.as_str()),
+            Reason::FilteredSafeSearch => {
+                ward_state::parental::safe_search_provider(&e.name).map(|p| p.id.as_str())
+            }
+            _ => None,
+        };
+        set(&mut e.service, service, spare);
+        let schedule = d
+            .schedule
+            .and_then(|i| policy.controls.schedules.get(i))
+            .map(|s| s.name.as_str());
+        set(&mut e.schedule, schedule, spare);
         e.time_ms = time_ms;
         e.client = if self.config.anonymize_clients {
             querylog::anonymize_ip(event.client)
@@ -676,6 +701,8 @@ fn blank_entry() -> Entry {
         reason: Reason::NotFilteredNotFound,
         rule: None,
         list: None,
+        service: None,
+        schedule: None,
         answer: String::new(),
         rcode: 0,
         upstream: None,
@@ -745,7 +772,15 @@ const SOURCES: [Source; 5] = [
     Source::Error,
 ];
 /// Verdicts, in the order of [`verdict_index`].
-const VERDICTS: [&str; 4] = ["processed", "allowlisted", "blocked", "rewritten"];
+const VERDICTS: [&str; 7] = [
+    "processed",
+    "allowlisted",
+    "blocked",
+    "rewritten",
+    "blocked_service",
+    "safe_search",
+    "blocked_schedule",
+];
 const PROTOCOLS: [Protocol; 2] = [Protocol::Udp, Protocol::Tcp];
 
 fn verdict_index(reason: Reason) -> usize {
@@ -754,6 +789,9 @@ fn verdict_index(reason: Reason) -> usize {
         Reason::NotFilteredAllowList => 1,
         Reason::FilteredBlockList => 2,
         Reason::RewrittenRule => 3,
+        Reason::FilteredBlockedService => 4,
+        Reason::FilteredSafeSearch => 5,
+        Reason::FilteredSchedule => 6,
     }
 }
 

@@ -38,6 +38,31 @@ impl ListMask {
         self.0[i / 64] |= 1 << (i % 64);
     }
 
+    /// Takes a list out.
+    pub fn remove(&mut self, id: ListId) {
+        let i = usize::from(id.0);
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+
+    /// Adds every list of `other`.
+    pub fn union_with(&mut self, other: &ListMask) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+
+    /// Takes out every list of `other`.
+    pub fn difference_with(&mut self, other: &ListMask) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a &= !b;
+        }
+    }
+
+    /// Whether no list is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
     /// Whether the list is in the set.
     pub fn contains(&self, id: ListId) -> bool {
         let i = usize::from(id.0);

@@ -65,6 +65,13 @@ pub enum Reason {
     FilteredBlockList,
     /// A `$dnsrewrite` rule matched: answer with `rewrite`.
     RewrittenRule,
+    /// A blocked service's rule matched (set by the policy, never by a rule set).
+    FilteredBlockedService,
+    /// Safe search: answer with `rewrite`'s CNAME to the provider's enforcement host (set
+    /// by the policy, never by a rule set).
+    FilteredSafeSearch,
+    /// A schedule that blocks every name is open (Ward's own; AdGuard Home has none).
+    FilteredSchedule,
 }
 
 impl Reason {
@@ -75,7 +82,34 @@ impl Reason {
             Reason::NotFilteredAllowList => "NotFilteredAllowList",
             Reason::FilteredBlockList => "FilteredBlockList",
             Reason::RewrittenRule => "RewrittenRule",
+            Reason::FilteredBlockedService => "FilteredBlockedService",
+            Reason::FilteredSafeSearch => "FilteredSafeSearch",
+            Reason::FilteredSchedule => "FilteredSchedule",
         }
+    }
+
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 7] = [
+        Reason::NotFilteredNotFound,
+        Reason::NotFilteredAllowList,
+        Reason::FilteredBlockList,
+        Reason::RewrittenRule,
+        Reason::FilteredBlockedService,
+        Reason::FilteredSafeSearch,
+        Reason::FilteredSchedule,
+    ];
+
+    /// The reason named `name` ([`Reason::as_str`]).
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Whether the name gets the blocking answer (or a hosts rule's addresses).
+    pub fn is_blocked(self) -> bool {
+        matches!(
+            self,
+            Reason::FilteredBlockList | Reason::FilteredBlockedService | Reason::FilteredSchedule
+        )
     }
 }
 
@@ -132,9 +166,9 @@ impl Verdict {
 
     /// Whether the query is answered by the filter rather than resolved.
     pub fn is_filtered(&self) -> bool {
-        matches!(
+        !matches!(
             self.reason,
-            Reason::FilteredBlockList | Reason::RewrittenRule
+            Reason::NotFilteredNotFound | Reason::NotFilteredAllowList
         )
     }
 }

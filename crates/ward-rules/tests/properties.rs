@@ -283,6 +283,10 @@ fn assert_well_formed(rules: &RuleSet, mask: &ListMask, v: &Verdict) {
         Reason::NotFilteredAllowList => assert!(!v.rules.is_empty() && v.rewrite.is_none()),
         Reason::FilteredBlockList => assert!(!v.rules.is_empty() && v.rewrite.is_none()),
         Reason::RewrittenRule => assert!(!v.rules.is_empty() && v.rewrite.is_some()),
+        // A policy's reasons: a rule set alone never gives them.
+        Reason::FilteredBlockedService | Reason::FilteredSafeSearch | Reason::FilteredSchedule => {
+            panic!("a rule set decided {:?}", v.reason)
+        }
     }
 }
 

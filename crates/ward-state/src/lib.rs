@@ -16,6 +16,7 @@ pub mod download;
 pub mod layer;
 pub mod list_files;
 pub mod metrics;
+pub mod parental;
 pub mod querylog;
 mod records;
 pub mod refresh;
@@ -36,8 +37,11 @@ pub use list_files::{ConfinedLists, ListDirs};
 pub use records::LocalRecords;
 use smallvec::SmallVec;
 pub use subnets::SubnetTable;
+use ward_config::window::{Timestamp, Zone};
 use ward_config::{BlockingMode, Config, ListSource};
-use ward_rules::{Layer, ListId, ListMask, Request, RuleSet, Verdict};
+use ward_rules::{Layer, ListId, ListMask, Reason, Request, RuleSet, Verdict};
+
+use crate::parental::Controls;
 
 /// How one policy answers a blocked name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +70,26 @@ pub struct Policy {
     pub upstream: String,
     /// How blocked names are answered.
     pub blocking: Blocking,
+    /// Its blocked services, safe search and schedules.
+    pub controls: Controls,
+}
+
+/// [`ward_rules::RuleMatch::layer`] of a rule of a policy's own rules in a [`Checked`] verdict.
+pub const CUSTOM_LAYER: usize = usize::MAX;
+/// [`ward_rules::RuleMatch::layer`] of a blocked service's rule ([`parental::service_rules`]).
+pub const SERVICES_LAYER: usize = usize::MAX - 1;
+
+/// A policy's verdict for a query ([`Snapshot::check`]): the verdict, whose rules name
+/// their layer as an index into [`Snapshot::lists`] or [`CUSTOM_LAYER`] or
+/// [`SERVICES_LAYER`], and the schedule (an index into the policy's) that made it what it
+/// is: one that blocks everything, or added the service or list that blocked, or paused
+/// the one that would have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The schedule that decided, if one did.
+    pub schedule: Option<usize>,
 }
 
 /// One enabled list, compiled on its own, so that a reload whose text for it has not
@@ -129,6 +153,9 @@ pub struct Snapshot {
     /// Lists that could not be read or were refused, with the reason. Such a list serves
     /// its previous copy if the previous snapshot had one, else nothing.
     pub list_errors: Vec<(String, String)>,
+    /// The time zone of schedules that name none: the config's `time_zone`, else the
+    /// system's, else UTC.
+    pub zone: Zone,
 }
 
 /// Why a snapshot could not be built.
@@ -409,6 +436,7 @@ impl Snapshot {
 
         let mut policies = Vec::new();
         let mut index = HashMap::new();
+        let zone = config.time_zone.clone().unwrap_or_else(system_zone);
         for p in config.effective_policies() {
             let mut used: Vec<usize> = p
                 .lists
@@ -426,6 +454,7 @@ impl Snapshot {
                 ipv6: config.dns.blocking_ipv6.unwrap_or(Ipv6Addr::UNSPECIFIED),
                 ttl: config.dns.blocked_ttl,
             };
+            let controls = Controls::new(&p, zone.clone(), |id| ids.get(id).copied());
             index.insert(p.name.clone(), policies.len());
             policies.push(Policy {
                 name: p.name,
@@ -433,6 +462,7 @@ impl Snapshot {
                 custom,
                 upstream: p.upstream,
                 blocking,
+                controls,
             });
         }
         let policy = |name: &str| {
@@ -475,6 +505,7 @@ impl Snapshot {
             records,
             forward,
             list_errors,
+            zone,
         };
         Ok((snapshot, pending))
     }
@@ -524,11 +555,13 @@ impl Snapshot {
         (rules.list_name(rule.rule.list), rules.rule_text(rule.rule))
     }
 
-    /// The rule set of a verdict's layer: one of the policy's lists, else its own rules.
+    /// The rule set of a verdict's layer: one of the lists, the services, or the
+    /// policy's own rules.
     fn layer<'a>(&'a self, policy: &'a Policy, rule: &ward_rules::RuleMatch) -> &'a RuleSet {
-        match policy.lists.get(rule.layer) {
-            Some(&i) => &self.lists[i].rules,
-            None => &policy.custom,
+        match rule.layer {
+            CUSTOM_LAYER => &policy.custom,
+            SERVICES_LAYER => &parental::service_rules().rules,
+            i => self.lists.get(i).map_or(&policy.custom, |l| &l.rules),
         }
     }
 
@@ -538,11 +571,51 @@ impl Snapshot {
         revision(&self.config)
     }
 
-    /// The policy's verdict for a query: its lists and its own rules, decided together
-    /// (a custom `@@` rule overrides a list's block; `$badfilter` works across lists).
-    pub fn check(&self, policy: &Policy, request: &Request<'_>) -> Verdict {
-        let mut layers: SmallVec<[Layer<'_>; 8]> = policy
-            .lists
+    /// The policy's verdict for a query now (see [`Snapshot::check_open`]).
+    pub fn check(&self, policy: &Policy, request: &Request<'_>) -> Checked {
+        self.check_open(policy, request, policy.controls.open_now())
+    }
+
+    /// The policy's verdict for a query at `at`: "would YouTube be blocked at 21:30?".
+    pub fn check_at(&self, policy: &Policy, request: &Request<'_>, at: Timestamp) -> Checked {
+        self.check_open(policy, request, policy.controls.open_at(at))
+    }
+
+    /// The policy's verdict while the schedules of `open` are open, in AdGuard Home's
+    /// order: a schedule that blocks everything (but conditional-forwarding zones); then
+    /// the policy's lists and its own rules, decided together (a custom `@@` rule
+    /// overrides a list's block, `$badfilter` works across lists), so that a rule that
+    /// matches, allow rules included, decides; then blocked services; then safe search.
+    pub fn check_open(&self, policy: &Policy, request: &Request<'_>, open: u32) -> Checked {
+        let controls = &policy.controls;
+        let decided = |verdict, schedule| Checked { verdict, schedule };
+        if open != 0 {
+            if let Some(i) = controls.first_open(open, |s| s.block_all) {
+                if self.forward_zone(&lowercase(request.name)).is_none() {
+                    return decided(filtered(Reason::FilteredSchedule, None), Some(i));
+                }
+            }
+        }
+        // The lists that apply now: the policy's, less paused ones, plus added ones.
+        let mut sources: SmallVec<[usize; 8]> = SmallVec::new();
+        if open == 0 {
+            sources.extend(policy.lists.iter().copied());
+        } else {
+            let paused = |i: usize| {
+                controls
+                    .open_schedules(open)
+                    .any(|s| s.pause_lists.contains(&i))
+            };
+            sources.extend(policy.lists.iter().copied().filter(|&i| !paused(i)));
+            for s in controls.open_schedules(open) {
+                for &i in &s.block_lists {
+                    if !sources.contains(&i) && !paused(i) {
+                        sources.push(i);
+                    }
+                }
+            }
+        }
+        let mut layers: SmallVec<[Layer<'_>; 8]> = sources
             .iter()
             .map(|&i| Layer {
                 rules: &self.lists[i].rules,
@@ -553,7 +626,82 @@ impl Snapshot {
             rules: &policy.custom,
             mask: &ListMask::ALL,
         });
-        ward_rules::check(&layers, request)
+        sources.push(CUSTOM_LAYER);
+        let mut verdict = ward_rules::check(&layers, request);
+        for m in &mut verdict.rules {
+            m.layer = sources[m.layer];
+        }
+        if verdict.reason != Reason::NotFilteredNotFound {
+            // A list a schedule added decided.
+            let schedule = verdict.rules.first().and_then(|m| {
+                let added = !policy.lists.contains(&m.layer);
+                added
+                    .then(|| controls.first_open(open, |s| s.block_lists.contains(&m.layer)))
+                    .flatten()
+            });
+            return decided(verdict, schedule);
+        }
+        let services = if open == 0 {
+            controls.services
+        } else {
+            controls.services_while(open)
+        };
+        if !services.is_empty() {
+            let mut v = parental::service_rules().rules.check(request, &services);
+            if v.reason == Reason::FilteredBlockList {
+                v.reason = Reason::FilteredBlockedService;
+                for m in &mut v.rules {
+                    m.layer = SERVICES_LAYER;
+                }
+                let list = v.rules.first().map(|m| m.rule.list);
+                let schedule = list
+                    .filter(|l| !controls.services.contains(*l))
+                    .and_then(|l| controls.first_open(open, |s| s.block_services.contains(l)));
+                return decided(v, schedule);
+            }
+        }
+        if controls.has_safe_search() {
+            let name = lowercase(request.name);
+            let host = parental::safe_search_provider(&name).and_then(|p| {
+                let i = ward_config::safesearch::all()
+                    .iter()
+                    .position(|q| q.id == p.id)?;
+                controls.safe_search[i]
+            });
+            if let Some(host) = host {
+                return decided(filtered(Reason::FilteredSafeSearch, Some(host)), None);
+            }
+        }
+        // Nothing blocks: say so if a schedule paused what would have.
+        let schedule = if open == 0 {
+            None
+        } else {
+            self.paused_by(policy, request, open)
+        };
+        decided(verdict, schedule)
+    }
+
+    /// The first open schedule that paused a list or let through a service that would
+    /// block `request`.
+    fn paused_by(&self, policy: &Policy, request: &Request<'_>, open: u32) -> Option<usize> {
+        let controls = &policy.controls;
+        let blocks = |i: usize| {
+            self.lists
+                .get(i)
+                .is_some_and(|l| l.rules.check(request, &ListMask::ALL).reason.is_blocked())
+        };
+        let lists = controls.first_open(open, |s| s.pause_lists.iter().any(|&i| blocks(i)));
+        lists.or_else(|| {
+            let mut allowed = controls.services;
+            for s in controls.open_schedules(open) {
+                allowed.union_with(&s.block_services);
+            }
+            let v = parental::service_rules().rules.check(request, &allowed);
+            let list = v.rules.first().map(|m| m.rule.list)?;
+            (v.reason == Reason::FilteredBlockList)
+                .then(|| controls.first_open(open, |s| s.allow_services.contains(list)))
+                .flatten()
+        })
     }
 
     /// The policy for a client address (longest prefix wins, IPv4-mapped IPv6 counts as
@@ -598,6 +746,38 @@ impl Snapshot {
             .iter()
             .find(|(zone, _)| is_same_or_subdomain(name, zone))
             .map(|(_, upstream)| upstream.as_str())
+    }
+}
+
+/// The zone of schedules when the config names none: the system's (`TZ`,
+/// `/etc/localtime`), else UTC (a `FROM scratch` container has neither).
+fn system_zone() -> Zone {
+    Zone::of(
+        ward_config::window::TimeZone::try_system().unwrap_or(ward_config::window::TimeZone::UTC),
+    )
+}
+
+/// `name` lowercase, without its trailing dot (the query path's names already are).
+fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+/// A verdict that no rule made: a schedule's block, or safe search's CNAME to `host`.
+fn filtered(reason: Reason, cname: Option<&str>) -> Verdict {
+    Verdict {
+        reason,
+        rules: SmallVec::new(),
+        ip_addrs: Vec::new(),
+        rewrite: cname.map(|host| ward_rules::Rewrite {
+            rcode: ward_rules::ResponseCode::NoError,
+            cname: Some(host.to_owned()),
+            records: Vec::new(),
+        }),
     }
 }
 

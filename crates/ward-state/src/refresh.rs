@@ -194,7 +194,7 @@ async fn download(
     url: &str,
     failures: u32,
 ) -> (Duration, u32) {
-    let refresh = list.refresh.unwrap_or(DEFAULT_URL_REFRESH);
+    let refresh = list.refresh_every().unwrap_or(DEFAULT_URL_REFRESH);
     let id = list.id.as_str();
     tracing::info!(list = id, url, "downloading list");
     activity.update(id, |a| {
@@ -239,12 +239,22 @@ async fn download(
         }
         Err(err) => {
             let retry = RETRY.saturating_mul(1 << failures.min(16)).min(refresh);
-            tracing::warn!(
-                list = id,
-                %err,
-                retry_s = retry.as_secs(),
-                "list download failed; the last good copy keeps serving"
-            );
+            if downloader.copy_path(id).is_file() {
+                tracing::warn!(
+                    list = id,
+                    %err,
+                    retry_s = retry.as_secs(),
+                    "list download failed; the last good copy keeps serving"
+                );
+            } else {
+                tracing::warn!(
+                    list = id,
+                    %err,
+                    retry_s = retry.as_secs(),
+                    "list download failed and there is no copy yet: the policies that use \
+                     it filter without it until a download succeeds"
+                );
+            }
             activity.update(id, |a| a.last_error = Some(err.to_string()));
             (retry, failures + 1)
         }

@@ -33,6 +33,9 @@ pub struct Status {
     pub reloads: ReloadCounts,
     /// Every configured list, in config order.
     pub lists: Vec<ListStatus>,
+    /// What filters less than the config asks: an enabled list with no copy yet (its
+    /// download failed: no network at first start), naming the policies that go without.
+    pub warnings: Vec<String>,
 }
 
 /// One list's state.
@@ -108,6 +111,45 @@ impl Status {
                 }
             })
             .collect();
+        let warnings = snapshot
+            .config
+            .lists
+            .iter()
+            .filter(|l| {
+                l.enabled
+                    && snapshot
+                        .list(&l.id)
+                        .is_none_or(|c| c.rules.rule_count() == 0)
+            })
+            .filter_map(|l| {
+                let error = errors.get(l.id.as_str())?;
+                let users: Vec<&str> = snapshot
+                    .policies
+                    .iter()
+                    .filter(|p| {
+                        snapshot
+                            .config
+                            .effective_policy(&p.name)
+                            .is_some_and(|e| e.lists.contains(&l.id))
+                    })
+                    .map(|p| p.name.as_str())
+                    .collect();
+                let download = active
+                    .get(&l.id)
+                    .and_then(|a| a.last_error.as_deref())
+                    .map(|e| format!("; the last download failed: {e}"))
+                    .unwrap_or_default();
+                let who = match users.as_slice() {
+                    [] => "no policy uses it".to_owned(),
+                    [one] => format!("policy {one} filters without it"),
+                    many => format!("policies {} filter without it", many.join(", ")),
+                };
+                Some(format!(
+                    "list {} has no rules ({error}{download}): {who}",
+                    l.id
+                ))
+            })
+            .collect();
         Status {
             generation: snapshot.generation,
             config_file: reloader.config_path().map(|p| p.display().to_string()),
@@ -118,6 +160,7 @@ impl Status {
             last_change: reloader.last_change(),
             reloads: reloader.counts(),
             lists,
+            warnings,
         }
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ward_state::querylog::{
-    ClientFilter, Cursor, Entry, QueryLog, QueryLogConfig, Reason, Search, Store, UpstreamFilter,
-    anonymize_ip, parse_qtype, parse_rcode, parse_reason,
+    ClientFilter, Cursor, Entry, QueryLog, QueryLogConfig, Reason, ReasonFilter, Search, Store,
+    UpstreamFilter, anonymize_ip, parse_qtype, parse_rcode, parse_reason,
 };
 
 /// One entry at a time, as the tests log them.
@@ -36,6 +36,8 @@ fn entry(i: u64, client: &str, policy: &Arc<str>, name: &str, reason: Reason) ->
         reason,
         rule: (reason == Reason::FilteredBlockList).then(|| "||ads.example^".into()),
         list: (reason == Reason::FilteredBlockList).then(|| "ads".into()),
+        service: None,
+        schedule: None,
         answer: "0.0.0.0".into(),
         rcode: 0,
         upstream: None,
@@ -120,7 +122,7 @@ async fn filters_combine() {
         .entries
     };
     let blocked = all(Search {
-        reason: Some(Reason::FilteredBlockList),
+        reason: Some(ReasonFilter::only(Reason::FilteredBlockList)),
         ..Search::default()
     });
     assert_eq!(blocked.len(), 43); // 0, 7, ..., 294
@@ -148,7 +150,7 @@ async fn filters_combine() {
 
     let kids_blocked = all(Search {
         policy: Some("kids".into()),
-        reason: Some(Reason::FilteredBlockList),
+        reason: Some(ReasonFilter::only(Reason::FilteredBlockList)),
         ..Search::default()
     });
     // Even multiples of 7 below 300.
@@ -469,8 +471,28 @@ async fn entries_serialize_with_readable_fields() {
     assert_eq!(serde_json::to_value(&e).unwrap()["qtype"], "TYPE65280");
     assert!(v.get("client_name").is_none(), "absent fields are left out");
 
-    assert_eq!(parse_reason("blocked"), Some(Reason::FilteredBlockList));
-    assert_eq!(parse_reason("rewrittenrule"), Some(Reason::RewrittenRule));
+    // `blocked` is every blocked answer: by a rule, a service or a schedule.
+    let blocked = parse_reason("blocked").unwrap();
+    for (reason, kept) in [
+        (Reason::FilteredBlockList, true),
+        (Reason::FilteredBlockedService, true),
+        (Reason::FilteredSchedule, true),
+        (Reason::FilteredSafeSearch, false),
+        (Reason::NotFilteredNotFound, false),
+    ] {
+        assert_eq!(blocked.matches(reason), kept, "{reason:?}");
+    }
+    let exact = parse_reason("FilteredBlockList").unwrap();
+    assert!(exact.matches(Reason::FilteredBlockList));
+    assert!(!exact.matches(Reason::FilteredBlockedService));
+    assert_eq!(
+        parse_reason("rewrittenrule"),
+        Some(ReasonFilter::only(Reason::RewrittenRule))
+    );
+    assert_eq!(
+        parse_reason("safe_search"),
+        Some(ReasonFilter::only(Reason::FilteredSafeSearch))
+    );
     assert_eq!(parse_reason("nope"), None);
     assert_eq!(
         "laptop".parse::<ClientFilter>(),

@@ -55,7 +55,9 @@ fn snapshot() -> Snapshot {
 
 fn reason(s: &Snapshot, client: &str, name: &str) -> Reason {
     let policy = s.policy_for(client.parse::<IpAddr>().unwrap());
-    s.check(policy, &Request::new(name, RecordType::A)).reason
+    s.check(policy, &Request::new(name, RecordType::A))
+        .verdict
+        .reason
 }
 
 #[test]
@@ -399,7 +401,7 @@ default_policy: main
         let request = s
             .client(client)
             .apply(Request::new(name, RecordType::A).client_ip(client));
-        s.check(policy, &request).reason
+        s.check(policy, &request).verdict.reason
     };
     assert_eq!(
         verdict("192.168.20.7", "games.example"),

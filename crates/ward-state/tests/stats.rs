@@ -27,6 +27,8 @@ fn entry(time_ms: u64, client: &str, name: &str, reason: Reason) -> Entry {
         reason,
         rule: None,
         list: None,
+        service: None,
+        schedule: None,
         answer: "0.0.0.0".into(),
         rcode: 0,
         upstream: None,
@@ -279,6 +281,61 @@ fn ratios_policies_and_upstream_latency() {
     assert_eq!(empty.blocked_ratio, 0.0);
     assert_eq!(empty.avg_processing_ms, 0.0);
     assert!(serde_json::to_string(&empty).is_ok());
+}
+
+#[test]
+fn blocked_services_and_safe_search_are_counted_per_policy() {
+    let stats = Stats::open(None);
+    let kids: Arc<str> = "kids".into();
+    let mut batch = Vec::new();
+    for (i, (policy, reason, name)) in [
+        (&kids, Reason::FilteredBlockedService, "tiktok.com"),
+        (&kids, Reason::FilteredBlockedService, "www.roblox.com"),
+        (&kids, Reason::FilteredSafeSearch, "www.google.com"),
+        (&kids, Reason::FilteredSchedule, "example.org"),
+        (&kids, Reason::FilteredBlockList, "ads.example"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = entry(T0 + i as u64, "10.0.0.3", name, reason);
+        e.policy = policy.clone();
+        batch.push(e);
+    }
+    batch.push(entry(
+        T0 + 9,
+        "10.0.0.1",
+        "www.google.com",
+        Reason::NotFilteredNotFound,
+    ));
+    stats.record(&batch);
+    let r = report(&stats, T0 + 10, Range::Day);
+    assert_eq!(r.totals.queries, 6);
+    // A blocked service and a schedule's block are blocked; safe search is not.
+    assert_eq!(r.totals.blocked, 4);
+    assert_eq!(r.totals.blocked_services, 2);
+    assert_eq!(r.totals.safe_search, 1);
+    let series: u64 = r.series.iter().map(|p| p.totals.blocked_services).sum();
+    assert_eq!(series, 2);
+    let policies: Vec<(&str, u64, u64, u64, u64)> = r
+        .policies
+        .iter()
+        .map(|p| {
+            (
+                &*p.policy,
+                p.queries,
+                p.blocked,
+                p.blocked_services,
+                p.safe_search,
+            )
+        })
+        .collect();
+    assert_eq!(policies, [("kids", 5, 4, 2, 1), ("main", 1, 0, 0, 0)]);
+    assert!(r.top_blocked.iter().any(|n| n.name == "tiktok.com"));
+    // Several nodes' reports add up.
+    let merged = Report::merge(vec![r.clone(), r], 10).unwrap();
+    assert_eq!(merged.totals.blocked_services, 4);
+    assert_eq!(merged.policies[0].safe_search, 2);
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! `/api/v1/policies`: the filtering policies by name, and each one's custom rules.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
 use ward_config::{Config, PolicyConfig};
 use ward_rules::{RuleSet, SkipReason};
 
@@ -27,6 +29,39 @@ fn policy_mut<'c>(config: &'c mut Config, name: &str) -> Result<&'c mut PolicyCo
         ));
     }
     Ok(config.policies.get_mut(name).expect("checked above"))
+}
+
+/// The blocked services and safe-search providers a policy can name.
+///
+/// `blocked_services` takes a service's `id` or a whole `category`; `safe_search` takes
+/// the providers' ids. They ship inside the binary (`blocklists/services/`,
+/// `blocklists/safesearch/`).
+#[utoipa::path(get, path = "/api/v1/services", tag = "policies", operation_id = "get_services",
+    responses((status = 200, description = "Services, categories and safe-search providers",
+        body = crate::openapi::ServicesAnswer)))]
+pub(crate) async fn services() -> Response {
+    let services: Vec<_> = ward_config::services::all()
+        .iter()
+        .map(|s| json!({ "id": s.id, "name": s.name, "category": s.category, "rules": s.rules }))
+        .collect();
+    let providers: Vec<_> = ward_config::safesearch::all()
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "enforce": p.enforce,
+                "moderate": p.moderate,
+                "names": p.names.len(),
+            })
+        })
+        .collect();
+    Json(json!({
+        "services": services,
+        "categories": ward_config::services::CATEGORIES,
+        "safe_search": providers,
+    }))
+    .into_response()
 }
 
 /// Every policy, by name.

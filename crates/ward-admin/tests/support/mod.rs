@@ -82,7 +82,15 @@ lists:
   - {{ id: known, catalogue: adguard-dns, enabled: false }}
 policies:
   main: {{ lists: [ads], rules: ["{rule}"] }}
-  kids: {{ extends: main, rules: ["||games.example^"], upstream: default, blocking_mode: nxdomain }}
+  kids:
+    extends: main
+    rules: ["||games.example^"]
+    upstream: default
+    blocking_mode: nxdomain
+    safe_search: {{ google: true, youtube: moderate }}
+    blocked_services: [tiktok]
+    schedules:
+      - {{ name: weekend, days: weekends, from: "09:00", to: "10:00", time_zone: UTC, block_services: [roblox], allow_services: [tiktok], block_lists: [known], pause_lists: [remote] }}
 clients:
   - {{ subnet: 10.0.20.0/24, policy: kids, name: kids-devices }}
 default_policy: main

@@ -97,6 +97,14 @@ impl LineEncoder {
             out.extend_from_slice(b",\"list\":");
             string(out, list);
         }
+        if let Some(service) = &entry.service {
+            out.extend_from_slice(b",\"service\":");
+            string(out, service);
+        }
+        if let Some(schedule) = &entry.schedule {
+            out.extend_from_slice(b",\"schedule\":");
+            string(out, schedule);
+        }
         out.extend_from_slice(b",\"answer\":");
         string(out, &entry.answer);
         out.extend_from_slice(b",\"rcode\":");
@@ -343,6 +351,10 @@ struct Line {
     #[serde(default)]
     list: Option<String>,
     #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default)]
     answer: String,
     rcode: String,
     #[serde(default)]
@@ -363,9 +375,11 @@ pub(super) fn parse_line(line: &[u8]) -> Option<Entry> {
         policy: line.policy.into(),
         name: line.name,
         qtype: super::parse_qtype(&line.qtype)?,
-        reason: super::parse_reason(&line.reason)?,
+        reason: super::Reason::from_name(&line.reason)?,
         rule: line.rule,
         list: line.list,
+        service: line.service,
+        schedule: line.schedule,
         answer: line.answer,
         rcode: super::parse_rcode(&line.rcode)?,
         upstream: line.upstream.map(Into::into),

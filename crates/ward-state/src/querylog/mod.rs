@@ -38,7 +38,8 @@ use files::Files;
 pub use json::ipv4_text;
 use ring::Ring;
 pub use search::{
-    ClientFilter, Cursor, Page, Search, UpstreamFilter, parse_qtype, parse_rcode, parse_reason,
+    ClientFilter, Cursor, Page, ReasonFilter, Search, UpstreamFilter, parse_qtype, parse_rcode,
+    parse_reason,
 };
 
 /// The default size of the in-memory ring.
@@ -111,6 +112,12 @@ pub struct Entry {
     pub rule: Option<String>,
     /// The id of the deciding rule's list.
     pub list: Option<String>,
+    /// The blocked service (`FilteredBlockedService`) or safe-search provider
+    /// (`FilteredSafeSearch`) that decided, by id.
+    pub service: Option<String>,
+    /// The schedule that decided: one that blocks everything, added what blocked, or
+    /// paused what would have.
+    pub schedule: Option<String>,
     /// A short summary of the answer: `0.0.0.0`, `93.184.216.34, 2606::1`, `NXDOMAIN`.
     pub answer: String,
     /// The response code.
@@ -140,6 +147,10 @@ struct EntryJson<'a> {
     rule: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     list: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<&'a str>,
     answer: &'a str,
     rcode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,6 +175,8 @@ impl Serialize for Entry {
             reason: self.reason.as_str(),
             rule: self.rule.as_deref(),
             list: self.list.as_deref(),
+            service: self.service.as_deref(),
+            schedule: self.schedule.as_deref(),
             answer: &self.answer,
             rcode: json::rcode_str(self.rcode),
             upstream: self.upstream.as_deref(),

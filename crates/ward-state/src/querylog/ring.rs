@@ -42,10 +42,10 @@ struct Key {
 #[derive(Clone, Copy)]
 struct Detail {
     /// Where the entry's texts start in its chunk's `texts`: the client name, the rule,
-    /// the list and the answer, one after the other.
+    /// the list, the answer, the service and the schedule, one after the other.
     texts_start: u32,
     /// Their lengths, in that order; [`ABSENT`] for a `None`.
-    text_lens: [u32; 4],
+    text_lens: [u32; 6],
     elapsed_us: u32,
     /// The upstream's number in [`Ring::upstreams`] plus one; 0 for none.
     upstream: u32,
@@ -110,8 +110,8 @@ impl Chunk {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
-    /// Entry `i`'s texts: client name, rule, list, answer.
-    fn texts(&self, i: usize) -> [Option<&str>; 4] {
+    /// Entry `i`'s texts: client name, rule, list, answer, service, schedule.
+    fn texts(&self, i: usize) -> [Option<&str>; 6] {
         let detail = &self.details[i];
         let mut at = detail.texts_start as usize;
         detail.text_lens.map(|len| {
@@ -136,7 +136,7 @@ impl Chunk {
     fn entry(&self, i: usize, policies: &Interned, upstreams: &Interned) -> Entry {
         let key = &self.keys[i];
         let detail = &self.details[i];
-        let [client_name, rule, list, answer] = self.texts(i);
+        let [client_name, rule, list, answer, service, schedule] = self.texts(i);
         Entry {
             time_ms: key.time_ms,
             client: key.client,
@@ -147,6 +147,8 @@ impl Chunk {
             reason: key.reason,
             rule: rule.map(String::from),
             list: list.map(String::from),
+            service: service.map(String::from),
+            schedule: schedule.map(String::from),
             answer: answer.unwrap_or_default().into(),
             rcode: detail.rcode,
             upstream: detail.upstream.checked_sub(1).map(|id| upstreams.get(id)),
@@ -282,6 +284,8 @@ impl Ring {
             entry.rule.as_deref(),
             entry.list.as_deref(),
             Some(&*entry.answer),
+            entry.service.as_deref(),
+            entry.schedule.as_deref(),
         ];
         let text_lens = texts.map(|text| match text {
             Some(text) => {
@@ -369,7 +373,7 @@ impl Ring {
             key.time_ms >= from
                 && key.time_ms <= to
                 && policy.is_none_or(|p| p == key.policy)
-                && q.reason.is_none_or(|r| r == key.reason)
+                && q.reason.is_none_or(|r| r.matches(key.reason))
                 && (!details || {
                     let detail = &chunk.details[i];
                     q.qtype.is_none_or(|t| t == detail.qtype)

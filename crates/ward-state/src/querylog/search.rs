@@ -7,26 +7,57 @@ use serde::Serialize;
 
 use super::{Entry, Reason};
 
-/// Parses a reason filter: AdGuard Home's names (`FilteredBlockList`, ...) or
-/// `blocked`, `allowlisted`, `rewritten`, `processed` (not filtered), any case.
-pub fn parse_reason(s: &str) -> Option<Reason> {
-    let reasons = [
-        Reason::NotFilteredNotFound,
-        Reason::NotFilteredAllowList,
-        Reason::FilteredBlockList,
-        Reason::RewrittenRule,
-    ];
-    if let Some(r) = reasons
+/// Which reasons a search keeps: a set of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReasonFilter(u8);
+
+impl ReasonFilter {
+    /// Entries of this reason only.
+    pub fn only(reason: Reason) -> ReasonFilter {
+        ReasonFilter(1 << Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0))
+    }
+
+    /// Entries whose reason `keep` holds for.
+    fn of(keep: impl Fn(Reason) -> bool) -> ReasonFilter {
+        ReasonFilter(
+            Reason::ALL
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| keep(**r))
+                .fold(0, |set, (i, _)| set | 1 << i),
+        )
+    }
+
+    /// Whether an entry of `reason` is kept.
+    pub fn matches(self, reason: Reason) -> bool {
+        Reason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+}
+
+/// Parses a reason filter: AdGuard Home's names (`FilteredBlockList`, ...) for one reason,
+/// or a word, any case: `blocked` (by a rule, a service or a schedule), `allowlisted`,
+/// `rewritten`, `processed` (not filtered), `blocked_service`, `safe_search`, `schedule`.
+pub fn parse_reason(s: &str) -> Option<ReasonFilter> {
+    if let Some(r) = Reason::ALL
         .into_iter()
         .find(|r| r.as_str().eq_ignore_ascii_case(s))
     {
-        return Some(r);
+        return Some(ReasonFilter::only(r));
     }
-    match s.to_ascii_lowercase().as_str() {
-        "processed" | "notfiltered" => Some(Reason::NotFilteredNotFound),
-        "allowlisted" | "allowed" | "whitelisted" => Some(Reason::NotFilteredAllowList),
-        "blocked" | "filtered" => Some(Reason::FilteredBlockList),
-        "rewritten" => Some(Reason::RewrittenRule),
+    let one = ReasonFilter::only;
+    match s.to_ascii_lowercase().replace('-', "_").as_str() {
+        "processed" | "notfiltered" => Some(one(Reason::NotFilteredNotFound)),
+        "allowlisted" | "allowed" | "whitelisted" => Some(one(Reason::NotFilteredAllowList)),
+        "blocked" | "filtered" => Some(ReasonFilter::of(Reason::is_blocked)),
+        "rewritten" => Some(one(Reason::RewrittenRule)),
+        "blocked_service" | "blocked_services" | "service" => {
+            Some(one(Reason::FilteredBlockedService))
+        }
+        "safe_search" | "safesearch" => Some(one(Reason::FilteredSafeSearch)),
+        "schedule" => Some(one(Reason::FilteredSchedule)),
         _ => None,
     }
 }
@@ -134,8 +165,8 @@ pub struct Search {
     pub policy: Option<String>,
     /// Entries whose name contains this (case-insensitive).
     pub name: Option<String>,
-    /// Entries with this reason.
-    pub reason: Option<Reason>,
+    /// Entries with one of these reasons.
+    pub reason: Option<ReasonFilter>,
     /// Entries of this question type.
     pub qtype: Option<u16>,
     /// Entries with this response code (the header's 4 bits).

@@ -19,6 +19,12 @@ pub(super) struct Counts {
     pub(super) allowlisted: u64,
     pub(super) rewritten: u64,
     pub(super) cached: u64,
+    /// Of `blocked`, by a blocked service.
+    #[serde(default)]
+    pub(super) blocked_services: u64,
+    /// Answered with a safe-search enforcement host.
+    #[serde(default)]
+    pub(super) safe_search: u64,
     /// The sum of the entries' `elapsed_us`, for the average processing time.
     pub(super) elapsed_us: u64,
 }
@@ -27,7 +33,12 @@ impl Counts {
     pub(super) fn count(&mut self, e: &Entry) {
         self.queries += 1;
         match e.reason {
-            Reason::FilteredBlockList => self.blocked += 1,
+            Reason::FilteredBlockList | Reason::FilteredSchedule => self.blocked += 1,
+            Reason::FilteredBlockedService => {
+                self.blocked += 1;
+                self.blocked_services += 1;
+            }
+            Reason::FilteredSafeSearch => self.safe_search += 1,
             Reason::NotFilteredAllowList => self.allowlisted += 1,
             Reason::RewrittenRule => self.rewritten += 1,
             Reason::NotFilteredNotFound => {}
@@ -42,6 +53,8 @@ impl Counts {
         self.allowlisted += other.allowlisted;
         self.rewritten += other.rewritten;
         self.cached += other.cached;
+        self.blocked_services += other.blocked_services;
+        self.safe_search += other.safe_search;
         self.elapsed_us += other.elapsed_us;
     }
 }
@@ -59,6 +72,10 @@ pub(super) struct ClientTally {
 pub(super) struct PolicyTally {
     pub(super) queries: u64,
     pub(super) blocked: u64,
+    #[serde(default)]
+    pub(super) blocked_services: u64,
+    #[serde(default)]
+    pub(super) safe_search: u64,
 }
 
 /// Answers of one upstream in one hour.
@@ -119,7 +136,7 @@ impl HourBucket {
             |n| *n += 1,
             |n| *n,
         );
-        if e.reason == Reason::FilteredBlockList {
+        if e.reason.is_blocked() {
             tally(
                 &mut self.blocked,
                 name,
@@ -144,7 +161,9 @@ impl HourBucket {
             },
             |c| c.count,
         );
-        let blocked = u64::from(e.reason == Reason::FilteredBlockList);
+        let blocked = u64::from(e.reason.is_blocked());
+        let service = u64::from(e.reason == Reason::FilteredBlockedService);
+        let safe_search = u64::from(e.reason == Reason::FilteredSafeSearch);
         tally(
             &mut self.policies,
             &*e.policy,
@@ -153,6 +172,8 @@ impl HourBucket {
             |p| {
                 p.queries += 1;
                 p.blocked += blocked;
+                p.blocked_services += service;
+                p.safe_search += safe_search;
             },
             |p| p.queries,
         );

@@ -140,7 +140,7 @@ pub struct Report {
 pub struct Totals {
     /// Every answered query.
     pub queries: u64,
-    /// Blocked by a rule (`FilteredBlockList`).
+    /// Blocked: by a rule (`FilteredBlockList`), a blocked service or a schedule.
     pub blocked: u64,
     /// Let through by an exception (`NotFilteredAllowList`).
     pub allowlisted: u64,
@@ -148,6 +148,12 @@ pub struct Totals {
     pub rewritten: u64,
     /// Answered from the cache.
     pub cached: u64,
+    /// Of `blocked`, by a blocked service (`FilteredBlockedService`).
+    #[serde(default)]
+    pub blocked_services: u64,
+    /// Answered with a safe-search enforcement host (`FilteredSafeSearch`).
+    #[serde(default)]
+    pub safe_search: u64,
 }
 
 /// One bucket of the time series.
@@ -194,6 +200,12 @@ pub struct PolicyCount {
     pub queries: u64,
     /// Of those, blocked.
     pub blocked: u64,
+    /// Of those blocked, by a blocked service.
+    #[serde(default)]
+    pub blocked_services: u64,
+    /// Of those, answered with a safe-search enforcement host.
+    #[serde(default)]
+    pub safe_search: u64,
 }
 
 /// An upstream's answers and their average time.
@@ -222,6 +234,8 @@ fn totals(c: &Counts) -> Totals {
         allowlisted: c.allowlisted,
         rewritten: c.rewritten,
         cached: c.cached,
+        blocked_services: c.blocked_services,
+        safe_search: c.safe_search,
     }
 }
 
@@ -250,8 +264,8 @@ struct Tallies<N> {
     blocked: HashMap<N, u64>,
     /// Queries and the newest name.
     clients: HashMap<IpAddr, (u64, Option<N>)>,
-    /// Queries and blocked.
-    policies: HashMap<N, (u64, u64)>,
+    /// Queries, blocked, blocked services and safe search.
+    policies: HashMap<N, [u64; 4]>,
     /// Queries and their time together, µs.
     upstreams: HashMap<N, (u64, u64)>,
 }
@@ -306,13 +320,17 @@ impl<N: AsRef<str> + Ord + std::hash::Hash> Tallies<N> {
                     count,
                 })
                 .collect(),
-            policies: top(self.policies, usize::MAX, |p| p.0)
+            policies: top(self.policies, usize::MAX, |p| p[0])
                 .into_iter()
-                .map(|(policy, (queries, blocked))| PolicyCount {
-                    policy: policy.as_ref().to_owned(),
-                    queries,
-                    blocked,
-                })
+                .map(
+                    |(policy, [queries, blocked, blocked_services, safe_search])| PolicyCount {
+                        policy: policy.as_ref().to_owned(),
+                        queries,
+                        blocked,
+                        blocked_services,
+                        safe_search,
+                    },
+                )
                 .collect(),
             upstreams: top(self.upstreams, usize::MAX, |u| u.0)
                 .into_iter()
@@ -374,8 +392,10 @@ pub(super) fn build(tables: &Tables, now_ms: u64, query: &ReportQuery) -> Report
         }
         for (policy, p) in &hour.policies {
             let merged = t.policies.entry(&**policy).or_default();
-            merged.0 += p.queries;
-            merged.1 += p.blocked;
+            merged[0] += p.queries;
+            merged[1] += p.blocked;
+            merged[2] += p.blocked_services;
+            merged[3] += p.safe_search;
         }
         for (upstream, u) in &hour.upstreams {
             let merged = t.upstreams.entry(&**upstream).or_default();
@@ -412,6 +432,8 @@ impl Report {
                     allowlisted: p.totals.allowlisted,
                     rewritten: p.totals.rewritten,
                     cached: p.totals.cached,
+                    blocked_services: p.totals.blocked_services,
+                    safe_search: p.totals.safe_search,
                     elapsed_us: 0,
                 });
                 *elapsed_us += (p.avg_processing_ms * 1000.0 * p.totals.queries as f64) as u64;
@@ -429,8 +451,10 @@ impl Report {
             }
             for p in report.policies {
                 let merged = t.policies.entry(p.policy).or_default();
-                merged.0 += p.queries;
-                merged.1 += p.blocked;
+                merged[0] += p.queries;
+                merged[1] += p.blocked;
+                merged[2] += p.blocked_services;
+                merged[3] += p.safe_search;
             }
             for u in report.upstreams {
                 let merged = t.upstreams.entry(u.upstream).or_default();
