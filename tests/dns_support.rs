@@ -138,6 +138,15 @@ fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
                 resp.add_authority(Record::from_rdata(zone, 60, RData::SOA(soa)));
             }
         }
+        // The safe-search enforcement hosts, with their real addresses: an answer with
+        // them is safe search's, not the plain forward's.
+        (n, RecordType::A) if safe_search_a(n).is_some() => {
+            let ip = safe_search_a(n).unwrap_or(answer);
+            resp.add_answer(record(RData::A(A(ip))));
+        }
+        (n, RecordType::AAAA) if safe_search_a(n).is_some() => {
+            resp.add_answer(record(RData::AAAA(AAAA(SAFE_SEARCH_AAAA))));
+        }
         ("big.example.", RecordType::TXT) => {
             for i in 0..40 {
                 resp.add_answer(record(RData::TXT(TXT::new(vec![format!(
@@ -157,10 +166,30 @@ fn upstream_answer(bytes: &[u8], answer: Ipv4Addr) -> Option<Vec<u8>> {
     resp.to_vec().ok()
 }
 
+/// The IPv6 address the upstream gives every safe-search enforcement host.
+pub(crate) const SAFE_SEARCH_AAAA: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0x2001, 0x4860, 0x4802, 0x32, 0, 0, 0, 0x78);
+
+/// The IPv4 address of a safe-search enforcement host (a fully qualified name), as the
+/// upstream answers it.
+pub(crate) fn safe_search_a(name: &str) -> Option<Ipv4Addr> {
+    Some(match name {
+        "forcesafesearch.google.com." => Ipv4Addr::new(216, 239, 38, 120),
+        "restrict.youtube.com." => Ipv4Addr::new(216, 239, 38, 120),
+        "restrictmoderate.youtube.com." => Ipv4Addr::new(216, 239, 38, 119),
+        "strict.bing.com." => Ipv4Addr::new(204, 79, 197, 220),
+        "safe.duckduckgo.com." => Ipv4Addr::new(52, 142, 124, 215),
+        _ => return None,
+    })
+}
+
 /// A running `ward serve`, stopped (SIGTERM) when dropped.
 pub(crate) struct Ward {
     pub(crate) child: Child,
+    /// The first UDP listener logged.
     pub(crate) dns: SocketAddr,
+    /// Every UDP listener, in the order logged.
+    pub(crate) dns_all: Vec<SocketAddr>,
     pub(crate) admin: SocketAddr,
     _dir: Option<TempDir>,
 }
@@ -188,10 +217,11 @@ impl Ward {
             .stdout(Stdio::null())
             .spawn()
             .expect("start ward serve");
-        let (dns, admin) = wait_ready(&mut child);
+        let (dns_all, admin) = wait_ready(&mut child);
         Ward {
             child,
-            dns,
+            dns: dns_all[0],
+            dns_all,
             admin,
             _dir: None,
         }
@@ -349,8 +379,9 @@ data_dir: "{data}"
     ward
 }
 
-/// Reads the log until "ready", collecting the listener addresses it logs.
-fn wait_ready(child: &mut Child) -> (SocketAddr, SocketAddr) {
+/// Reads the log until "ready", collecting the listener addresses it logs: every UDP one,
+/// and the admin one.
+fn wait_ready(child: &mut Child) -> (Vec<SocketAddr>, SocketAddr) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -358,7 +389,7 @@ fn wait_ready(child: &mut Child) -> (SocketAddr, SocketAddr) {
             let _ = tx.send(line);
         }
     });
-    let (mut dns, mut admin) = (None, None);
+    let (mut dns, mut admin) = (Vec::new(), None);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = Vec::new();
     while Instant::now() < deadline {
@@ -370,15 +401,19 @@ fn wait_ready(child: &mut Child) -> (SocketAddr, SocketAddr) {
                 .nth(1)
                 .and_then(|a| a.trim().parse::<SocketAddr>().ok())
         };
-        dns = dns.or_else(|| addr("listening for UDP on "));
+        if let Some(a) = addr("listening for UDP on ").filter(|a| !dns.contains(a)) {
+            dns.push(a);
+        }
         admin = admin.or_else(|| addr("listening for HTTP on "));
         let ready = line.contains(" ready");
         log.push(line);
         if ready {
-            return (
-                dns.expect("UDP listener logged"),
-                admin.expect("admin listener logged"),
+            assert!(
+                !dns.is_empty(),
+                "no UDP listener logged:\n{}",
+                log.join("\n")
             );
+            return (dns, admin.expect("admin listener logged"));
         }
     }
     panic!("ward did not become ready:\n{}", log.join("\n"));

@@ -7,6 +7,7 @@ mod dns_hardening_e2e;
 mod dns_support;
 mod hardening_lists_e2e;
 mod layer_e2e;
+mod parental_e2e;
 mod querylog_e2e;
 mod reload_e2e;
 mod rules_cli;

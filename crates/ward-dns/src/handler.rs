@@ -712,7 +712,8 @@ fn upstream_of<'s>(snap: &'s Snapshot, policy: &'s Policy, name: &str) -> Option
 }
 
 /// The policy's blocking verdict for one of the names or addresses an answer points at,
-/// if it blocks one (a blocked service's CDN behind a CNAME included).
+/// if it blocks one (a blocked service's CDN behind a CNAME included), with the client's
+/// name and tags looked up once for them all.
 fn cloaked(
     snap: &Snapshot,
     policy: &Policy,
@@ -722,7 +723,10 @@ fn cloaked(
     let info = snap.client(client);
     entry
         .targets()
-        .map(|(target, qtype)| filter_as(snap, policy, target, qtype, client, info))
+        .map(|(target, qtype)| {
+            let request = info.apply(Request::new(target, qtype).client_ip(client));
+            snap.check_answer(policy, &request)
+        })
         .find(|c| c.verdict.reason.is_blocked())
 }
 
@@ -761,7 +765,9 @@ async fn bootstrap(host: &str, port: u16) -> Option<SocketAddr> {
 }
 
 /// The policy's verdict for the client now: its lists and its own rules, decided
-/// together, then its services, safe search and schedules.
+/// together, then its services, safe search and schedules. The client's name and tags,
+/// for `$client='name'` and `$ctag` rules: two scans of the config's few client subnets,
+/// no allocation.
 fn filter(
     snap: &Snapshot,
     policy: &Policy,
@@ -769,21 +775,7 @@ fn filter(
     qtype: RecordType,
     client: IpAddr,
 ) -> Checked {
-    // The client's name and tags, for `$client='name'` and `$ctag` rules: two scans of
-    // the config's few client subnets, no allocation.
-    filter_as(snap, policy, name, qtype, client, snap.client(client))
-}
-
-/// [`filter`] with the client's name and tags already looked up (answer filtering checks
-/// several names for one client).
-fn filter_as(
-    snap: &Snapshot,
-    policy: &Policy,
-    name: &str,
-    qtype: RecordType,
-    client: IpAddr,
-    info: ward_state::ClientInfo<'_>,
-) -> Checked {
+    let info = snap.client(client);
     snap.check(
         policy,
         &info.apply(Request::new(name, qtype).client_ip(client)),

@@ -576,6 +576,16 @@ impl Snapshot {
         self.check_open(policy, request, policy.controls.open_now())
     }
 
+    /// The policy's verdict now for a name or an address an answer points at (CNAME
+    /// cloaking): as [`Snapshot::check`], but for schedules that block every name, which
+    /// decide the question, not the names of its answer.
+    pub fn check_answer(&self, policy: &Policy, request: &Request<'_>) -> Checked {
+        let open = policy
+            .controls
+            .without_block_all(policy.controls.open_now());
+        self.check_open(policy, request, open)
+    }
+
     /// The policy's verdict for a query at `at`: "would YouTube be blocked at 21:30?".
     pub fn check_at(&self, policy: &Policy, request: &Request<'_>, at: Timestamp) -> Checked {
         self.check_open(policy, request, policy.controls.open_at(at))

@@ -187,6 +187,15 @@ impl Controls {
         open
     }
 
+    /// `open` without the schedules that block every name.
+    pub fn without_block_all(&self, open: u32) -> u32 {
+        self.schedules
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.block_all)
+            .fold(open, |open, (i, _)| open & !(1 << i))
+    }
+
     /// The services blocked while the schedules of `open` are: the policy's, those the
     /// open schedules add, less those they let through.
     pub fn services_while(&self, open: u32) -> ListMask {

@@ -110,7 +110,7 @@ impl Status {
                     activity: active.remove(&l.id),
                 }
             })
-            .collect();
+            .collect::<Vec<ListStatus>>();
         let warnings = snapshot
             .config
             .lists
@@ -134,9 +134,10 @@ impl Status {
                     })
                     .map(|p| p.name.as_str())
                     .collect();
-                let download = active
-                    .get(&l.id)
-                    .and_then(|a| a.last_error.as_deref())
+                let download = lists
+                    .iter()
+                    .find(|s: &&ListStatus| s.id == l.id)
+                    .and_then(|s| s.activity.as_ref()?.last_error.as_deref())
                     .map(|e| format!("; the last download failed: {e}"))
                     .unwrap_or_default();
                 let who = match users.as_slice() {
