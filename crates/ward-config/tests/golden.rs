@@ -79,7 +79,14 @@ fn home_example_kids_inherit_main() {
     assert_eq!(kids.lists[..main.lists.len()], main.lists[..]);
     assert!(kids.lists.contains(&"oisd-nsfw".to_owned()));
     assert_eq!(kids.rules[0], main.rules[0]);
-    assert!(kids.rules.contains(&"||tiktok.com^".to_owned()));
+    assert_eq!(kids.blocked_services, ["social", "roblox", "fortnite"]);
+    assert_eq!(kids.safe_search, ward_config::SafeSearch::All(true));
+    let schedules: Vec<_> = kids.schedules.iter().map(|s| s.name.as_deref()).collect();
+    assert_eq!(schedules, [Some("after-homework"), Some("bedtime")]);
+    assert_eq!(
+        c.time_zone.as_ref().map(|z| z.name()),
+        Some("Europe/Berlin")
+    );
     assert_eq!(kids.upstream, "default");
     assert_eq!(kids.blocking_mode, BlockingMode::NullIp);
     assert_eq!(

@@ -32,6 +32,25 @@ fn valid_configs() {
     let rows: &[(&str, String)] = &[
         ("base", base_and(&[])),
         (
+            "parental control: safe search, services and categories, schedules, a zone",
+            base_and(&[
+                "  kids:",
+                "    extends: main",
+                "    safe_search: true",
+                "    blocked_services: [tiktok, games]",
+                "    schedules:",
+                "      - { name: homework, days: weekdays, from: \"16:00\", to: \"19:00\", allow_services: [games] }",
+                "      - { days: [sat, sun], from: \"21:00\", to: \"07:00\", block_all: true, time_zone: America/New_York }",
+                "      - { days: all, from: \"00:00\", to: \"24:00\", block_lists: [adult], pause_lists: [ads] }",
+                "  teens: { safe_search: { google: true, youtube: moderate, bing: false }, blocked_services: [social] }",
+                "  none: { safe_search: false }",
+                "lists:",
+                "  - { id: ads, url: \"https://lists.example/ads.txt\" }",
+                "  - { id: adult, catalogue: hagezi-nsfw }",
+                "time_zone: Europe/Berlin",
+            ]),
+        ),
+        (
             "empty sections",
             base_and(&["clients:", "lists:", "records:", "forward:"]),
         ),
@@ -224,6 +243,84 @@ fn invalid_configs() {
             "not a mapping",
             doc(&["- main"]),
             vec![("", 1, "a config is a mapping")],
+        ),
+        (
+            "parental control mistakes",
+            base_and(&[
+                "  kids:",
+                "    safe_search: { gogle: true, bing: moderate }",
+                "    blocked_services: [tiktk, social]",
+                "    schedules:",
+                "      - { days: weekdays, from: \"16:00\", to: \"19:00\" }",
+                "      - { days: all, from: \"16:00\", to: \"19:00\", block_lists: [adlt], allow_services: [gmes] }",
+                "  a: { schedules: [{ days: funday, from: \"16:00\", to: \"19:00\", block_all: true }] }",
+                "  b: { schedules: [{ days: all, from: \"4pm\", to: \"19:00\", block_all: true }] }",
+                "  c: { schedules: [{ days: all, from: \"16:00\", to: \"19:00\", time_zone: Mars/Olympus, block_all: true }] }",
+                "time_zone: Moon/Base",
+            ]),
+            vec![
+                (
+                    "policies.kids.safe_search.gogle",
+                    7,
+                    "unknown safe-search provider \"gogle\"; did you mean \"google\"?",
+                ),
+                (
+                    "policies.kids.safe_search.bing",
+                    7,
+                    "bing has no moderate level",
+                ),
+                (
+                    "policies.kids.blocked_services[0]",
+                    8,
+                    "unknown service or category \"tiktk\"; did you mean \"tiktok\"?",
+                ),
+                (
+                    "policies.kids.schedules[0]",
+                    10,
+                    "a schedule changes nothing",
+                ),
+                (
+                    "policies.kids.schedules[1].block_lists[0]",
+                    11,
+                    "unknown list \"adlt\"",
+                ),
+                (
+                    "policies.kids.schedules[1].allow_services[0]",
+                    11,
+                    "unknown service or category \"gmes\"; did you mean \"games\"?",
+                ),
+                (
+                    "policies.a.schedules[0].days",
+                    12,
+                    "\"funday\": expected mon",
+                ),
+                ("policies.b.schedules[0].from", 13, "expected a time of day"),
+                (
+                    "policies.c.schedules[0].time_zone",
+                    14,
+                    "not an IANA time zone",
+                ),
+                ("time_zone", 15, "not an IANA time zone"),
+            ],
+        ),
+        (
+            "more than 32 schedules with the inherited ones",
+            base_and(&[
+                "  evenings:",
+                "    schedules:",
+                &"      - { days: all, from: \"20:00\", to: \"21:00\", block_all: true }\n"
+                    .repeat(20),
+                "  kids:",
+                "    extends: evenings",
+                "    schedules:",
+                &"      - { days: all, from: \"07:00\", to: \"08:00\", block_all: true }\n"
+                    .repeat(13),
+            ]),
+            vec![(
+                "policies.kids.schedules",
+                31,
+                "33 schedules with the inherited ones; a policy has at most 32",
+            )],
         ),
         (
             "extends an unknown policy",
