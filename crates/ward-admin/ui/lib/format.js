@@ -25,11 +25,22 @@ export function verdict(reason) {
       return 'allowed by an exception';
     case 'RewrittenRule':
       return 'rewritten';
+    case 'FilteredBlockedService':
+      return 'blocked service';
+    case 'FilteredSafeSearch':
+      return 'safe search';
+    case 'FilteredSchedule':
+      return 'blocked by a schedule';
     case 'NotFilteredNotFound':
       return 'not filtered';
     default:
       return reason || '';
   }
+}
+
+/** Whether a reason gets the blocking answer: a rule's, a service's or a schedule's. */
+export function isBlocked(reason) {
+  return reason === 'FilteredBlockList' || reason === 'FilteredBlockedService' || reason === 'FilteredSchedule';
 }
 
 /** A span of milliseconds, roughly: "12 s", "5 min", "3 h 20 min", "2 d 4 h". */

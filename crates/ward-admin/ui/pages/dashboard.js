@@ -78,6 +78,8 @@ export function Dashboard() {
         (n) => html`<p class="error" role="alert">Pod ${n.node} is missing from these figures: ${n.error}</p>`,
       )}
       ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${status && status.warnings && status.warnings.length > 0 && html`<ul class="warnings" role="alert">
+        ${status.warnings.map((w) => html`<li>${w}</li>`)}</ul>`}
       ${report && html`<${Report} report=${report} scope=${scope} health=${status && status.upstreams} />`}
     </section>`;
 }
@@ -124,7 +126,9 @@ function Report({ report, scope, health }) {
   return html`
     <div class="cards">
       <${Card} label="Queries" value=${count(t.queries)} id="queries" />
-      <${Card} label="Blocked" value=${count(t.blocked)} note=${percent(report.blocked_ratio)} id="blocked" />
+      <${Card} label="Blocked" value=${count(t.blocked)} id="blocked"
+        note=${percent(report.blocked_ratio) + (t.blocked_services ? ` · ${count(t.blocked_services)} by services` : '')} />
+      ${t.safe_search > 0 && html`<${Card} label="Safe search" value=${count(t.safe_search)} id="safe-search" />`}
       <${Card} label="From the cache" value=${count(t.cached)} id="cached" />
       <${Card} label="Average answer" value=${ms(report.avg_processing_ms)} id="avg" />
     </div>

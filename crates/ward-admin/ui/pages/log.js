@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from '../vendor/hooks.js';
 import { html } from '../lib/html.js';
 import { route, navigate, href } from '../lib/route.js';
 import { get, post, withQuery, ApiError } from '../lib/api.js';
-import { verdict } from '../lib/format.js';
+import { isBlocked, verdict } from '../lib/format.js';
 import { readOnly } from '../lib/session.js';
 
 /** Rows asked for at a time. */
@@ -20,6 +20,9 @@ const FILTERS = ['name', 'client', 'policy', 'verdict', 'qtype', 'rcode', 'upstr
 const VERDICTS = [
   ['', 'any verdict'],
   ['blocked', 'blocked'],
+  ['blocked_service', 'blocked service'],
+  ['schedule', 'blocked by a schedule'],
+  ['safe_search', 'safe search'],
   ['allowlisted', 'allowed by an exception'],
   ['rewritten', 'rewritten'],
   ['processed', 'not filtered'],
@@ -313,7 +316,7 @@ export function Log() {
 const rowKey = (e) => `${e.node || ''}/${e.cursor}`;
 
 function Row({ entry: e, open, toggle, act }) {
-  const blocked = e.reason === 'FilteredBlockList';
+  const blocked = isBlocked(e.reason);
   const time = new Date(e.time_ms);
   return html`<li class=${blocked ? 'blocked' : ''} data-name=${e.name} data-policy=${e.policy} data-node=${e.node}>
     <button type="button" class="row" aria-expanded=${open} onClick=${toggle}>
@@ -329,6 +332,8 @@ function Row({ entry: e, open, toggle, act }) {
         <dt>When</dt><dd>${time.toLocaleString()}</dd>
         <dt>Policy</dt><dd>${e.policy}</dd>
         <dt>Verdict</dt><dd>${verdict(e.reason)}</dd>
+        ${e.service && html`<dt>${e.reason === 'FilteredSafeSearch' ? 'Search engine' : 'Service'}</dt><dd>${e.service}</dd>`}
+        ${e.schedule && html`<dt>Schedule</dt><dd>${e.schedule}${e.reason === 'NotFilteredNotFound' ? ' (lets it through now)' : ''}</dd>`}
         ${e.rule && html`<dt>Rule</dt><dd><code>${e.rule}</code></dd>`}
         ${e.list && html`<dt>List</dt><dd>${e.list}</dd>`}
         <dt>Answer</dt><dd>${e.rcode}${e.answer ? ` ${e.answer}` : ''}</dd>
@@ -337,7 +342,7 @@ function Row({ entry: e, open, toggle, act }) {
       </dl>
       <div class="actions">
         <a href=${href('check', { name: e.name, client: e.client })}>Check under every policy</a>
-        ${readOnly() ? '' : blocked
+        ${readOnly() || e.reason === 'FilteredSchedule' ? '' : blocked
           ? html`<button type="button" data-action="allow-policy" onClick=${() => act(e, true, false)}>Allow for ${e.policy}</button>
               <button type="button" data-action="allow-all" onClick=${() => act(e, true, true)}>Allow for all</button>`
           : html`<button type="button" data-action="block-policy" onClick=${() => act(e, false, false)}>Block for ${e.policy}</button>
