@@ -75,7 +75,17 @@ fn handler(
 dns: {{ listen: ["127.0.0.1:0"] }}
 upstreams: {{ default: {{ servers: ["{upstream_addr}"] }} }}
 lists: [{{ id: ads, path: "{}" }}]
-policies: {{ main: {{ lists: [ads] }} }}
+policies:
+  main: {{ lists: [ads] }}
+  # The kids' VLAN: parental control on top, with a window open all day (so every
+  # query pays for the open schedules too).
+  kids:
+    extends: main
+    safe_search: true
+    blocked_services: [social, games, tiktok]
+    schedules:
+      - {{ days: all, from: "00:00", to: "24:00", allow_services: [instagram] }}
+clients: [{{ subnet: 127.0.0.3/32, policy: kids }}]
 default_policy: main
 data_dir: "{}"
 "#,
@@ -100,6 +110,8 @@ data_dir: "{}"
     let src: SocketAddr = "127.0.0.2:5353".parse().unwrap();
     // Fill the cache through the upstream.
     rt.block_on(handler.handle(&query("cached.example"), src, true))
+        .unwrap();
+    rt.block_on(handler.handle(&query("forcesafesearch.google.com"), src, true))
         .unwrap();
     let writer = if queue > 1 {
         rt.spawn(writer.run(std::future::pending()))
@@ -158,6 +170,21 @@ fn main() {
                 })
             });
         }
+    }
+    // Parental control's cost: the kids' policy on the same names, a blocked service, and
+    // safe search (a CNAME to a cached enforcement host).
+    let (handler, _writer) = handler(&rt, 16_384);
+    let kids: SocketAddr = "127.0.0.3:5353".parse().unwrap();
+    for (kind, name) in [
+        ("blocked", "ads77.example"),
+        ("cached", "cached.example"),
+        ("service", "www.tiktok.com"),
+        ("safe-search", "www.google.com"),
+    ] {
+        let packet = query(name);
+        group.bench_function(format!("kids/{kind}/handle"), |b| {
+            b.iter(|| black_box(now(handler.handle(&packet, kids, true))))
+        });
     }
     group.finish();
     c.final_summary();

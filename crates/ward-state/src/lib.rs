@@ -701,7 +701,13 @@ impl Snapshot {
                 .is_some_and(|l| l.rules.check(request, &ListMask::ALL).reason.is_blocked())
         };
         let lists = controls.first_open(open, |s| s.pause_lists.iter().any(|&i| blocks(i)));
+        let allows = controls
+            .open_schedules(open)
+            .any(|s| !s.allow_services.is_empty());
         lists.or_else(|| {
+            if !allows {
+                return None;
+            }
             let mut allowed = controls.services;
             for s in controls.open_schedules(open) {
                 allowed.union_with(&s.block_services);
