@@ -376,7 +376,9 @@ async fn metrics(State(state): State<AdminState>) -> Response {
 ///
 /// `version` and `ready` are always there; the rest once the server has loaded its
 /// config: the generation and revision serving, the last reload and the counts by outcome,
-/// and every list with its rules, its last copy and its download activity.
+/// every list with its rules, its last copy and its download activity, and `warnings`:
+/// what filters less than the config asks (a list with no copy yet, and the policies that
+/// go without it).
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", operation_id = "get_status",
     responses((status = 200, description = "The served state", body = Object)))]
 async fn status(State(state): State<AdminState>) -> Json<serde_json::Value> {

@@ -405,7 +405,7 @@ enum Format {
 }
 
 /// The CSV columns, in order: the JSON form's fields.
-const CSV_COLUMNS: [&str; 15] = [
+const CSV_COLUMNS: [&str; 17] = [
     "time",
     "time_ms",
     "client",
@@ -416,6 +416,8 @@ const CSV_COLUMNS: [&str; 15] = [
     "reason",
     "rule",
     "list",
+    "service",
+    "schedule",
     "answer",
     "rcode",
     "upstream",
