@@ -80,6 +80,10 @@ fn verify(layers: &[Layer<'_>], v: &Verdict) {
             !v.rules.is_empty() && v.rewrite.is_none()
         }
         Reason::RewrittenRule => !v.rules.is_empty() && v.rewrite.is_some(),
+        // A policy's reasons: a rule set alone never gives them.
+        Reason::FilteredBlockedService | Reason::FilteredSafeSearch | Reason::FilteredSchedule => {
+            false
+        }
     };
     assert!(consistent, "{v:?}");
 }
