@@ -1,5 +1,9 @@
 //! Who may use the API: Bearer tokens and HTTP Basic users, read from files (never from
-//! the config itself), compared in constant time. `/livez`, `/readyz` and `/metrics` stay
+//! the config itself), compared in constant time. A user's password may be a bcrypt hash
+//! (`htpasswd -B` lines, as AdGuardHome.yaml keeps its users): the first check of a
+//! password costs bcrypt's work, on the blocking pool and two at a time, and an accepted
+//! one is remembered (as a SHA-256 digest) so that a client sending Basic credentials with
+//! every request pays it once. `/livez`, `/readyz` and `/metrics` stay
 //! open (`/metrics` too needs a credential with `admin.metrics_auth`).
 //!
 //! With no credentials at all (the embedded default, a first start), the API answers
@@ -7,8 +11,10 @@
 //! and only requests sent to an address or `localhost`, not to a name (see
 //! [`crate::guard`]: a browser on the same machine is a loopback client too).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -24,8 +30,38 @@ use crate::session::Principal;
 #[derive(Clone, Default)]
 pub struct Credentials {
     tokens: Vec<String>,
-    users: Vec<(String, String)>,
+    users: Vec<(String, Password)>,
+    /// Digests of bcrypt users' passwords already checked (user, password, hash).
+    verified: Arc<Mutex<HashSet<[u8; 32]>>>,
 }
+
+/// A user's password as the users file gives it.
+#[derive(Clone)]
+enum Password {
+    Plain(String),
+    /// A bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+    Bcrypt(String),
+}
+
+impl Password {
+    fn of(text: &str) -> Password {
+        let is_hash = ["$2a$", "$2b$", "$2y$", "$2x$"]
+            .iter()
+            .any(|p| text.starts_with(p))
+            && text.len() == 60;
+        if is_hash {
+            Password::Bcrypt(text.to_owned())
+        } else {
+            Password::Plain(text.to_owned())
+        }
+    }
+}
+
+/// bcrypt checks running at once at most: each costs tens of milliseconds of a core, and
+/// wrong passwords are never remembered.
+static BCRYPT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Accepted bcrypt passwords remembered at most (then forgotten all at once).
+const VERIFIED_MAX: usize = 256;
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,14 +91,16 @@ impl Credentials {
         self
     }
 
-    /// Accepts `user` with `password` over HTTP Basic.
+    /// Accepts `user` with `password` over HTTP Basic; a password that is a bcrypt hash
+    /// (60 characters from `$2a$`, `$2b$` or `$2y$` on) accepts what it hashes.
     pub fn with_user(mut self, user: &str, password: &str) -> Credentials {
-        self.users.push((user.to_owned(), password.to_owned()));
+        self.users.push((user.to_owned(), Password::of(password)));
         self
     }
 
     /// Reads a token file (its first line, trimmed) and a users file (`name:password` per
-    /// line; blank lines and `#` comments skipped). The error names the file and line.
+    /// line, the password plain or a bcrypt hash as `htpasswd -B` writes it; blank lines
+    /// and `#` comments skipped). The error names the file and line.
     pub fn from_files(
         token_file: Option<&Path>,
         users_file: Option<&Path>,
@@ -104,24 +142,26 @@ impl Credentials {
 
     /// Who the request's `Authorization` header says it is, if it carries an accepted
     /// credential: the Basic user (`token` for a Bearer token) and how it got in.
-    fn accepts(&self, headers: &HeaderMap) -> Option<Principal> {
+    pub(crate) async fn accepts(&self, headers: &HeaderMap) -> Option<Principal> {
+        if let Some(principal) = self.accepts_bearer(headers) {
+            return Some(principal);
+        }
+        let (user, password) = basic(headers)?;
+        self.user_is(&user, &password).await.then(|| Principal {
+            user: Some(user),
+            via: "basic",
+        })
+    }
+
+    /// [`Credentials::accepts`] for a Bearer token only.
+    fn accepts_bearer(&self, headers: &HeaderMap) -> Option<Principal> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?;
-        if let Some(token) = strip_scheme(value, "Bearer") {
-            return self.token_is(token).then(|| Principal {
-                user: Some("token".to_owned()),
-                via: "bearer",
-            });
-        }
-        let encoded = strip_scheme(value, "Basic")?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-        self.user_is(user, password).then(|| Principal {
-            user: Some(user.to_owned()),
-            via: "basic",
+        let token = strip_scheme(value, "Bearer")?;
+        self.token_is(token).then(|| Principal {
+            user: Some("token".to_owned()),
+            via: "bearer",
         })
     }
 
@@ -135,14 +175,57 @@ impl Credentials {
         ok.into()
     }
 
-    /// Whether `user` with `password` is a user of the users file (constant time, as
-    /// [`Credentials::token_is`]).
-    pub(crate) fn user_is(&self, user: &str, password: &str) -> bool {
+    /// Whether `user` with `password` is a user of the users file: plain passwords in
+    /// constant time (as [`Credentials::token_is`]), a bcrypt hash by bcrypt, once.
+    pub(crate) async fn user_is(&self, user: &str, password: &str) -> bool {
         let mut ok = subtle::Choice::from(0);
+        let mut hash = None;
         for (u, p) in &self.users {
-            ok |= u.as_bytes().ct_eq(user.as_bytes()) & p.as_bytes().ct_eq(password.as_bytes());
+            let name = u.as_bytes().ct_eq(user.as_bytes());
+            match p {
+                Password::Plain(p) => ok |= name & p.as_bytes().ct_eq(password.as_bytes()),
+                Password::Bcrypt(h) if bool::from(name) => hash = Some(h.clone()),
+                Password::Bcrypt(_) => {}
+            }
         }
-        ok.into()
+        if bool::from(ok) {
+            return true;
+        }
+        let Some(hash) = hash else { return false };
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            let mut d = sha2::Sha256::new();
+            for part in [user, password, &hash] {
+                d.update((part.len() as u64).to_le_bytes());
+                d.update(part.as_bytes());
+            }
+            d.finalize().into()
+        };
+        let seen = |verified: &Mutex<HashSet<[u8; 32]>>| {
+            verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&digest)
+        };
+        if seen(&self.verified) {
+            return true;
+        }
+        let Ok(_permit) = BCRYPT.acquire().await else {
+            return false;
+        };
+        let password = password.to_owned();
+        let checked =
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false);
+        if checked {
+            let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+            verified.insert(digest);
+        }
+        checked
     }
 }
 
@@ -164,8 +247,21 @@ pub(crate) fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
     !token.is_empty()
         && Credentials::none()
             .with_token(token)
-            .accepts(headers)
+            .accepts_bearer(headers)
             .is_some()
+}
+
+/// The user and password of an `Authorization: Basic` header.
+pub(crate) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    let encoded = strip_scheme(value, "Basic")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }
 
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
@@ -253,7 +349,7 @@ pub(crate) async fn require(
                 via: "local",
             }
         } else {
-            match credentials.accepts(request.headers()) {
+            match credentials.accepts(request.headers()).await {
                 Some(principal) => principal,
                 None => {
                     return problem(
@@ -290,33 +386,37 @@ mod tests {
         format!("Basic {encoded}")
     }
 
-    #[test]
-    fn tokens_and_users_are_checked() {
+    #[tokio::test]
+    async fn tokens_and_users_are_checked() {
         let c = Credentials::none()
             .with_token("s3cret-token")
             .with_user("admin", "pw:with:colons");
-        let via = |h: &HeaderMap| c.accepts(h).map(|p| (p.via, p.user));
+        let via = |h: HeaderMap| {
+            let c = c.clone();
+            async move { c.accepts(&h).await.map(|p| (p.via, p.user)) }
+        };
         assert_eq!(
-            via(&headers("Bearer s3cret-token")),
+            via(headers("Bearer s3cret-token")).await,
             Some(("bearer", Some("token".to_owned())))
         );
-        assert!(c.accepts(&headers("bearer s3cret-token")).is_some());
-        assert!(c.accepts(&headers("Bearer s3cret-tokeN")).is_none());
-        assert!(c.accepts(&headers("Bearer s3cret")).is_none());
-        assert!(c.accepts(&headers("Bearer ")).is_none());
+        assert!(c.accepts(&headers("bearer s3cret-token")).await.is_some());
+        assert!(c.accepts(&headers("Bearer s3cret-tokeN")).await.is_none());
+        assert!(c.accepts(&headers("Bearer s3cret")).await.is_none());
+        assert!(c.accepts(&headers("Bearer ")).await.is_none());
         assert_eq!(
-            via(&headers(&basic("admin", "pw:with:colons"))),
+            via(headers(&basic("admin", "pw:with:colons"))).await,
             Some(("basic", Some("admin".to_owned())))
         );
-        assert!(c.accepts(&headers(&basic("admin", "pw"))).is_none());
+        assert!(c.accepts(&headers(&basic("admin", "pw"))).await.is_none());
         assert!(
             c.accepts(&headers(&basic("root", "pw:with:colons")))
+                .await
                 .is_none()
         );
-        assert!(c.accepts(&headers("Basic !!!not-base64")).is_none());
-        assert!(c.accepts(&HeaderMap::new()).is_none());
+        assert!(c.accepts(&headers("Basic !!!not-base64")).await.is_none());
+        assert!(c.accepts(&HeaderMap::new()).await.is_none());
         // A token is not a password and the other way round.
-        assert!(c.accepts(&headers("Bearer pw:with:colons")).is_none());
+        assert!(c.accepts(&headers("Bearer pw:with:colons")).await.is_none());
         assert!(!format!("{c:?}").contains("s3cret"));
     }
 
@@ -332,8 +432,8 @@ mod tests {
         assert!(!bearer_is(&HeaderMap::new(), ""));
     }
 
-    #[test]
-    fn files_are_read_and_bad_lines_named() {
+    #[tokio::test]
+    async fn files_are_read_and_bad_lines_named() {
         let dir = std::env::temp_dir().join(format!("ward-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let token = dir.join("token");
@@ -341,13 +441,42 @@ mod tests {
         std::fs::write(&token, "abc123\n").unwrap();
         std::fs::write(&users, "# admins\nalice:one\n\nbob:two\n").unwrap();
         let c = Credentials::from_files(Some(&token), Some(&users)).unwrap();
-        assert!(c.accepts(&headers("Bearer abc123")).is_some());
-        assert!(c.accepts(&headers(&basic("bob", "two"))).is_some());
+        assert!(c.accepts(&headers("Bearer abc123")).await.is_some());
+        assert!(c.accepts(&headers(&basic("bob", "two"))).await.is_some());
         std::fs::write(&users, "alice:one\nbroken\n").unwrap();
         let err = Credentials::from_files(None, Some(&users)).unwrap_err();
         assert!(err.contains("line 2"), "{err}");
         std::fs::write(&token, "\n").unwrap();
         assert!(Credentials::from_files(Some(&token), None).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_are_passwords_checked_once() {
+        // `htpasswd -nbB alice secret` writes $2y$; AdGuardHome.yaml keeps $2a$.
+        let hash = bcrypt::hash_with_result("secret", 4).unwrap();
+        let y = hash.format_for_version(bcrypt::Version::TwoY);
+        let a = hash.format_for_version(bcrypt::Version::TwoA);
+        let c = Credentials::none()
+            .with_user("alice", &y)
+            .with_user("bob", &a)
+            .with_user("carol", "$2y$short-is-a-password");
+        assert!(c.user_is("alice", "secret").await);
+        assert!(!c.user_is("alice", "Secret").await);
+        assert!(
+            !c.user_is("alice", &y).await,
+            "the hash is not the password"
+        );
+        assert!(c.user_is("bob", "secret").await);
+        assert!(!c.user_is("bob", "").await);
+        assert!(c.user_is("carol", "$2y$short-is-a-password").await);
+        assert!(
+            c.accepts(&headers(&basic("alice", "secret")))
+                .await
+                .is_some()
+        );
+        // Remembered: the digests of the two accepted, not of the refused ones.
+        assert_eq!(c.verified.lock().unwrap().len(), 2);
+        assert!(!format!("{c:?}").contains("$2"));
     }
 }

@@ -155,7 +155,7 @@ pub(crate) async fn sign_in(
         );
     }
     let user = match (&body.user, &body.password, &body.token) {
-        (Some(u), Some(p), None) if credentials.user_is(u, p) => u.to_string(),
+        (Some(u), Some(p), None) if credentials.user_is(u, p).await => u.to_string(),
         (None, None, Some(t)) if credentials.token_is(t) => "token".to_owned(),
         _ => {
             // The same answer, and about the same time, for every kind of mistake.

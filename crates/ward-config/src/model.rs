@@ -209,6 +209,19 @@ pub struct DnsConfig {
     /// "RFC8482") instead of forwarding them: an `ANY` answer is an amplifier's best tool.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub refuse_any: bool,
+    /// Filtering at all (AdGuard Home's protection): off, every policy answers as if it
+    /// had no lists, rules, services, safe search or schedules; local records and
+    /// conditional forwarding stay.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub protection_enabled: bool,
+    /// With protection off, when it turns back on by itself (RFC 3339; AdGuard Home's
+    /// pause); unset, it stays off until turned on.
+    #[serde(
+        default,
+        with = "crate::window::instant",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub protection_disabled_until: Option<crate::window::Timestamp>,
     /// If not empty, only these addresses and subnets are answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_clients: Vec<IpNetwork>,
@@ -841,9 +854,21 @@ impl Default for DnsConfig {
             ratelimit_subnet_len_ipv6: default_ratelimit_subnet_len_ipv6(),
             ratelimit_whitelist: Vec::new(),
             refuse_any: true,
+            protection_enabled: true,
+            protection_disabled_until: None,
             allowed_clients: Vec::new(),
             disallowed_clients: Vec::new(),
         }
+    }
+}
+
+impl DnsConfig {
+    /// Whether filtering is on at `now`: protection on, or its pause over.
+    pub fn protection_at(&self, now: crate::window::Timestamp) -> bool {
+        self.protection_enabled
+            || self
+                .protection_disabled_until
+                .is_some_and(|until| now >= until)
     }
 }
 

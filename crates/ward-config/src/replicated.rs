@@ -30,6 +30,8 @@ impl Config {
                     ratelimit_subnet_len_ipv6,
                     ratelimit_whitelist,
                     refuse_any,
+                    protection_enabled,
+                    protection_disabled_until,
                     allowed_clients,
                     disallowed_clients,
                 },
@@ -58,6 +60,8 @@ impl Config {
             && *ratelimit_subnet_len_ipv6 == other.dns.ratelimit_subnet_len_ipv6
             && *ratelimit_whitelist == other.dns.ratelimit_whitelist
             && *refuse_any == other.dns.refuse_any
+            && *protection_enabled == other.dns.protection_enabled
+            && *protection_disabled_until == other.dns.protection_disabled_until
             && *allowed_clients == other.dns.allowed_clients
             && *disallowed_clients == other.dns.disallowed_clients
             && *upstreams == other.upstreams
@@ -89,6 +93,8 @@ impl Config {
                     ratelimit_subnet_len_ipv6,
                     ratelimit_whitelist,
                     refuse_any,
+                    protection_enabled,
+                    protection_disabled_until,
                     allowed_clients,
                     disallowed_clients,
                 },
@@ -121,6 +127,8 @@ impl Config {
                 ratelimit_subnet_len_ipv6: *ratelimit_subnet_len_ipv6,
                 ratelimit_whitelist: ratelimit_whitelist.clone(),
                 refuse_any: *refuse_any,
+                protection_enabled: *protection_enabled,
+                protection_disabled_until: *protection_disabled_until,
                 allowed_clients: allowed_clients.clone(),
                 disallowed_clients: disallowed_clients.clone(),
             },

@@ -279,6 +279,34 @@ impl Window {
     }
 }
 
+/// An instant written as RFC 3339 (`2026-12-02T21:30:00Z`), for the config's instants
+/// (`dns.protection_disabled_until`).
+pub mod instant {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `Some(t)` as RFC 3339.
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(t),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads RFC 3339 with an offset.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            t.trim().parse::<Timestamp>().map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{t:?}: expected an instant, RFC 3339 (2026-12-02T21:30:00Z): {e}"
+                ))
+            })
+        })
+        .transpose()
+    }
+}
+
 /// A time as `ward check --at` and `/api/v1/check?at=` take it, relative to `now` and
 /// on the wall clock of `zone` unless it has an offset: RFC 3339
 /// (`2026-12-04T21:30:00+01:00`, `2026-12-04T20:30:00Z`), a date and time

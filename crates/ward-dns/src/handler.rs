@@ -592,7 +592,15 @@ fn decide<'s>(
             return Decision::Local(records);
         }
     }
-    let Checked { verdict, schedule } = filter(snap, policy, q.name, q.qtype, client);
+    // Protection off (AdGuard Home's toggle and pause): answered as if nothing filtered.
+    let Checked { verdict, schedule } = if snap.protection_now() {
+        filter(snap, policy, q.name, q.qtype, client)
+    } else {
+        Checked {
+            verdict: Verdict::not_found(),
+            schedule: None,
+        }
+    };
     trace.verdict(verdict.reason, verdict.rules.first().copied(), schedule);
     match verdict.reason {
         _ if verdict.is_filtered() && !class_in => Decision::Refused,
@@ -741,7 +749,11 @@ fn answer_from(
     entry: &CachedAnswer,
     trace: &mut Trace,
 ) -> Vec<u8> {
-    if let Some(Checked { verdict, schedule }) = cloaked(snap, policy, client, entry) {
+    let cloaked = snap
+        .protection_now()
+        .then(|| cloaked(snap, policy, client, entry))
+        .flatten();
+    if let Some(Checked { verdict, schedule }) = cloaked {
         trace.verdict(verdict.reason, verdict.rules.first().copied(), schedule);
         return wire::blocked(raw, q, &policy.blocking);
     }

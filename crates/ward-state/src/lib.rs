@@ -510,6 +510,14 @@ impl Snapshot {
         Ok((snapshot, pending))
     }
 
+    /// Whether the policies filter now: protection on (`dns.protection_enabled`), or its
+    /// pause over. Off, queries are answered as if no policy had a list, rule, service,
+    /// safe search or schedule. One clock read only while protection is paused.
+    pub fn protection_now(&self) -> bool {
+        let dns = &self.config.dns;
+        dns.protection_enabled || dns.protection_at(Timestamp::now())
+    }
+
     /// A compiled list by id.
     pub fn list(&self, id: &str) -> Option<&CompiledList> {
         self.lists.iter().find(|l| l.id == id)
