@@ -147,7 +147,8 @@ impl Credentials {
             return Some(principal);
         }
         let (user, password) = basic(headers)?;
-        self.user_is(&user, &password).await.then(|| Principal {
+        let ok = self.user_is(&user, &password).await;
+        ok.then_some(Principal {
             user: Some(user),
             via: "basic",
         })
