@@ -295,6 +295,9 @@ pub(crate) async fn require(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
+    if crate::control::is_control_path(path) {
+        return control(state, request, next).await;
+    }
     let open = (OPEN_PATHS.contains(&path) && !(path == "/metrics" && state.metrics_auth()))
         || crate::ui::is_ui_path(path)
         || (path == "/api/v1/session" && request.method() == Method::POST);
@@ -368,6 +371,60 @@ pub(crate) async fn require(
         };
         return problem(StatusCode::FORBIDDEN, &message);
     }
+    next.run(request).await
+}
+
+/// [`require`] for AdGuard Home's `/control`, by its rules: `POST /control/login` is open;
+/// a request with the `agh_session` cookie is who the cookie says or nobody; else HTTP
+/// Basic (or a Bearer token); without them, a 401 with an empty body. With no credentials
+/// configured, loopback clients only, as for the rest of the API.
+async fn control(state: AdminState, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == "/control/login" && request.method() == Method::POST {
+        return next.run(request).await;
+    }
+    let credentials = state.credentials();
+    let sessions = state.agh_sessions();
+    let principal = if sessions.has_cookie(request.headers()) {
+        match sessions.user(request.headers()) {
+            Some(user) => Principal {
+                user: Some(user),
+                via: "session",
+            },
+            None => return crate::control::unauthorized(),
+        }
+    } else if credentials.is_empty() {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_canonical());
+        if !peer.is_some_and(|ip| ip.is_loopback())
+            || crate::guard::rebinding_problem(request.headers(), request.uri()).is_some()
+        {
+            return crate::control::unauthorized();
+        }
+        Principal {
+            user: None,
+            via: "local",
+        }
+    } else {
+        match credentials.accepts(request.headers()).await {
+            Some(principal) => principal,
+            None => return crate::control::unauthorized(),
+        }
+    };
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if writes && state.read_only() {
+        let message = match state.replica_of() {
+            Some(primary) => format!("this is a replica: write to the primary, {primary}"),
+            None => "read-only: the config file is the source of truth (admin.read_only)".into(),
+        };
+        return crate::control::text(StatusCode::FORBIDDEN, message);
+    }
+    request.extensions_mut().insert(principal);
     next.run(request).await
 }
 

@@ -29,7 +29,11 @@ use crate::api::error;
 /// The middleware in front of every route: [`origin_problem`], then
 /// [`content_type_problem`].
 pub(crate) async fn same_site(request: Request, next: Next) -> Response {
+    let control = crate::control::is_control_path(request.uri().path());
     if let Some(message) = origin_problem(request.headers(), request.uri()) {
+        if control {
+            return crate::control::text(StatusCode::FORBIDDEN, message);
+        }
         return error(StatusCode::FORBIDDEN, message);
     }
     let has_body = has_body(&request);
@@ -39,6 +43,13 @@ pub(crate) async fn same_site(request: Request, next: Next) -> Response {
         request.headers(),
         has_body,
     ) {
+        if control {
+            // AdGuard Home's words (internal/home/control.go).
+            return crate::control::text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "only content-type application/json is allowed",
+            );
+        }
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
     }
     next.run(request).await

@@ -19,6 +19,7 @@
 pub mod api;
 pub mod auth;
 pub mod cluster;
+mod control;
 mod guard;
 pub mod listener;
 mod openapi;
@@ -64,6 +65,8 @@ pub struct AdminState {
     credentials: Arc<auth::Credentials>,
     /// The web UI's signed-in sessions.
     sessions: Arc<session::Sessions>,
+    /// The sessions of AdGuard Home's `POST /control/login`.
+    agh_sessions: Arc<AghSessions>,
     /// Places for the query log's live tails.
     tails: querylog::Tails,
     cluster: Arc<OnceLock<cluster::Cluster>>,
@@ -208,6 +211,10 @@ impl AdminState {
         &self.sessions
     }
 
+    fn agh_sessions(&self) -> &session::Sessions {
+        &self.agh_sessions.0
+    }
+
     /// Reports the served state through `status` at `GET /api/v1/status` from now on
     /// (until then it reports only the version and readiness). Only the first call counts.
     pub fn set_status(&self, status: StatusFn) {
@@ -225,6 +232,15 @@ impl AdminState {
     }
 }
 
+/// The `agh_session` cookie's sessions.
+struct AghSessions(session::Sessions);
+
+impl Default for AghSessions {
+    fn default() -> AghSessions {
+        AghSessions(session::Sessions::named(session::AGH_COOKIE))
+    }
+}
+
 /// Request bodies above this are refused (413).
 const BODY_LIMIT: usize = 4 << 20;
 
@@ -238,6 +254,7 @@ pub fn router(state: AdminState) -> Router {
     let (routes, document) = routes().split_for_parts();
     routes
         .merge(ui::routes())
+        .merge(control::routes())
         .layer(Extension(openapi::Document::new(&document)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -25,10 +25,12 @@ use crate::resources::JsonBody;
 
 /// The cookie's name.
 pub(crate) const COOKIE: &str = "ward_session";
+/// The cookie AdGuard Home's `POST /control/login` sets.
+pub(crate) const AGH_COOKIE: &str = "agh_session";
 /// The header a write made with the session cookie must carry (any value).
 pub(crate) const UI_HEADER: &str = "x-ward-ui";
 /// How long a session lasts.
-const TTL: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const TTL: Duration = Duration::from_secs(12 * 3600);
 /// Sessions held at most.
 pub(crate) const MAX_SESSIONS: usize = 1024;
 
@@ -47,14 +49,28 @@ struct Session {
 }
 
 /// The signed-in sessions, by their secret.
-#[derive(Default)]
 pub(crate) struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    cookie: &'static str,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::named(COOKIE)
+    }
 }
 
 impl Sessions {
+    /// Sessions whose cookie is `cookie`.
+    pub(crate) fn named(cookie: &'static str) -> Sessions {
+        Sessions {
+            map: Mutex::default(),
+            cookie,
+        }
+    }
+
     /// A new session for `user`: its secret, 256 random bits as hex.
-    fn open(&self, user: &str) -> String {
+    pub(crate) fn open(&self, user: &str) -> String {
         let secret: String = (0..4)
             .map(|_| format!("{:016x}", rand::random::<u64>()))
             .collect();
@@ -82,18 +98,26 @@ impl Sessions {
 
     /// The user of the session the request's cookie names, if it is one and not over.
     pub(crate) fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let secret = cookie(headers)?;
+        let secret = cookie(headers, self.cookie)?;
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(secret)
             .filter(|s| s.expires > Instant::now())
             .map(|s| s.user.clone())
     }
 
-    fn close(&self, headers: &HeaderMap) {
-        if let Some(secret) = cookie(headers) {
-            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-            map.remove(secret);
-        }
+    /// Ends the session the request's cookie names; whether it had a cookie.
+    pub(crate) fn close(&self, headers: &HeaderMap) -> bool {
+        let Some(secret) = cookie(headers, self.cookie) else {
+            return false;
+        };
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.remove(secret);
+        true
+    }
+
+    /// Whether the request carries this store's cookie at all.
+    pub(crate) fn has_cookie(&self, headers: &HeaderMap) -> bool {
+        cookie(headers, self.cookie).is_some()
     }
 
     /// Sessions held (for tests).
@@ -103,15 +127,15 @@ impl Sessions {
     }
 }
 
-/// The value of the session cookie, if the request has one.
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name`, if the request has one.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
 }
 
@@ -200,7 +224,7 @@ pub(crate) async fn who(State(state): State<AdminState>, request: Request) -> Re
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", operation_id = "sign_out",
     responses((status = 204, description = "Signed out")))]
 pub(crate) async fn sign_out(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    state.sessions().close(&headers);
+    let _ = state.sessions().close(&headers);
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -17,6 +17,12 @@ impl ReasonFilter {
         ReasonFilter(1 << Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0))
     }
 
+    /// No entry (a filter for what Ward never logs: AdGuard Home's parental and safe
+    /// browsing services).
+    pub fn none() -> ReasonFilter {
+        ReasonFilter(0)
+    }
+
     /// Entries whose reason `keep` holds for.
     fn of(keep: impl Fn(Reason) -> bool) -> ReasonFilter {
         ReasonFilter(

@@ -1,0 +1,540 @@
+//! The default policy's parental control as AdGuard Home's switches: parental control and
+//! safe browsing (the catalogue's adult and malware lists), safe search, blocked
+//! services; the local records as rewrites; the clients.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ward_config::{
+    Config, EffectivePolicy, ListSource, LocalRecord, RecordKind, SafeSearch, SafeSearchLevel,
+};
+
+use super::{Body, config, default_policy, empty, json, ok, refuse, starting, text, write};
+use crate::AdminState;
+use crate::resources::Refusal;
+
+/// The catalogue list that is AdGuard Home's parental control, and the list id it gets.
+const PARENTAL: (&str, &str) = ("parental", "hagezi-nsfw");
+/// The catalogue list that is AdGuard Home's safe browsing, and the list id it gets.
+const SAFE_BROWSING: (&str, &str) = ("safebrowsing", "urlhaus");
+
+fn effective(config: &Config) -> Option<EffectivePolicy> {
+    config.effective_policy(&config.default_policy)
+}
+
+/// Whether the default policy uses the catalogue list `entry`.
+fn uses_catalogue(config: &Config, entry: &str) -> bool {
+    effective(config).is_some_and(|p| {
+        p.lists.iter().any(|id| {
+            config
+                .lists
+                .iter()
+                .any(|l| l.id == *id && l.enabled && l.catalogue.as_deref() == Some(entry))
+        })
+    })
+}
+
+fn toggle(config: &mut Config, (id, entry): (&str, &str), on: bool) -> Result<(), Refusal> {
+    if on {
+        if uses_catalogue(config, entry) {
+            return Ok(());
+        }
+        let existing = config
+            .lists
+            .iter()
+            .position(|l| l.catalogue.as_deref() == Some(entry));
+        let id = match existing {
+            Some(i) => {
+                config.lists[i].enabled = true;
+                config.lists[i].id.clone()
+            }
+            None => {
+                let mut id = id.to_owned();
+                while config.lists.iter().any(|l| l.id == id) {
+                    id.push('-');
+                    id.push_str(entry);
+                }
+                config.lists.push(ListSource {
+                    id: id.clone(),
+                    path: None,
+                    url: None,
+                    catalogue: Some(entry.to_owned()),
+                    refresh: None,
+                    enabled: true,
+                });
+                id
+            }
+        };
+        default_policy(config)?.lists.push(id);
+    } else {
+        let ids: Vec<String> = config
+            .lists
+            .iter()
+            .filter(|l| l.catalogue.as_deref() == Some(entry))
+            .map(|l| l.id.clone())
+            .collect();
+        let policy = default_policy(config)?;
+        policy.lists.retain(|l| !ids.contains(l));
+        if uses_catalogue(config, entry) {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                format!("the default policy inherits the {entry} list: change its parent"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn set(state: &AdminState, list: (&'static str, &'static str), on: bool) -> Response {
+    write(state, empty, move |config| toggle(config, list, on)).await
+}
+
+fn enabled_json(state: &AdminState, entry: &str) -> Response {
+    match config(state) {
+        Some(c) => json(json!({ "enabled": uses_catalogue(&c, entry) })),
+        None => starting(),
+    }
+}
+
+/// `GET /control/parental/status`.
+pub(super) async fn parental_status(State(state): State<AdminState>) -> Response {
+    enabled_json(&state, PARENTAL.1)
+}
+
+/// `POST /control/parental/enable`.
+pub(super) async fn parental_enable(State(state): State<AdminState>) -> Response {
+    set(&state, PARENTAL, true).await
+}
+
+/// `POST /control/parental/disable`.
+pub(super) async fn parental_disable(State(state): State<AdminState>) -> Response {
+    set(&state, PARENTAL, false).await
+}
+
+/// `GET /control/safebrowsing/status`.
+pub(super) async fn safebrowsing_status(State(state): State<AdminState>) -> Response {
+    enabled_json(&state, SAFE_BROWSING.1)
+}
+
+/// `POST /control/safebrowsing/enable`.
+pub(super) async fn safebrowsing_enable(State(state): State<AdminState>) -> Response {
+    set(&state, SAFE_BROWSING, true).await
+}
+
+/// `POST /control/safebrowsing/disable`.
+pub(super) async fn safebrowsing_disable(State(state): State<AdminState>) -> Response {
+    set(&state, SAFE_BROWSING, false).await
+}
+
+/// AdGuard Home's safe-search providers, in its field order.
+const PROVIDERS: [&str; 7] = [
+    "bing",
+    "duckduckgo",
+    "ecosia",
+    "google",
+    "pixabay",
+    "yandex",
+    "youtube",
+];
+
+/// AdGuard Home's safe-search object of a Ward setting: off is every provider on but
+/// not enabled, as AdGuard Home keeps it.
+fn safe_search_json(setting: &SafeSearch) -> Value {
+    let mut out = serde_json::Map::new();
+    let enabled = !matches!(setting, SafeSearch::All(false))
+        && PROVIDERS
+            .iter()
+            .any(|p| setting.level(p) != SafeSearchLevel::Off);
+    out.insert("enabled".into(), enabled.into());
+    for p in PROVIDERS {
+        let on = !enabled || setting.level(p) != SafeSearchLevel::Off;
+        out.insert(p.into(), on.into());
+    }
+    Value::Object(out)
+}
+
+/// `GET /control/safesearch/status`.
+pub(super) async fn safesearch_status(State(state): State<AdminState>) -> Response {
+    match config(&state) {
+        Some(c) => json(safe_search_json(
+            &effective(&c).map_or(SafeSearch::All(false), |p| p.safe_search),
+        )),
+        None => starting(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SafeSearchBody {
+    enabled: bool,
+    bing: bool,
+    duckduckgo: bool,
+    ecosia: bool,
+    google: bool,
+    pixabay: bool,
+    yandex: bool,
+    youtube: bool,
+}
+
+/// `PUT /control/safesearch/settings`.
+pub(super) async fn safesearch_settings(
+    State(state): State<AdminState>,
+    Body(b): Body<SafeSearchBody>,
+) -> Response {
+    let on = [
+        b.bing,
+        b.duckduckgo,
+        b.ecosia,
+        b.google,
+        b.pixabay,
+        b.yandex,
+        b.youtube,
+    ];
+    let setting = if !b.enabled {
+        SafeSearch::All(false)
+    } else if on.iter().all(|o| *o) {
+        SafeSearch::All(true)
+    } else {
+        SafeSearch::Providers(
+            PROVIDERS
+                .iter()
+                .zip(on)
+                .map(|(p, on)| {
+                    let level = if on {
+                        SafeSearchLevel::Strict
+                    } else {
+                        SafeSearchLevel::Off
+                    };
+                    ((*p).to_owned(), level)
+                })
+                .collect(),
+        )
+    };
+    write(&state, ok, move |config| {
+        default_policy(config)?.safe_search = Some(setting);
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /control/safesearch/enable` (deprecated in AdGuard Home).
+pub(super) async fn safesearch_enable(State(state): State<AdminState>) -> Response {
+    write(&state, empty, |config| {
+        default_policy(config)?.safe_search = Some(SafeSearch::All(true));
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /control/safesearch/disable` (deprecated in AdGuard Home).
+pub(super) async fn safesearch_disable(State(state): State<AdminState>) -> Response {
+    write(&state, empty, |config| {
+        default_policy(config)?.safe_search = Some(SafeSearch::All(false));
+        Ok(())
+    })
+    .await
+}
+
+/// AdGuard Home's group of a Ward category.
+fn group(category: &str) -> &'static str {
+    match category {
+        "social" => "social_network",
+        "games" => "gaming",
+        "messaging" => "messenger",
+        "video" | "streaming" | "music" => "streaming",
+        "shopping" => "shopping",
+        "dating" => "dating",
+        "ai" => "ai",
+        _ => "software",
+    }
+}
+
+/// The icon every service gets (AdGuard Home sends each one's SVG, base64).
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><circle cx=\"12\" cy=\"12\" r=\"10\"/></svg>";
+
+/// `GET /control/blocked_services/all`.
+pub(super) async fn services_all() -> Response {
+    let icon = base64::engine::general_purpose::STANDARD.encode(ICON);
+    let services: Vec<Value> = ward_config::services::all()
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "name": s.name,
+                "icon_svg": icon,
+                "rules": s.rules,
+                "group_id": group(&s.category),
+            })
+        })
+        .collect();
+    let mut groups: Vec<&str> = ward_config::services::CATEGORIES
+        .iter()
+        .map(|c| group(c))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let groups: Vec<Value> = groups.into_iter().map(|g| json!({ "id": g })).collect();
+    json(json!({ "blocked_services": services, "groups": groups }))
+}
+
+/// The service ids a policy blocks, its categories spelled out.
+fn blocked_ids(names: &[String]) -> Vec<String> {
+    ward_config::services::expand(names.iter().map(String::as_str))
+        .into_iter()
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+/// `GET /control/blocked_services/get`.
+pub(super) async fn services_get(State(state): State<AdminState>) -> Response {
+    let Some(config) = config(&state) else {
+        return starting();
+    };
+    let ids = effective(&config).map(|p| blocked_ids(&p.blocked_services));
+    let zone = config
+        .time_zone
+        .as_ref()
+        .map_or("Local", |z| z.name())
+        .to_owned();
+    json(json!({ "schedule": { "time_zone": zone }, "ids": ids.filter(|i| !i.is_empty()) }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ServicesBody {
+    ids: Vec<String>,
+}
+
+/// `PUT /control/blocked_services/update`: the default policy's blocked services. (AdGuard
+/// Home's pause schedule is Ward's `schedules`, set in the config or `/api/v1/policies`.)
+pub(super) async fn services_update(
+    State(state): State<AdminState>,
+    Body(body): Body<ServicesBody>,
+) -> Response {
+    let unknown: Vec<String> = body
+        .ids
+        .iter()
+        .filter(|id| ward_config::services::get(id).is_none())
+        .map(|id| format!("validating: unknown blocked-service {id:?}"))
+        .collect();
+    if !unknown.is_empty() {
+        return text(StatusCode::UNPROCESSABLE_ENTITY, unknown.join("\n"));
+    }
+    write(&state, empty, move |config| {
+        default_policy(config)?.blocked_services = body.ids;
+        Ok(())
+    })
+    .await
+}
+
+/// A local record as a rewrite, if it is of a type rewrites have.
+fn rewrite(r: &LocalRecord) -> Option<Value> {
+    matches!(
+        r.rtype,
+        RecordKind::A | RecordKind::Aaaa | RecordKind::Cname
+    )
+    .then(|| json!({ "domain": r.name, "answer": r.value, "enabled": true }))
+}
+
+/// `GET /control/rewrite/list`: the A, AAAA and CNAME local records.
+pub(super) async fn rewrite_list(State(state): State<AdminState>) -> Response {
+    match config(&state) {
+        Some(c) => json(c.records.iter().filter_map(rewrite).collect::<Vec<_>>()),
+        None => starting(),
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub(super) struct RewriteBody {
+    domain: String,
+    answer: String,
+    enabled: Option<bool>,
+}
+
+/// The local record of a rewrite: an IPv4 answer is an A record, IPv6 AAAA, a name a
+/// CNAME.
+fn record(body: &RewriteBody) -> Result<LocalRecord, Refusal> {
+    let name = body
+        .domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let answer = body.answer.trim();
+    let rtype = match answer.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => RecordKind::A,
+        Ok(std::net::IpAddr::V6(_)) => RecordKind::Aaaa,
+        Err(_) if answer == "A" || answer == "AAAA" => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "normalizing: an A or AAAA exception (keep the upstream's answer) is not \
+                 supported: leave the type out of the records",
+            ));
+        }
+        Err(_) => RecordKind::Cname,
+    };
+    Ok(LocalRecord {
+        name,
+        rtype,
+        value: answer.trim_end_matches('.').to_owned(),
+        ttl: ward_config::default_record_ttl(),
+    })
+}
+
+/// `POST /control/rewrite/add`: a local record (AdGuard Home takes duplicates; Ward keeps
+/// one of each).
+pub(super) async fn rewrite_add(
+    State(state): State<AdminState>,
+    Body(body): Body<RewriteBody>,
+) -> Response {
+    if body.enabled == Some(false) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "a disabled rewrite is not kept: Ward's local records are all served",
+        );
+    }
+    write(&state, empty, move |config| {
+        let r = record(&body)?;
+        let same = |x: &LocalRecord| x.name == r.name && x.rtype == r.rtype && x.value == r.value;
+        if !config.records.iter().any(same) {
+            config.records.push(r);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /control/rewrite/delete`: every local record with the domain and answer.
+pub(super) async fn rewrite_delete(
+    State(state): State<AdminState>,
+    Body(body): Body<RewriteBody>,
+) -> Response {
+    write(&state, empty, move |config| {
+        let name = body
+            .domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let answer = body.answer.trim().trim_end_matches('.').to_owned();
+        config
+            .records
+            .retain(|r| !(r.name == name && r.value.eq_ignore_ascii_case(&answer)));
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct RewriteUpdate {
+    target: RewriteBody,
+    update: RewriteBody,
+}
+
+/// `PUT /control/rewrite/update`.
+pub(super) async fn rewrite_update(
+    State(state): State<AdminState>,
+    Body(body): Body<RewriteUpdate>,
+) -> Response {
+    write(&state, empty, move |config| {
+        let name = body
+            .target
+            .domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let answer = body.target.answer.trim().trim_end_matches('.').to_owned();
+        let Some(i) = config
+            .records
+            .iter()
+            .position(|r| r.name == name && r.value.eq_ignore_ascii_case(&answer))
+        else {
+            return Err(refuse(StatusCode::BAD_REQUEST, "target rule not found"));
+        };
+        let next = record(&body.update)?;
+        config.records[i] = LocalRecord {
+            ttl: config.records[i].ttl,
+            ..next
+        };
+        Ok(())
+    })
+    .await
+}
+
+/// `GET /control/rewrite/settings`: local records are always served.
+pub(super) async fn rewrite_settings() -> Response {
+    json(json!({ "enabled": true }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct EnabledBody {
+    enabled: bool,
+}
+
+/// `PUT /control/rewrite/settings/update`.
+pub(super) async fn rewrite_settings_update(Body(body): Body<EnabledBody>) -> Response {
+    if body.enabled {
+        empty()
+    } else {
+        text(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Ward's local records cannot be switched off as a whole: remove them",
+        )
+    }
+}
+
+/// `GET /control/clients`: each client rule as a persistent client; its own settings are
+/// its policy's.
+pub(super) async fn clients(State(state): State<AdminState>) -> Response {
+    let Some(config) = config(&state) else {
+        return starting();
+    };
+    let clients: Vec<Value> = config
+        .clients
+        .iter()
+        .map(|c| {
+            let policy = config.effective_policy(&c.policy);
+            let safe = policy
+                .as_ref()
+                .map_or(SafeSearch::All(false), |p| p.safe_search.clone());
+            let safe = safe_search_json(&safe);
+            let uses = |entry: &str| {
+                policy.as_ref().is_some_and(|p| {
+                    p.lists.iter().any(|id| {
+                        config
+                            .lists
+                            .iter()
+                            .any(|l| l.id == *id && l.catalogue.as_deref() == Some(entry))
+                    })
+                })
+            };
+            json!({
+                "safe_search": safe,
+                "blocked_services_schedule": { "time_zone": "Local" },
+                "name": c.name.clone().unwrap_or_else(|| c.subnet.to_string()),
+                "blocked_services": policy.as_ref().map(|p| blocked_ids(&p.blocked_services)),
+                "ids": [c.subnet.to_string()],
+                "tags": (!c.tags.is_empty()).then(|| c.tags.clone()),
+                "upstreams": null,
+                "filtering_enabled": true,
+                "parental_enabled": uses(PARENTAL.1),
+                "safebrowsing_enabled": uses(SAFE_BROWSING.1),
+                "safesearch_enabled": safe["enabled"],
+                "use_global_blocked_services": c.policy == config.default_policy,
+                "use_global_settings": c.policy == config.default_policy,
+                "ignore_querylog": false,
+                "ignore_statistics": false,
+                "upstreams_cache_size": 0,
+                "upstreams_cache_enabled": false,
+            })
+        })
+        .collect();
+    json(json!({
+        "clients": (!clients.is_empty()).then_some(clients),
+        "auto_clients": null,
+        "supported_tags": ward_config::CLIENT_TAGS,
+    }))
+}
