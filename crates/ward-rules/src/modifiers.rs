@@ -189,15 +189,24 @@ pub(crate) fn parse_modifiers(options: &str) -> Result<Modifiers, SkipReason> {
     Ok(m)
 }
 
-/// Splits on `sep` unless escaped with `\`; `\sep` becomes `sep`, other escapes are kept
-/// as written, and empty parts are dropped (AdGuard's `splitWithEscapeCharacter`).
+/// Splits on `sep` unless escaped with `\` or inside double quotes; `\sep` becomes
+/// `sep`, other escapes are kept as written, and empty parts are dropped (AdGuard's
+/// `splitWithEscapeCharacter`, which knows no quotes: external-dns's AdGuard provider
+/// writes its TXT registry records as `$dnsrewrite=NOERROR;TXT;"heritage=external-dns,
+/// external-dns/owner=..."`, which AdGuard Home cuts at the comma and Ward takes whole).
 fn split_escaped(s: &str, sep: u8) -> Vec<String> {
     let mut parts = Vec::new();
     let mut cur = Vec::new();
     let mut escaped = false;
+    let mut quoted = false;
     for &c in s.as_bytes() {
-        if c == b'\\' {
+        if c == b'"' && !escaped {
+            quoted = !quoted;
+            cur.push(c);
+        } else if c == b'\\' {
             escaped = true;
+        } else if c == sep && quoted && !escaped {
+            cur.push(c);
         } else if c == sep {
             if escaped {
                 cur.push(c);
@@ -358,6 +367,25 @@ mod tests {
             client_name: name,
             client_tags: tags,
         }
+    }
+
+    #[test]
+    fn a_quoted_value_keeps_its_commas() {
+        let m = parse_modifiers(
+            r#"dnsrewrite=NOERROR;TXT;"heritage=external-dns,external-dns/owner=ward",important"#,
+        )
+        .unwrap();
+        assert!(m.important);
+        assert!(m.rewrite.is_some());
+        // Unquoted, the comma still separates modifiers, as in AdGuard Home.
+        assert_eq!(
+            parse_modifiers("dnsrewrite=NOERROR;TXT;a,b").unwrap_err(),
+            SkipReason::UnsupportedModifier
+        );
+        assert_eq!(
+            split_escaped(r#"a,"b,c",d\,e"#, b','),
+            ["a", "\"b,c\"", "d,e"]
+        );
     }
 
     #[test]

@@ -185,7 +185,15 @@ fn parse_full(rcode: &str, rtype: &str, value: &str) -> Result<DnsRewrite, Strin
                 exchange: exchange.to_ascii_lowercase(),
             }
         }
-        RecordType::TXT => RewriteRecord::Txt(value.to_owned()),
+        // A quoted value is the text inside the quotes (external-dns writes its registry
+        // records so).
+        RecordType::TXT => RewriteRecord::Txt(
+            value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value)
+                .to_owned(),
+        ),
         RecordType::PTR | RecordType::NS => {
             let host = value.strip_suffix('.').unwrap_or(value);
             validate_host(host)?;
@@ -391,6 +399,12 @@ mod tests {
             (
                 "NOERROR;TXT;hello world",
                 Some(DnsRewrite::Record(RewriteRecord::Txt("hello world".into()))),
+            ),
+            (
+                "NOERROR;TXT;\"heritage=external-dns,external-dns/owner=ward\"",
+                Some(DnsRewrite::Record(RewriteRecord::Txt(
+                    "heritage=external-dns,external-dns/owner=ward".into(),
+                ))),
             ),
             ("NOERROR;BOGUS;x", None),
             ("a;b", None),

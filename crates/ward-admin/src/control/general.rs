@@ -435,3 +435,50 @@ pub(super) async fn access_list(State(state): State<AdminState>) -> Response {
         "blocked_hosts": null,
     }))
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AccessBody {
+    allowed_clients: Option<Vec<String>>,
+    disallowed_clients: Option<Vec<String>>,
+    blocked_hosts: Option<Vec<String>>,
+}
+
+/// `POST /control/access/set`: `dns.allowed_clients` and `dns.disallowed_clients`
+/// (addresses and subnets; AdGuard Home's blocked hosts are rules in Ward).
+pub(super) async fn access_set(
+    State(state): State<AdminState>,
+    Body(body): Body<AccessBody>,
+) -> Response {
+    if body.blocked_hosts.as_ref().is_some_and(|h| !h.is_empty()) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "blocked_hosts: block names with rules (POST /control/filtering/set_rules)",
+        );
+    }
+    let parse =
+        |list: Option<Vec<String>>, what: &str| -> Result<Vec<ward_config::IpNetwork>, String> {
+            list.unwrap_or_default()
+                .iter()
+                .map(|c| {
+                    c.trim().parse().map_err(|_| {
+                        format!("validating {what}: {c:?}: Ward knows clients by address or subnet")
+                    })
+                })
+                .collect()
+        };
+    let allowed = match parse(body.allowed_clients, "allowed clients") {
+        Ok(a) => a,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    let disallowed = match parse(body.disallowed_clients, "disallowed clients") {
+        Ok(d) => d,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    write(&state, empty, move |config| {
+        config.dns.allowed_clients = allowed;
+        config.dns.disallowed_clients = disallowed;
+        Ok(())
+    })
+    .await
+}

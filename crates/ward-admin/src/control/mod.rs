@@ -94,6 +94,11 @@ pub(crate) fn routes() -> Router<AdminState> {
             put(s::rewrite_settings_update),
         )
         .route("/control/clients", get(s::clients))
+        .route("/control/clients/add", post(s::clients_add))
+        .route("/control/clients/update", post(s::clients_update))
+        .route("/control/clients/delete", post(s::clients_delete))
+        .route("/control/clients/search", post(s::clients_search))
+        .route("/control/access/set", post(g::access_set))
         .route("/control/stats", get(o::stats))
         .route("/control/stats_reset", post(o::stats_reset))
         .route("/control/stats/config", get(o::stats_config))

@@ -166,7 +166,7 @@ pub(super) async fn safesearch_status(State(state): State<AdminState>) -> Respon
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub(super) struct SafeSearchBody {
     enabled: bool,
@@ -184,35 +184,7 @@ pub(super) async fn safesearch_settings(
     State(state): State<AdminState>,
     Body(b): Body<SafeSearchBody>,
 ) -> Response {
-    let on = [
-        b.bing,
-        b.duckduckgo,
-        b.ecosia,
-        b.google,
-        b.pixabay,
-        b.yandex,
-        b.youtube,
-    ];
-    let setting = if !b.enabled {
-        SafeSearch::All(false)
-    } else if on.iter().all(|o| *o) {
-        SafeSearch::All(true)
-    } else {
-        SafeSearch::Providers(
-            PROVIDERS
-                .iter()
-                .zip(on)
-                .map(|(p, on)| {
-                    let level = if on {
-                        SafeSearchLevel::Strict
-                    } else {
-                        SafeSearchLevel::Off
-                    };
-                    ((*p).to_owned(), level)
-                })
-                .collect(),
-        )
-    };
+    let setting = safe_search_setting(&b);
     write(&state, ok, move |config| {
         default_policy(config)?.safe_search = Some(setting);
         Ok(())
@@ -537,4 +509,278 @@ pub(super) async fn clients(State(state): State<AdminState>) -> Response {
         "auto_clients": null,
         "supported_tags": ward_config::CLIENT_TAGS,
     }))
+}
+
+/// A persistent client as AdGuard Home's tools send it (`clients/add`, `clients/update`).
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub(super) struct ClientBody {
+    name: String,
+    ids: Vec<String>,
+    tags: Vec<String>,
+    use_global_settings: Option<bool>,
+    safe_search: Option<SafeSearchBody>,
+    safesearch_enabled: Option<bool>,
+    use_global_blocked_services: Option<bool>,
+    blocked_services: Vec<String>,
+}
+
+/// The policy a client with settings of its own gets.
+fn client_policy(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("client-{}", slug.trim_matches('-'))
+}
+
+/// Adds `body` as client rules (one per address or subnet) and, when it has settings of
+/// its own, a policy that extends the default policy with them.
+fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
+    let name = body.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "adding client: empty name"));
+    }
+    if body.ids.is_empty() {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "adding client: id required",
+        ));
+    }
+    if config
+        .clients
+        .iter()
+        .any(|c| c.name.as_deref() == Some(name.as_str()))
+    {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("adding client: another client uses the same name {name:?}"),
+        ));
+    }
+    let mut subnets = Vec::new();
+    for id in &body.ids {
+        let net: ward_config::IpNetwork = id.trim().parse().map_err(|_| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "adding client: {id:?}: Ward knows clients by IP address or subnet (MAC \
+                     addresses and ClientIDs are not supported)"
+                ),
+            )
+        })?;
+        if let Some(other) = config.clients.iter().find(|c| c.subnet == net) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "adding client: another client {:?} uses the same IP {id:?}",
+                    other.name.clone().unwrap_or_default()
+                ),
+            ));
+        }
+        subnets.push(net);
+    }
+    let own_settings = !body.use_global_settings.unwrap_or(true);
+    let own_services = !body.use_global_blocked_services.unwrap_or(true);
+    let policy = if own_settings || own_services {
+        let policy = client_policy(&name);
+        let mut p = ward_config::PolicyConfig {
+            extends: Some(config.default_policy.clone()),
+            ..Default::default()
+        };
+        if own_settings {
+            let safe = body.safe_search.clone().unwrap_or(SafeSearchBody {
+                enabled: body.safesearch_enabled.unwrap_or(false),
+                bing: true,
+                duckduckgo: true,
+                ecosia: true,
+                google: true,
+                pixabay: true,
+                yandex: true,
+                youtube: true,
+            });
+            p.safe_search = Some(safe_search_setting(&safe));
+        }
+        if own_services {
+            p.blocked_services = body.blocked_services.clone();
+        }
+        config.policies.insert(policy.clone(), p);
+        policy
+    } else {
+        config.default_policy.clone()
+    };
+    for subnet in subnets {
+        config.clients.push(ward_config::ClientRule {
+            subnet,
+            policy: policy.clone(),
+            name: Some(name.clone()),
+            tags: body.tags.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Removes the client `name`: its rules, and its own policy if nothing else uses it.
+fn remove_client(config: &mut Config, name: &str) -> bool {
+    let before = config.clients.len();
+    config.clients.retain(|c| c.name.as_deref() != Some(name));
+    let own = client_policy(name);
+    if !config.clients.iter().any(|c| c.policy == own)
+        && !config
+            .policies
+            .values()
+            .any(|p| p.extends.as_deref() == Some(&own))
+    {
+        config.policies.remove(&own);
+    }
+    config.clients.len() != before
+}
+
+/// `POST /control/clients/add`.
+pub(super) async fn clients_add(
+    State(state): State<AdminState>,
+    Body(body): Body<ClientBody>,
+) -> Response {
+    write(&state, empty, move |config| add_client(config, body)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ClientUpdate {
+    name: String,
+    data: Option<ClientBody>,
+}
+
+/// `POST /control/clients/update`: the client `name` becomes `data`.
+pub(super) async fn clients_update(
+    State(state): State<AdminState>,
+    Body(body): Body<ClientUpdate>,
+) -> Response {
+    let Some(data) = body.data.filter(|_| !body.name.is_empty()) else {
+        return text(StatusCode::BAD_REQUEST, "Invalid request");
+    };
+    let name = body.name;
+    write(&state, empty, move |config| {
+        if !remove_client(config, &name) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("updating client: client {name:?} is not found"),
+            ));
+        }
+        add_client(config, data)
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct NameBody {
+    name: String,
+}
+
+/// `POST /control/clients/delete`.
+pub(super) async fn clients_delete(
+    State(state): State<AdminState>,
+    Body(body): Body<NameBody>,
+) -> Response {
+    if body.name.is_empty() {
+        return text(StatusCode::BAD_REQUEST, "client's name must be non-empty");
+    }
+    write(&state, empty, move |config| {
+        if remove_client(config, &body.name) {
+            Ok(())
+        } else {
+            Err(refuse(StatusCode::BAD_REQUEST, "Client not found"))
+        }
+    })
+    .await
+}
+
+/// Ward's safe search of an AdGuard Home safe-search object.
+fn safe_search_setting(b: &SafeSearchBody) -> SafeSearch {
+    let on = [
+        b.bing,
+        b.duckduckgo,
+        b.ecosia,
+        b.google,
+        b.pixabay,
+        b.yandex,
+        b.youtube,
+    ];
+    if !b.enabled {
+        SafeSearch::All(false)
+    } else if on.iter().all(|o| *o) {
+        SafeSearch::All(true)
+    } else {
+        SafeSearch::Providers(
+            PROVIDERS
+                .iter()
+                .zip(on)
+                .map(|(p, on)| {
+                    let level = if on {
+                        SafeSearchLevel::Strict
+                    } else {
+                        SafeSearchLevel::Off
+                    };
+                    ((*p).to_owned(), level)
+                })
+                .collect(),
+        )
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SearchBody {
+    clients: Vec<SearchId>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SearchId {
+    id: String,
+}
+
+/// `POST /control/clients/search`: for each id (an address), the client it is.
+pub(super) async fn clients_search(
+    State(state): State<AdminState>,
+    Body(body): Body<SearchBody>,
+) -> Response {
+    let Some(control) = state.control() else {
+        return starting();
+    };
+    let snapshot = control.reloader.current();
+    let config = &snapshot.config;
+    let answers: Vec<Value> = body
+        .clients
+        .iter()
+        .filter_map(|c| {
+            let ip: std::net::IpAddr = c.id.trim().parse().ok()?;
+            let policy = &snapshot.policy_for(ip).name;
+            let name = snapshot.client_name(ip).map(str::to_owned);
+            let info = snapshot.client(ip);
+            let mut client = json!({
+                "name": name.clone().unwrap_or_default(),
+                "ids": [c.id],
+                "tags": (!info.tags.is_empty()).then(|| info.tags.to_vec()),
+                "use_global_settings": *policy == config.default_policy,
+                "use_global_blocked_services": *policy == config.default_policy,
+                "filtering_enabled": true,
+                "disallowed": config.dns.disallowed_clients.iter().any(|n| n.contains(ip)),
+                "whois_info": {},
+            });
+            if name.is_none() {
+                client["name"] = "".into();
+            }
+            let mut entry = serde_json::Map::new();
+            entry.insert(c.id.clone(), client);
+            Some(Value::Object(entry))
+        })
+        .collect();
+    json(answers)
 }
