@@ -131,7 +131,8 @@ impl Compiler {
                 Ok(Some(()))
             }
             Line::Hosts { ip, names } => {
-                let ip = ip.to_canonical();
+                // An IPv4-mapped address (`::ffff:1.2.3.4`) is an IPv6 one, answered for
+                // AAAA, as AdGuard Home answers it.
                 let v6 = if ip.is_ipv6() { V6 } else { 0 };
                 let blocks = ip.is_unspecified() || ip.is_loopback();
                 let mut any = false;

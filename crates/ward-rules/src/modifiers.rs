@@ -169,7 +169,16 @@ pub(crate) fn parse_modifiers(options: &str) -> Result<Modifiers, SkipReason> {
             _ => (option.as_str(), None),
         };
         let invalid = |_| SkipReason::InvalidModifier;
-        match (name.to_ascii_lowercase().as_str(), value) {
+        // Names as written: AdGuard Home's `$IMPORTANT` is no modifier, and its rule is
+        // skipped. A negated content type (`$~script`) is no restriction for a DNS query,
+        // which is none of them: the rule applies as AdGuard Home applies it.
+        if let Some(kind) = name.strip_prefix('~') {
+            if CONTENT_TYPES.contains(&kind) && value.is_none() {
+                continue;
+            }
+        }
+        match (name, value) {
+            ("client", Some("")) => return Err(SkipReason::InvalidModifier),
             ("important", None) => m.important = true,
             ("badfilter", None) => m.badfilter = true,
             ("dnstype", Some(v)) => m.dnstypes = Some(parse_dnstypes(v)?),
@@ -188,6 +197,22 @@ pub(crate) fn parse_modifiers(options: &str) -> Result<Modifiers, SkipReason> {
     }
     Ok(m)
 }
+
+/// The content types of adblock rules (for web pages, not DNS).
+const CONTENT_TYPES: &[&str] = &[
+    "document",
+    "subdocument",
+    "script",
+    "stylesheet",
+    "object",
+    "image",
+    "xmlhttprequest",
+    "media",
+    "font",
+    "websocket",
+    "ping",
+    "other",
+];
 
 /// Splits on `sep` unless escaped with `\` or inside double quotes; `\sep` becomes
 /// `sep`, other escapes are kept as written, and empty parts are dropped (AdGuard's
@@ -424,6 +449,21 @@ mod tests {
             parse_modifiers("denyallow=~a.com"),
             Err(SkipReason::InvalidModifier)
         );
-        assert!(parse_modifiers("IMPORTANT,DnsType=aaaa|~A").is_ok());
+        // As AdGuard Home: names as written, an empty `$client=`, content types.
+        assert_eq!(
+            parse_modifiers("IMPORTANT"),
+            Err(SkipReason::UnsupportedModifier)
+        );
+        assert_eq!(
+            parse_modifiers("DnsType=aaaa"),
+            Err(SkipReason::UnsupportedModifier)
+        );
+        assert_eq!(parse_modifiers("client="), Err(SkipReason::InvalidModifier));
+        let m = parse_modifiers("~script,~image,important").unwrap();
+        assert!(m.important);
+        assert_eq!(
+            parse_modifiers("script"),
+            Err(SkipReason::UnsupportedModifier)
+        );
     }
 }

@@ -94,6 +94,7 @@ const CASES: &[Case] = &[
     case("inline hosts comment is not a name", &["0.0.0.0 a.example # tracker"], "tracker", NotFound),
     case("tab-separated hosts line", &["0.0.0.0\ta.example"], "a.example", Blocked("0.0.0.0\ta.example")),
     case("hosts IPv6 with a zone", &["fe80::1%lo0 router.lan"], "router.lan AAAA", Answer("fe80::1%lo0 router.lan", &["fe80::1"])),
+    case("hosts IPv4-mapped address answers AAAA", &["::ffff:1.2.3.4 mapped.lan"], "mapped.lan AAAA", Answer("::ffff:1.2.3.4 mapped.lan", &["::ffff:1.2.3.4"])),
     // Exceptions and priority.
     case("@@ beats a blocking rule", &["||x.example^\n@@||x.example^"], "x.example", Allowed("@@||x.example^")),
     case("@@ of a parent domain unblocks a subdomain rule", &["||ads.x.example^", "@@||x.example^"], "ads.x.example", Allowed("@@||x.example^")),
@@ -163,7 +164,10 @@ const CASES: &[Case] = &[
     // Case and names.
     case("rule names are case-insensitive", &["||EXAMPLE.Org^"], "sub.example.org", Blocked("||EXAMPLE.Org^")),
     case("query names are case-insensitive", &["||example.org^"], "Sub.EXAMPLE.org", Blocked("||example.org^")),
-    case("modifier names are case-insensitive", &["@@||x.example^\n||x.example^$IMPORTANT,DnsType=aaaa"], "x.example AAAA", Blocked("||x.example^$IMPORTANT,DnsType=aaaa")),
+    case("modifier names are as written: $IMPORTANT is none, its rule skipped", &["@@||x.example^\n||x.example^$IMPORTANT"], "x.example AAAA", Allowed("@@||x.example^")),
+    case("an empty $client= is skipped", &["||x.example^$client="], "x.example A 10.0.0.1", NotFound),
+    case("negated content types only: the rule applies", &["||x.example^$~script,~image"], "x.example", Blocked("||x.example^$~script,~image")),
+    case("a content type: not a DNS query's, the rule is skipped", &["||x.example^$script"], "x.example", NotFound),
     case("hosts names are case-insensitive", &["0.0.0.0 Ads.Example.COM"], "ads.example.com", Blocked("0.0.0.0 Ads.Example.COM")),
     case("one trailing dot of the query is removed", &["||example.org^"], "example.org.", Blocked("||example.org^")),
     case("IDN rules match punycode queries", &["||пример.рф^"], "www.xn--e1afmkfd.xn--p1ai", Blocked("||пример.рф^")),
