@@ -91,3 +91,41 @@ fn validate_reports_yaml_syntax_with_its_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("line 3: YAML syntax error"), "{stderr}");
 }
+
+#[test]
+fn import_adguard_writes_a_config_that_validates_and_names_what_it_cannot_map() {
+    let dir = std::env::temp_dir().join(format!("ward-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("ward.yaml");
+    let source = repo_file("tests/data/agh/clients.yaml");
+    let imported = ward(&["import-adguard", &source, "-o", out.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    let report = String::from_utf8_lossy(&imported.stderr);
+    assert!(report.contains("2 users written to"), "{report}");
+    assert!(
+        report.contains("not mapped: dns.upstream_dns: quic://"),
+        "{report}"
+    );
+    // The users file holds the hashes, for the owner only.
+    let users = std::fs::read_to_string(dir.join("ward-users")).unwrap();
+    assert!(
+        users.lines().any(|l| l.starts_with("admin:$2a$10$")),
+        "{users}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("ward-users"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let validated = ward(&["validate", "--config", out.to_str().unwrap()]);
+    assert!(validated.status.success(), "{validated:?}");
+    assert!(String::from_utf8_lossy(&validated.stdout).starts_with("config OK"));
+    let refused = ward(&["import-adguard", &repo_file("deploy/examples/home.yaml")]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("schema_version"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,6 +35,8 @@ enum Command {
     Validate(crate::config::ValidateArgs),
     /// Run the DNS server (on the embedded default config without --config).
     Serve(crate::serve::ServeArgs),
+    /// Write a Ward config from an AdGuardHome.yaml, and say what could not be mapped.
+    ImportAdguard(crate::config::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,6 +98,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Compile(a) => compile(a),
         Command::Validate(a) => crate::config::validate(a),
         Command::Serve(a) => crate::serve::serve(a),
+        Command::ImportAdguard(a) => crate::config::import_adguard(a),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod catalogue;
 mod duration;
 mod embedded;
 mod error;
+pub mod import;
 mod load;
 mod model;
 mod name;
