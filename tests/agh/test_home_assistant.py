@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from adguardhome import AdGuardHome
+from adguardhome.blocked_services import BlockedServicesConfig, DayRange, Schedule
 from adguardhome.exceptions import AdGuardHomeAuthenticationError
 from adguardhome.safesearch import SafeSearchConfig
 from conftest import dig, until
@@ -91,6 +92,12 @@ def test_filter_lists_add_disable_enable_remove_refresh(ward):
         async with await client(ward) as agh:
             status = await agh.filtering.get()
             assert status.enabled
+            # The filtering switch: lists and user rules off, then on again.
+            await agh.filtering.disable()
+            assert not (await agh.filtering.get()).enabled
+            until(lambda: dig(ward, "ads.example") != "0.0.0.0", "filtering off")
+            await agh.filtering.enable()
+            until(lambda: dig(ward, "ads.example") == "0.0.0.0", "filtering on")
             lists = await agh.filtering.blocklists.list()
             assert [l.name for l in lists] == ["ads"]
             assert lists[0].rules_count == 1
@@ -155,6 +162,21 @@ def test_blocked_services(ward):
             check = await agh.filtering.check_host("www.tiktok.com")
             assert check.reason.value == "FilteredBlockedService"
             assert check.service_name == "tiktok"
+            # A pause every day, all day: blocked, but let through while it is open.
+            all_day = DayRange(start=timedelta(0), end=timedelta(hours=24))
+            days = {d: all_day for d in ("sun", "mon", "tue", "wed", "thu", "fri", "sat")}
+            paused = BlockedServicesConfig(
+                blocked=("tiktok",), schedule=Schedule(time_zone="UTC", **days)
+            )
+            await agh.blocked_services.set_config(paused)
+            until(lambda: dig(ward, "www.tiktok.com") != "0.0.0.0", "TikTok paused")
+            config = await agh.blocked_services.config()
+            assert config.blocked == ("tiktok",)
+            assert config.schedule.time_zone == "UTC"
+            assert config.schedule.wed == all_day
+            # No schedule: blocked again.
+            await agh.blocked_services.set_config(BlockedServicesConfig(blocked=("tiktok",)))
+            until(lambda: dig(ward, "www.tiktok.com") == "0.0.0.0", "the pause removed")
             await agh.blocked_services.unblock("tiktok")
             until(lambda: dig(ward, "www.tiktok.com") != "0.0.0.0", "TikTok let through")
     run(go())

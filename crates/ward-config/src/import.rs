@@ -639,26 +639,10 @@ fn lists_and_rules(r: &mut Reader<'_>, config: &mut Config) {
             .into_iter()
             .filter(|h| !["version.bind", "id.server", "hostname.bind"].contains(&h.as_str())),
     );
-    let filtering = r.bool(&r.filtering("filtering_enabled")).unwrap_or(true);
+    config.dns.filtering_enabled = r.bool(&r.filtering("filtering_enabled")).unwrap_or(true);
     let policy = config.policies.entry("default".into()).or_default();
-    if filtering {
-        policy.lists = used;
-        policy.rules = rules;
-    } else {
-        r.report(
-            &r.filtering("filtering_enabled"),
-            false,
-            "filtering was off: the lists and user rules are imported but not used",
-        );
-        config.policies.insert(
-            "agh-filters".into(),
-            PolicyConfig {
-                lists: used,
-                rules,
-                ..Default::default()
-            },
-        );
-    }
+    policy.lists = used;
+    policy.rules = rules;
 }
 
 fn rewrites(r: &mut Reader<'_>, config: &mut Config) {
@@ -805,8 +789,22 @@ fn services(r: &mut Reader<'_>, v: Option<&Value>, policy: &str) -> (Vec<String>
             );
         }
     }
+    let schedules = match schedule {
+        Some(s) if !known.is_empty() => pause_windows(s, policy, &known),
+        _ => Vec::new(),
+    };
+    (known, schedules)
+}
+
+/// AdGuard Home's pause schedule of blocked services (`{time_zone, mon: {start, end}, ...}`,
+/// ms from midnight) as Ward windows that let `ids` through: one per distinct range, its
+/// days grouped, named `<policy>-pause-<n>`. (AdGuard Home blocks the services except while
+/// its schedule is open.)
+pub fn pause_windows(schedule: &Value, policy: &str, ids: &[String]) -> Vec<Schedule> {
+    let s = schedule;
+    let known = ids.to_vec();
     let mut schedules: Vec<Schedule> = Vec::new();
-    if let (Some(s), false) = (schedule, known.is_empty()) {
+    {
         let zone: Option<Zone> = s
             .get("time_zone")
             .and_then(Value::as_str)
@@ -854,7 +852,33 @@ fn services(r: &mut Reader<'_>, v: Option<&Value>, policy: &str) -> (Vec<String>
             });
         }
     }
-    (known, schedules)
+    schedules
+}
+
+/// Ward windows that [`pause_windows`] made, back as AdGuard Home's schedule: the range of
+/// each day, and the zone (`Local` without one).
+pub fn pause_schedule(windows: &[&Schedule]) -> serde_norway::Mapping {
+    let mut out = serde_norway::Mapping::new();
+    let zone = windows
+        .iter()
+        .find_map(|w| w.time_zone.as_ref().map(|z| z.name().to_owned()))
+        .unwrap_or_else(|| "Local".to_owned());
+    out.insert("time_zone".into(), zone.into());
+    for w in windows {
+        for day in ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] {
+            let Ok(one) = day.parse::<Days>() else {
+                continue;
+            };
+            if w.days.includes(one) {
+                let ms = |t: TimeOfDay| u64::from(t.minutes()) * 60_000;
+                let mut range = serde_norway::Mapping::new();
+                range.insert("start".into(), ms(w.from).into());
+                range.insert("end".into(), ms(w.to).into());
+                out.insert(day.into(), Value::Mapping(range));
+            }
+        }
+    }
+    out
 }
 
 fn parental(r: &mut Reader<'_>, config: &mut Config) {

@@ -214,6 +214,10 @@ pub struct DnsConfig {
     /// conditional forwarding stay.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub protection_enabled: bool,
+    /// The lists and custom rules of every policy (AdGuard Home's filtering switch): off,
+    /// they are not applied; blocked services, safe search and schedules still are.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub filtering_enabled: bool,
     /// With protection off, when it turns back on by itself (RFC 3339; AdGuard Home's
     /// pause); unset, it stays off until turned on.
     #[serde(
@@ -855,6 +859,7 @@ impl Default for DnsConfig {
             ratelimit_whitelist: Vec::new(),
             refuse_any: true,
             protection_enabled: true,
+            filtering_enabled: true,
             protection_disabled_until: None,
             allowed_clients: Vec::new(),
             disallowed_clients: Vec::new(),

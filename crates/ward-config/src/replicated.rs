@@ -31,6 +31,7 @@ impl Config {
                     ratelimit_whitelist,
                     refuse_any,
                     protection_enabled,
+                    filtering_enabled,
                     protection_disabled_until,
                     allowed_clients,
                     disallowed_clients,
@@ -61,6 +62,7 @@ impl Config {
             && *ratelimit_whitelist == other.dns.ratelimit_whitelist
             && *refuse_any == other.dns.refuse_any
             && *protection_enabled == other.dns.protection_enabled
+            && *filtering_enabled == other.dns.filtering_enabled
             && *protection_disabled_until == other.dns.protection_disabled_until
             && *allowed_clients == other.dns.allowed_clients
             && *disallowed_clients == other.dns.disallowed_clients
@@ -94,6 +96,7 @@ impl Config {
                     ratelimit_whitelist,
                     refuse_any,
                     protection_enabled,
+                    filtering_enabled,
                     protection_disabled_until,
                     allowed_clients,
                     disallowed_clients,
@@ -128,6 +131,7 @@ impl Config {
                 ratelimit_whitelist: ratelimit_whitelist.clone(),
                 refuse_any: *refuse_any,
                 protection_enabled: *protection_enabled,
+                filtering_enabled: *filtering_enabled,
                 protection_disabled_until: *protection_disabled_until,
                 allowed_clients: allowed_clients.clone(),
                 disallowed_clients: disallowed_clients.clone(),

@@ -38,6 +38,11 @@ impl Days {
     /// Every day.
     pub const ALL: Days = Days(0x7f);
 
+    /// Whether every day of `other` is one of them.
+    pub fn includes(self, other: Days) -> bool {
+        self.0 & other.0 == other.0
+    }
+
     /// Whether `day` is one of them.
     pub fn contains(self, day: Weekday) -> bool {
         self.0 & bit(day) != 0

@@ -645,6 +645,11 @@ impl Snapshot {
             mask: &ListMask::ALL,
         });
         sources.push(CUSTOM_LAYER);
+        // AdGuard Home's filtering switch: no list or custom rule, the rest as usual.
+        if !self.config.dns.filtering_enabled {
+            layers.clear();
+            sources.clear();
+        }
         let mut verdict = ward_rules::check(&layers, request);
         for m in &mut verdict.rules {
             m.layer = sources[m.layer];

@@ -109,7 +109,7 @@ pub(super) async fn status(State(state): State<AdminState>) -> Response {
         "whitelist_filters": null,
         "user_rules": user_rules,
         "interval": hours,
-        "enabled": true,
+        "enabled": config.dns.filtering_enabled,
     }))
 }
 
@@ -121,8 +121,9 @@ pub(super) struct ConfigBody {
     interval: u32,
 }
 
-/// `POST /control/filtering/config`: the update interval of every downloaded list (in
-/// hours; 0: never). Filtering as a whole is turned off with protection.
+/// `POST /control/filtering/config`: filtering on or off (`dns.filtering_enabled`: the
+/// policies' lists and custom rules) and the update interval of every downloaded list (in
+/// hours; 0: never).
 pub(super) async fn config_update(
     State(state): State<AdminState>,
     Body(body): Body<ConfigBody>,
@@ -130,13 +131,8 @@ pub(super) async fn config_update(
     if body.interval > 8760 {
         return text(StatusCode::BAD_REQUEST, "Unsupported interval");
     }
-    if !body.enabled {
-        return text(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Ward filters by policy: turn filtering off with protection (POST /control/protection)",
-        );
-    }
     write(&state, empty, |config| {
+        config.dns.filtering_enabled = body.enabled;
         for list in config
             .lists
             .iter_mut()

@@ -266,22 +266,32 @@ pub(super) async fn services_get(State(state): State<AdminState>) -> Response {
         return starting();
     };
     let ids = effective(&config).map(|p| blocked_ids(&p.blocked_services));
-    let zone = config
-        .time_zone
-        .as_ref()
-        .map_or("Local", |z| z.name())
-        .to_owned();
-    json(json!({ "schedule": { "time_zone": zone }, "ids": ids.filter(|i| !i.is_empty()) }))
+    let prefix = format!("{}-pause-", config.default_policy);
+    let windows: Vec<&ward_config::Schedule> = config
+        .policies
+        .get(&config.default_policy)
+        .map(|p| {
+            p.schedules
+                .iter()
+                .filter(|s| s.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let schedule = serde_json::to_value(ward_config::import::pause_schedule(&windows))
+        .unwrap_or_else(|_| json!({ "time_zone": "Local" }));
+    json(json!({ "schedule": schedule, "ids": ids.filter(|i| !i.is_empty()) }))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct ServicesBody {
     ids: Vec<String>,
+    schedule: Option<Value>,
 }
 
-/// `PUT /control/blocked_services/update`: the default policy's blocked services. (AdGuard
-/// Home's pause schedule is Ward's `schedules`, set in the config or `/api/v1/policies`.)
+/// `PUT /control/blocked_services/update`: the default policy's blocked services, and
+/// AdGuard Home's pause schedule as windows that let them through (`<policy>-pause-<n>`;
+/// the policy's other schedules stay).
 pub(super) async fn services_update(
     State(state): State<AdminState>,
     Body(body): Body<ServicesBody>,
@@ -295,8 +305,28 @@ pub(super) async fn services_update(
     if !unknown.is_empty() {
         return text(StatusCode::UNPROCESSABLE_ENTITY, unknown.join("\n"));
     }
+    let schedule = match body.schedule.map(serde_norway::to_value).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("json.Decode: schedule: {e}"),
+            );
+        }
+    };
     write(&state, empty, move |config| {
-        default_policy(config)?.blocked_services = body.ids;
+        let name = config.default_policy.clone();
+        let windows = schedule
+            .as_ref()
+            .map(|s| ward_config::import::pause_windows(s, &name, &body.ids))
+            .unwrap_or_default();
+        let prefix = format!("{name}-pause-");
+        let policy = default_policy(config)?;
+        policy.blocked_services = body.ids;
+        policy
+            .schedules
+            .retain(|s| !s.name.as_deref().is_some_and(|n| n.starts_with(&prefix)));
+        policy.schedules.extend(windows);
         Ok(())
     })
     .await
