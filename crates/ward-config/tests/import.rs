@@ -160,3 +160,29 @@ fn files_it_cannot_read_say_why() {
     );
     assert!(import_adguard("[not yaml").unwrap_err().contains("YAML"));
 }
+
+/// Each fixture's import, whole: the config as YAML and the report, against the golden
+/// files beside the fixture (`<name>.ward.yaml`, `<name>.report`). `WARD_BLESS=1` writes
+/// them anew (then read the diff).
+#[test]
+fn imports_match_their_golden_configs_and_reports() {
+    let dir = format!("{}/../../tests/data/agh", env!("CARGO_MANIFEST_DIR"));
+    let mut failures = Vec::new();
+    for name in ["home", "clients", "old-schema"] {
+        let imported = import_adguard(&fixture(&format!("{name}.yaml"))).unwrap();
+        let yaml = imported.config.to_yaml();
+        let report = imported.unmapped.join("\n") + "\n";
+        for (ext, got) in [("ward.yaml", &yaml), ("report", &report)] {
+            let path = format!("{dir}/{name}.{ext}");
+            if std::env::var_os("WARD_BLESS").is_some() {
+                std::fs::write(&path, got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != *got {
+                failures.push(format!("{path} differs; got:\n{got}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
