@@ -57,6 +57,80 @@ impl Password {
     }
 }
 
+/// Failed sign-ins by client address, as AdGuard Home counts them (`authratelimiter.go`):
+/// [`LOCKOUT_ATTEMPTS`] failures within a minute lock the address out for
+/// [`LOCKOUT_FOR`], correct credentials included; a success clears its count. At most
+/// [`LOCKOUT_CLIENTS`] addresses are tracked (the oldest are forgotten first).
+#[derive(Default)]
+pub(crate) struct Lockout {
+    map: Mutex<std::collections::HashMap<std::net::IpAddr, Attempts>>,
+}
+
+struct Attempts {
+    first: std::time::Instant,
+    count: u32,
+    until: Option<std::time::Instant>,
+}
+
+/// Failures that lock an address out.
+pub(crate) const LOCKOUT_ATTEMPTS: u32 = 5;
+/// How long a lockout lasts.
+pub(crate) const LOCKOUT_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Addresses tracked at most.
+const LOCKOUT_CLIENTS: usize = 4096;
+
+impl Lockout {
+    /// How long `ip` stays locked out, if it is.
+    pub(crate) fn blocked(&self, ip: std::net::IpAddr) -> Option<std::time::Duration> {
+        let now = std::time::Instant::now();
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&ip)?.until.filter(|u| *u > now).map(|u| u - now)
+    }
+
+    /// Counts a failure of `ip`.
+    pub(crate) fn failed(&self, ip: std::net::IpAddr) {
+        let now = std::time::Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= LOCKOUT_CLIENTS && !map.contains_key(&ip) {
+            map.retain(|_, a| a.until.is_some_and(|u| u > now));
+            if map.len() >= LOCKOUT_CLIENTS {
+                if let Some(oldest) = map.iter().min_by_key(|(_, a)| a.first).map(|(k, _)| *k) {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let a = map.entry(ip).or_insert(Attempts {
+            first: now,
+            count: 0,
+            until: None,
+        });
+        if now.duration_since(a.first) > std::time::Duration::from_secs(60) {
+            a.first = now;
+            a.count = 0;
+        }
+        a.count += 1;
+        if a.count >= LOCKOUT_ATTEMPTS {
+            a.until = Some(now + LOCKOUT_FOR);
+        }
+    }
+
+    /// Clears `ip`'s failures.
+    pub(crate) fn succeeded(&self, ip: std::net::IpAddr) {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&ip);
+    }
+}
+
+/// The client address of a request (the TCP peer), when known.
+pub(crate) fn peer(request: &Request) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
+
 /// bcrypt checks running at once at most: each costs tens of milliseconds of a core, and
 /// wrong passwords are never remembered.
 static BCRYPT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -353,9 +427,29 @@ pub(crate) async fn require(
                 via: "local",
             }
         } else {
+            let ip = peer(&request);
+            if let Some(left) = ip.and_then(|ip| state.lockout().blocked(ip)) {
+                return problem(
+                    StatusCode::UNAUTHORIZED,
+                    &format!(
+                        "too many failed attempts from this address: try again in {} minutes",
+                        left.as_secs() / 60 + 1
+                    ),
+                );
+            }
             match credentials.accepts(request.headers()).await {
-                Some(principal) => principal,
+                Some(principal) => {
+                    if let Some(ip) = ip {
+                        state.lockout().succeeded(ip);
+                    }
+                    principal
+                }
                 None => {
+                    if let (Some(ip), true) =
+                        (ip, request.headers().contains_key(header::AUTHORIZATION))
+                    {
+                        state.lockout().failed(ip);
+                    }
                     return problem(
                         StatusCode::UNAUTHORIZED,
                         "a valid Bearer token, Basic user or session is needed",
@@ -408,9 +502,25 @@ async fn control(state: AdminState, mut request: Request, next: Next) -> Respons
             via: "local",
         }
     } else {
+        let ip = peer(&request);
+        if ip.is_some_and(|ip| state.lockout().blocked(ip).is_some()) {
+            return crate::control::unauthorized();
+        }
         match credentials.accepts(request.headers()).await {
-            Some(principal) => principal,
-            None => return crate::control::unauthorized(),
+            Some(principal) => {
+                if let Some(ip) = ip {
+                    state.lockout().succeeded(ip);
+                }
+                principal
+            }
+            None => {
+                if let (Some(ip), true) =
+                    (ip, request.headers().contains_key(header::AUTHORIZATION))
+                {
+                    state.lockout().failed(ip);
+                }
+                return crate::control::unauthorized();
+            }
         }
     };
     let writes = !matches!(

@@ -67,6 +67,8 @@ pub struct AdminState {
     sessions: Arc<session::Sessions>,
     /// The sessions of AdGuard Home's `POST /control/login`.
     agh_sessions: Arc<AghSessions>,
+    /// Failed sign-ins by address.
+    lockout: Arc<auth::Lockout>,
     /// Places for the query log's live tails.
     tails: querylog::Tails,
     cluster: Arc<OnceLock<cluster::Cluster>>,
@@ -213,6 +215,10 @@ impl AdminState {
 
     fn agh_sessions(&self) -> &session::Sessions {
         &self.agh_sessions.0
+    }
+
+    fn lockout(&self) -> &auth::Lockout {
+        &self.lockout
     }
 
     /// Reports the served state through `status` at `GET /api/v1/status` from now on

@@ -309,16 +309,30 @@ pub(super) struct LoginBody {
 /// `POST /control/login`: an `agh_session` cookie for a users-file user.
 pub(super) async fn login(
     State(state): State<AdminState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Body(body): Body<LoginBody>,
 ) -> Response {
+    let ip = peer.ip().to_canonical();
+    if let Some(left) = state.lockout().blocked(ip) {
+        let mut response = text(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("auth: blocked for {}s", left.as_secs()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&left.as_secs().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
     if !state
         .credentials()
         .user_is(&body.name, &body.password)
         .await
     {
+        state.lockout().failed(ip);
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         return text(StatusCode::FORBIDDEN, "invalid username or password");
     }
+    state.lockout().succeeded(ip);
     let secret = state.agh_sessions().open(&body.name);
     let mut response = ok();
     let cookie = format!(
