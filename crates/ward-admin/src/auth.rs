@@ -123,6 +123,35 @@ impl Lockout {
     }
 }
 
+/// Why [`checked`] refused a request.
+enum Refused {
+    /// Its address is locked out, for this long yet.
+    Locked(std::time::Duration),
+    /// No accepted credential.
+    Wrong,
+}
+
+/// The request's credential under the lockout: refused while its address is locked out;
+/// a wrong `Authorization` counts as a failure, an accepted one clears them.
+async fn checked(
+    state: &AdminState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Principal, Refused> {
+    if let Some(left) = ip.and_then(|ip| state.lockout().blocked(ip)) {
+        return Err(Refused::Locked(left));
+    }
+    let accepted = state.credentials().accepts(headers).await;
+    if let Some(ip) = ip {
+        match &accepted {
+            Some(_) => state.lockout().succeeded(ip),
+            None if headers.contains_key(header::AUTHORIZATION) => state.lockout().failed(ip),
+            None => {}
+        }
+    }
+    accepted.ok_or(Refused::Wrong)
+}
+
 /// The client address of a request (the TCP peer), when known.
 pub(crate) fn peer(request: &Request) -> Option<std::net::IpAddr> {
     request
@@ -427,29 +456,19 @@ pub(crate) async fn require(
                 via: "local",
             }
         } else {
-            let ip = peer(&request);
-            if let Some(left) = ip.and_then(|ip| state.lockout().blocked(ip)) {
-                return problem(
-                    StatusCode::UNAUTHORIZED,
-                    &format!(
-                        "too many failed attempts from this address: try again in {} minutes",
-                        left.as_secs() / 60 + 1
-                    ),
-                );
-            }
-            match credentials.accepts(request.headers()).await {
-                Some(principal) => {
-                    if let Some(ip) = ip {
-                        state.lockout().succeeded(ip);
-                    }
-                    principal
+            match checked(&state, peer(&request), request.headers()).await {
+                Ok(principal) => principal,
+                Err(Refused::Locked(left)) => {
+                    return problem(
+                        StatusCode::UNAUTHORIZED,
+                        &format!(
+                            "too many failed attempts from this address: try again in {} \
+                             minutes",
+                            left.as_secs() / 60 + 1
+                        ),
+                    );
                 }
-                None => {
-                    if let (Some(ip), true) =
-                        (ip, request.headers().contains_key(header::AUTHORIZATION))
-                    {
-                        state.lockout().failed(ip);
-                    }
+                Err(Refused::Wrong) => {
                     return problem(
                         StatusCode::UNAUTHORIZED,
                         "a valid Bearer token, Basic user or session is needed",
@@ -502,25 +521,9 @@ async fn control(state: AdminState, mut request: Request, next: Next) -> Respons
             via: "local",
         }
     } else {
-        let ip = peer(&request);
-        if ip.is_some_and(|ip| state.lockout().blocked(ip).is_some()) {
-            return crate::control::unauthorized();
-        }
-        match credentials.accepts(request.headers()).await {
-            Some(principal) => {
-                if let Some(ip) = ip {
-                    state.lockout().succeeded(ip);
-                }
-                principal
-            }
-            None => {
-                if let (Some(ip), true) =
-                    (ip, request.headers().contains_key(header::AUTHORIZATION))
-                {
-                    state.lockout().failed(ip);
-                }
-                return crate::control::unauthorized();
-            }
+        match checked(&state, peer(&request), request.headers()).await {
+            Ok(principal) => principal,
+            Err(_) => return crate::control::unauthorized(),
         }
     };
     let writes = !matches!(

@@ -7,7 +7,6 @@
 //! Home's defaults for what is missing. Every field is mapped, left out because it changes
 //! nothing Ward could miss, or named in the report with what Ward does instead.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde_norway::Value;
@@ -16,6 +15,7 @@ use crate::model::{
     BlockingMode, ClientRule, Config, ForwardRule, ListSource, LocalRecord, PolicyConfig,
     RecordKind, SafeSearch, SafeSearchLevel, Schedule, Strategy, UpstreamGroupConfig,
 };
+use crate::safesearch::ADGUARD_PROVIDERS;
 use crate::upstream::UpstreamServer;
 use crate::window::{Days, TimeOfDay, Zone};
 
@@ -685,49 +685,26 @@ fn rewrites(r: &mut Reader<'_>, config: &mut Config) {
     }
 }
 
-/// Ward's safe search of an AdGuard Home safe-search map (YouTube is moderate in AdGuard
-/// Home).
+/// Ward's safe search of an AdGuard Home safe-search map, or of the `safesearch_enabled`
+/// of older schemas (every provider). YouTube is moderate, as AdGuard Home enforces it.
 fn safe_search(v: Option<&Value>, enabled_bool: Option<bool>) -> Option<SafeSearch> {
-    let providers = [
-        "bing",
-        "duckduckgo",
-        "ecosia",
-        "google",
-        "pixabay",
-        "yandex",
-        "youtube",
-    ];
-    match v {
-        Some(map) if map.get("enabled").and_then(Value::as_bool) == Some(true) => {
-            let mut out = BTreeMap::new();
-            for p in providers {
-                if map.get(p).and_then(Value::as_bool).unwrap_or(true) {
-                    let level = if p == "youtube" {
-                        SafeSearchLevel::Moderate
-                    } else {
-                        SafeSearchLevel::Strict
-                    };
-                    out.insert(p.to_owned(), level);
-                }
-            }
-            (!out.is_empty()).then_some(SafeSearch::Providers(out))
+    let on: Vec<&str> = match v {
+        Some(map) if map.get("enabled").and_then(Value::as_bool) == Some(true) => ADGUARD_PROVIDERS
+            .into_iter()
+            .filter(|p| map.get(*p).and_then(Value::as_bool).unwrap_or(true))
+            .collect(),
+        None if enabled_bool == Some(true) => ADGUARD_PROVIDERS.to_vec(),
+        _ => Vec::new(),
+    };
+    let level = |p: &str| {
+        if p == "youtube" {
+            SafeSearchLevel::Moderate
+        } else {
+            SafeSearchLevel::Strict
         }
-        Some(_) => None,
-        None if enabled_bool == Some(true) => Some(SafeSearch::Providers(
-            providers
-                .iter()
-                .map(|p| {
-                    let level = if *p == "youtube" {
-                        SafeSearchLevel::Moderate
-                    } else {
-                        SafeSearchLevel::Strict
-                    };
-                    ((*p).to_owned(), level)
-                })
-                .collect(),
-        )),
-        None => None,
-    }
+    };
+    (!on.is_empty())
+        .then(|| SafeSearch::Providers(on.into_iter().map(|p| (p.to_owned(), level(p))).collect()))
 }
 
 /// Adds the catalogue list `entry` to `config` (once) and returns its id.

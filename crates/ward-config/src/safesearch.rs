@@ -37,6 +37,18 @@ struct File {
     names: Vec<String>,
 }
 
+/// AdGuard Home's safe-search providers, in its field order: the keys of its
+/// `safe_search` objects, which are Ward's provider ids.
+pub const ADGUARD_PROVIDERS: [&str; 7] = [
+    "bing",
+    "duckduckgo",
+    "ecosia",
+    "google",
+    "pixabay",
+    "yandex",
+    "youtube",
+];
+
 /// Parses every provider file; the error names a file that does not parse.
 pub fn load() -> Result<Vec<Provider>, String> {
     Ok(crate::embedded::yaml_files::<Files, File>()?
@@ -73,18 +85,7 @@ mod tests {
     fn every_provider_file_parses_with_valid_names_and_no_name_twice() {
         let all = load().expect("every safe-search file parses");
         let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "bing",
-                "duckduckgo",
-                "ecosia",
-                "google",
-                "pixabay",
-                "yandex",
-                "youtube"
-            ]
-        );
+        assert_eq!(ids, ADGUARD_PROVIDERS, "AdGuard Home's providers, no other");
         let mut owner: HashMap<&str, &str> = HashMap::new();
         for p in &all {
             for host in std::iter::once(&p.enforce).chain(p.moderate.as_ref()) {

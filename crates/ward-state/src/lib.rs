@@ -685,12 +685,7 @@ impl Snapshot {
         }
         if controls.has_safe_search() {
             let name = lowercase(request.name);
-            let host = parental::safe_search_provider(&name).and_then(|p| {
-                let i = ward_config::safesearch::all()
-                    .iter()
-                    .position(|q| q.id == p.id)?;
-                controls.safe_search[i]
-            });
+            let host = parental::safe_search_index(&name).and_then(|i| controls.safe_search[i]);
             if let Some(host) = host {
                 return decided(filtered(Reason::FilteredSafeSearch, Some(host)), None);
             }

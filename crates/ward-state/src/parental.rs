@@ -68,11 +68,15 @@ static SAFE_SEARCH_NAMES: LazyLock<HashMap<&'static str, usize>> = LazyLock::new
     names
 });
 
+/// The index in [`safesearch::all`] of the provider whose names include `name`
+/// (lowercase, no trailing dot).
+pub fn safe_search_index(name: &str) -> Option<usize> {
+    SAFE_SEARCH_NAMES.get(name).copied()
+}
+
 /// The safe-search provider whose names include `name` (lowercase, no trailing dot).
 pub fn safe_search_provider(name: &str) -> Option<&'static safesearch::Provider> {
-    SAFE_SEARCH_NAMES
-        .get(name)
-        .and_then(|&i| safesearch::all().get(i))
+    safe_search_index(name).and_then(|i| safesearch::all().get(i))
 }
 
 /// One schedule of a policy, compiled.

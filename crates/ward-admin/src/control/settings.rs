@@ -129,16 +129,7 @@ pub(super) async fn safebrowsing_disable(State(state): State<AdminState>) -> Res
     set(&state, SAFE_BROWSING, false).await
 }
 
-/// AdGuard Home's safe-search providers, in its field order.
-const PROVIDERS: [&str; 7] = [
-    "bing",
-    "duckduckgo",
-    "ecosia",
-    "google",
-    "pixabay",
-    "yandex",
-    "youtube",
-];
+use ward_config::safesearch::ADGUARD_PROVIDERS as PROVIDERS;
 
 /// AdGuard Home's safe-search object of a Ward setting: off is every provider on but
 /// not enabled, as AdGuard Home keeps it.
