@@ -118,6 +118,30 @@ def test_filter_lists_add_disable_enable_remove_refresh(ward):
     run(go())
 
 
+def test_allowlists_let_through_what_they_name(ward):
+    async def go():
+        async with await client(ward) as agh:
+            keep = ward["dir"] / "keep.txt"
+            # In an allowlist a blocking rule allows, as in AdGuard Home's.
+            keep.write_text("||ads.example^\n")
+            assert dig(ward, "ads.example") == "0.0.0.0"
+            await agh.filtering.allowlists.add(str(keep), name="Keep these")
+            until(lambda: dig(ward, "ads.example") != "0.0.0.0", "the allowlist added")
+            allowed = await agh.filtering.allowlists.get(str(keep))
+            assert allowed is not None and allowed.enabled and allowed.rules_count == 1
+            assert await agh.filtering.blocklists.get(str(keep)) is None
+            checked = await agh.filtering.check_host("ads.example")
+            assert checked.reason == "NotFilteredWhiteList", checked
+            await agh.filtering.allowlists.disable(str(keep))
+            until(lambda: dig(ward, "ads.example") == "0.0.0.0", "the allowlist disabled")
+            await agh.filtering.allowlists.enable(str(keep))
+            until(lambda: dig(ward, "ads.example") != "0.0.0.0", "the allowlist enabled")
+            await agh.filtering.allowlists.remove(str(keep))
+            until(lambda: dig(ward, "ads.example") == "0.0.0.0", "the allowlist removed")
+            assert await agh.filtering.allowlists.list() == ()
+    run(go())
+
+
 def test_parental_safe_browsing_and_safe_search(ward):
     async def go():
         async with await client(ward) as agh:

@@ -187,6 +187,9 @@ pub(crate) struct ListSourceSchema {
     refresh: Option<String>,
     /// A disabled list is kept in the config but not loaded (default true).
     enabled: Option<bool>,
+    /// An allowlist (default false): a name any of its rules matches is not filtered by
+    /// the policies that use it.
+    allow: Option<bool>,
 }
 
 /// A well-known public list of Ward's catalogue.

@@ -91,7 +91,7 @@ async fn lists_are_added_replaced_and_removed_while_no_policy_uses_them() {
         .iter()
         .map(|l| l["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, ["ads", "remote", "known"]);
+    assert_eq!(ids, ["ads", "remote", "known", "keep"]);
     // A catalogue list is shown as written; one the catalogue lacks is refused, naming
     // those it has.
     let (_, body) = s.local(Method::GET, "/api/v1/lists/known", None).await;
@@ -105,7 +105,7 @@ async fn lists_are_added_replaced_and_removed_while_no_policy_uses_them() {
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(message.contains("lists[3].catalogue"), "{message}");
+    assert!(message.contains("lists[4].catalogue"), "{message}");
     assert!(message.contains("adguard-dns"), "{message}");
     let message = refused(
         &s,
@@ -232,7 +232,7 @@ async fn lists_are_added_replaced_and_removed_while_no_policy_uses_them() {
         .local(Method::POST, "/api/v1/lists", Some(&both.to_string()))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(json(&body)["errors"][0]["path"], "lists[3]", "{body}");
+    assert_eq!(json(&body)["errors"][0]["path"], "lists[4]", "{body}");
     // A body that is not a list: the field is named.
     let message = refused(
         &s,

@@ -583,13 +583,17 @@ fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
 
 fn lists_and_rules(r: &mut Reader<'_>, config: &mut Config) {
     let mut used = Vec::new();
-    if let Some(filters) = r.at("filters").and_then(Value::as_sequence) {
-        for f in filters {
+    // Block lists, then allowlists (`whitelist_filters`): both are lists the default
+    // policy uses, told apart by `allow`.
+    for (key, allow) in [("filters", false), ("whitelist_filters", true)] {
+        for f in r.at(key).and_then(Value::as_sequence).into_iter().flatten() {
             let url = f.get("url").and_then(Value::as_str).unwrap_or_default();
             let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
             let enabled = f.get("enabled").and_then(Value::as_bool).unwrap_or(true);
             let agh_id = f.get("id").and_then(Value::as_u64).unwrap_or(0);
-            let catalogue = crate::catalogue::entries().iter().find(|e| e.url == url);
+            let catalogue = crate::catalogue::entries()
+                .iter()
+                .find(|e| !allow && e.url == url);
             let base = match catalogue {
                 Some(e) => e.id.clone(),
                 None if !slug(name).is_empty() => slug(name),
@@ -598,7 +602,7 @@ fn lists_and_rules(r: &mut Reader<'_>, config: &mut Config) {
             let id = unique(&base, |n| config.lists.iter().any(|l| l.id == n));
             let path = url.starts_with('/');
             if !path && !url.starts_with("http://") && !url.starts_with("https://") {
-                r.report("filters", url, "not an http(s) URL or an absolute path");
+                r.report(key, url, "not an http(s) URL or an absolute path");
                 continue;
             }
             config.lists.push(ListSource {
@@ -608,22 +612,10 @@ fn lists_and_rules(r: &mut Reader<'_>, config: &mut Config) {
                 catalogue: catalogue.map(|e| e.id.clone()),
                 refresh: None,
                 enabled,
+                allow,
             });
             used.push(id);
         }
-    }
-    for f in r
-        .at("whitelist_filters")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        let url = f.get("url").and_then(Value::as_str).unwrap_or_default();
-        r.report(
-            "whitelist_filters",
-            url,
-            "Ward has no allowlist lists: put its names in @@ rules",
-        );
     }
     if let Some(h) = r
         .u64(&r.filtering("filters_update_interval"))
@@ -723,6 +715,7 @@ fn catalogue_list(config: &mut Config, entry: &str) -> String {
         catalogue: Some(entry.to_owned()),
         refresh: None,
         enabled: true,
+        allow: false,
     });
     entry.to_owned()
 }

@@ -530,6 +530,11 @@ pub struct ListSource {
     /// A disabled list is kept in the config but not loaded.
     #[serde(default = "default_enabled")]
     pub enabled: bool,
+    /// An allowlist (AdGuard Home's `whitelist_filters`): a name any of its rules matches,
+    /// blocking or not, is answered unfiltered by the policies that use it, whatever their
+    /// other lists, rules and blocked services say.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow: bool,
 }
 
 impl ListSource {

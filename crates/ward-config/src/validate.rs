@@ -504,6 +504,16 @@ impl Validator<'_> {
         ] {
             for (k, list) in lists.iter().enumerate() {
                 self.reference(at.key(key).index(k), Target::List, list);
+                if self.config.lists.iter().any(|l| l.allow && l.id == *list) {
+                    self.push(
+                        at.key(key).index(k),
+                        ErrorKind::InvalidValue {
+                            message: format!(
+                                "list {list:?} is an allowlist: schedules block and pause block lists"
+                            ),
+                        },
+                    );
+                }
             }
         }
     }

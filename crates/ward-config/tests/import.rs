@@ -110,12 +110,23 @@ fn clients_tags_conditional_upstreams_and_rewrites() {
         panic!("safe search is a map")
     };
     assert_eq!(map.get("youtube"), Some(&SafeSearchLevel::Moderate));
+    // The allowlist is a list with `allow`, used by the default policy.
+    let allow: Vec<_> = c.lists.iter().filter(|l| l.allow).collect();
+    assert_eq!(allow.len(), 1, "{allow:?}");
+    assert!(
+        allow[0]
+            .url
+            .as_deref()
+            .unwrap()
+            .ends_with("whitelist-referral.txt")
+    );
+    assert!(c.policies[&c.default_policy].lists.contains(&allow[0].id));
+    assert!(!reported(u, "whitelist_filters"));
     // What cannot be mapped is named.
     for needle in [
         "quic://",
         "sdns://",
         "a MAC address or ClientID",
-        "whitelist_filters",
         "wizz",
         "[//]",
         "fallback_dns",

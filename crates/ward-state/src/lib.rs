@@ -27,7 +27,7 @@ mod subnets;
 pub mod sync;
 pub mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -62,8 +62,11 @@ pub struct Policy {
     /// The policy's name in the config.
     pub name: String,
     /// The lists it uses (inherited through `extends`), as indices into
-    /// [`Snapshot::lists`], in config order.
+    /// [`Snapshot::lists`], in config order; allowlists are in `allow_lists` instead.
     pub lists: Vec<usize>,
+    /// The allowlists it uses (lists with `allow`), as indices into [`Snapshot::lists`]:
+    /// a name any of their rules matches is not filtered.
+    pub allow_lists: Vec<usize>,
     /// Its custom rules (the parent's first), compiled on their own.
     pub custom: RuleSet,
     /// The upstream group for names no forward zone covers.
@@ -434,6 +437,11 @@ impl Snapshot {
             .map(|(i, l)| (l.id.as_str(), i))
             .collect();
 
+        let allow: HashSet<usize> = enabled
+            .iter()
+            .filter(|l| l.allow)
+            .filter_map(|l| ids.get(l.id.as_str()).copied())
+            .collect();
         let mut policies = Vec::new();
         let mut index = HashMap::new();
         let zone = config.time_zone.clone().unwrap_or_else(system_zone);
@@ -446,6 +454,7 @@ impl Snapshot {
             // Config order, each list once (a policy and its parent may name the same list).
             used.sort_unstable();
             used.dedup();
+            let (allow_lists, used) = used.into_iter().partition(|&i| allow.contains(&i));
             let custom =
                 RuleSet::from_rules(&format!("policy {} rules", p.name), &p.rules.join("\n"));
             let blocking = Blocking {
@@ -459,6 +468,7 @@ impl Snapshot {
             policies.push(Policy {
                 name: p.name,
                 lists: used,
+                allow_lists,
                 custom,
                 upstream: p.upstream,
                 blocking,
@@ -612,6 +622,28 @@ impl Snapshot {
                 if self.forward_zone(&lowercase(request.name)).is_none() {
                     return decided(filtered(Reason::FilteredSchedule, None), Some(i));
                 }
+            }
+        }
+        // Allowlists first, as AdGuard Home's: any rule of theirs that matches, blocking or
+        // not, lets the name through whatever the lists, rules and services say.
+        if self.config.dns.filtering_enabled && !policy.allow_lists.is_empty() {
+            let layers: SmallVec<[Layer<'_>; 2]> = policy
+                .allow_lists
+                .iter()
+                .map(|&i| Layer {
+                    rules: &self.lists[i].rules,
+                    mask: &ListMask::ALL,
+                })
+                .collect();
+            let matched = ward_rules::check(&layers, request);
+            if matched.reason != Reason::NotFilteredNotFound {
+                let mut verdict = Verdict::not_found();
+                verdict.reason = Reason::NotFilteredAllowList;
+                verdict.rules = matched.rules;
+                for m in &mut verdict.rules {
+                    m.layer = policy.allow_lists[m.layer];
+                }
+                return decided(verdict, None);
             }
         }
         // The lists that apply now: the policy's, less paused ones, plus added ones.

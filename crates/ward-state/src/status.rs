@@ -50,6 +50,9 @@ pub struct ListStatus {
     pub location: String,
     /// Whether policies use it.
     pub enabled: bool,
+    /// Whether it is an allowlist (its matches let names through).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow: bool,
     /// Rules compiled from it.
     pub rules: u64,
     /// Lines read.
@@ -97,6 +100,7 @@ impl Status {
                     source,
                     location,
                     enabled: l.enabled,
+                    allow: l.allow,
                     rules: stats.rules,
                     lines: stats.lines,
                     skipped: stats.skipped_total(),

@@ -420,3 +420,88 @@ default_policy: main
         Reason::NotFilteredNotFound
     );
 }
+
+#[test]
+fn an_allowlist_lets_through_what_any_of_its_rules_matches() {
+    let config = Config::from_yaml(
+        r#"
+upstreams:
+  default: { servers: ["127.0.0.1:5399"] }
+lists:
+  - { id: ads, path: /nonexistent/ads.txt }
+  - { id: keep, path: /nonexistent/keep.txt, allow: true }
+policies:
+  main:
+    lists: [ads, keep]
+    rules: ["||custom.example^$important"]
+    blocked_services: [tiktok]
+  plain: { lists: [ads] }
+clients:
+  - { subnet: 127.0.0.3/32, policy: plain }
+default_policy: main
+"#,
+    )
+    .expect("valid config");
+    // Blocking rules, an exception and a hosts line: in an allowlist each one allows.
+    let texts = Texts(vec![
+        ("ads", "||ads.example^$important\n||tracker.example^\n"),
+        (
+            "keep",
+            "||ads.example^\n@@||custom.example^\n0.0.0.0 tiktok.com\n",
+        ),
+    ]);
+    let s = Snapshot::build(config, &texts, 1).expect("builds");
+    let main = s.policy_for("127.0.0.2".parse().unwrap());
+    assert_eq!(main.lists.len(), 1, "the allowlist is not a block list");
+    assert_eq!(main.allow_lists.len(), 1);
+    for name in [
+        "ads.example",
+        "sub.ads.example",
+        "custom.example",
+        "tiktok.com",
+    ] {
+        let checked = s.check(main, &Request::new(name, RecordType::A));
+        assert_eq!(
+            checked.verdict.reason,
+            Reason::NotFilteredAllowList,
+            "{name}: the allowlist beats $important, custom rules and blocked services"
+        );
+        let rule = checked.verdict.rules[0];
+        assert_eq!(
+            s.lists[rule.layer].id, "keep",
+            "{name}: its rule is the allowlist's"
+        );
+    }
+    assert_eq!(
+        reason(&s, "127.0.0.2", "tracker.example"),
+        Reason::FilteredBlockList,
+        "what the allowlist does not name is filtered as before"
+    );
+    assert_eq!(
+        reason(&s, "127.0.0.3", "ads.example"),
+        Reason::FilteredBlockList,
+        "a policy without the allowlist blocks"
+    );
+}
+
+#[test]
+fn a_schedule_may_not_block_with_an_allowlist() {
+    let err = Config::from_yaml(
+        r#"
+upstreams:
+  default: { servers: ["127.0.0.1:5399"] }
+lists:
+  - { id: keep, path: /nonexistent/keep.txt, allow: true }
+policies:
+  main:
+    schedules:
+      - { days: [mon], from: "20:00", to: "21:00", block_lists: [keep] }
+default_policy: main
+"#,
+    )
+    .expect_err("an allowlist cannot block");
+    assert!(
+        err.to_string().contains("is an allowlist"),
+        "the error says why: {err}"
+    );
+}

@@ -1,5 +1,5 @@
 //! `/control/filtering/*`: AdGuard Home's filter lists are Ward's lists that the default
-//! policy uses, its `user_rules` the default policy's own custom rules (kept as they come:
+//! policy uses (its `whitelist_filters` those of them that are allowlists), its `user_rules` the default policy's own custom rules (kept as they come:
 //! order, comments, blank lines), its `check_host` Ward's verdict in AdGuard Home's terms.
 
 use std::net::IpAddr;
@@ -71,27 +71,27 @@ pub(super) async fn status(State(state): State<AdminState>) -> Response {
             .find(|l| l["id"] == id)
             .cloned()
     };
-    let filters: Vec<Value> = config
-        .lists
-        .iter()
-        .map(|l| {
-            let s = list_status(&l.id).unwrap_or_default();
-            let mut filter = json!({
-                "url": location(l),
-                "name": l.id,
-                "id": list_number(&l.id),
-                "rules_count": s["rules"].as_u64().unwrap_or(0),
-                "enabled": l.enabled && used(&config, &l.id),
-            });
-            let fetched = s["copy"]["fetched_at"].as_i64();
-            if let Some(at) =
-                fetched.and_then(|t| ward_config::window::Timestamp::from_second(t).ok())
-            {
-                filter["last_updated"] = at.to_string().into();
-            }
-            filter
-        })
-        .collect();
+    let filter = |l: &ListSource| {
+        let s = list_status(&l.id).unwrap_or_default();
+        let mut filter = json!({
+            "url": location(l),
+            "name": l.id,
+            "id": list_number(&l.id),
+            "rules_count": s["rules"].as_u64().unwrap_or(0),
+            "enabled": l.enabled && used(&config, &l.id),
+        });
+        let fetched = s["copy"]["fetched_at"].as_i64();
+        if let Some(at) = fetched.and_then(|t| ward_config::window::Timestamp::from_second(t).ok())
+        {
+            filter["last_updated"] = at.to_string().into();
+        }
+        filter
+    };
+    let (allow, block): (Vec<&ListSource>, Vec<&ListSource>) =
+        config.lists.iter().partition(|l| l.allow);
+    let filters = |lists: Vec<&ListSource>| -> Option<Vec<Value>> {
+        (!lists.is_empty()).then(|| lists.into_iter().map(filter).collect())
+    };
     let user_rules = config
         .policies
         .get(&config.default_policy)
@@ -105,8 +105,8 @@ pub(super) async fn status(State(state): State<AdminState>) -> Response {
         .min()
         .unwrap_or(24);
     json(json!({
-        "filters": (!filters.is_empty()).then_some(filters),
-        "whitelist_filters": null,
+        "filters": filters(block),
+        "whitelist_filters": filters(allow),
         "user_rules": user_rules,
         "interval": hours,
         "enabled": config.dns.filtering_enabled,
@@ -188,22 +188,20 @@ fn new_id(config: &Config, name: &str, url: &str) -> String {
     id
 }
 
-fn no_allowlists() -> Response {
-    text(
-        StatusCode::BAD_REQUEST,
-        "allowlist filters are not supported: put @@ rules in the user rules",
-    )
+/// The list of the kind the request names (`whitelist`) at `url`.
+fn find(config: &Config, url: &str, allow: bool) -> Option<usize> {
+    config
+        .lists
+        .iter()
+        .position(|l| l.allow == allow && location(l) == url)
 }
 
-/// `POST /control/filtering/add_url`: a new list, used by the default policy; a URL is
-/// downloaded within a second.
+/// `POST /control/filtering/add_url`: a new list (an allowlist for `whitelist`), used by
+/// the default policy; a URL is downloaded within a second.
 pub(super) async fn add_url(
     State(state): State<AdminState>,
     Body(body): Body<AddBody>,
 ) -> Response {
-    if body.whitelist {
-        return no_allowlists();
-    }
     let url = body.url.trim().to_owned();
     let path = url.starts_with('/');
     if !(path || url.starts_with("http://") || url.starts_with("https://")) {
@@ -213,7 +211,7 @@ pub(super) async fn add_url(
         );
     }
     write(&state, added, move |config| {
-        if config.lists.iter().any(|l| location(l) == url) {
+        if find(config, &url, body.whitelist).is_some() {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 format!("Filter with URL {url:?}: url already exists"),
@@ -227,6 +225,7 @@ pub(super) async fn add_url(
             catalogue: None,
             refresh: None,
             enabled: true,
+            allow: body.whitelist,
         });
         default_policy(config)?.lists.push(id);
         Ok(())
@@ -251,12 +250,9 @@ pub(super) async fn remove_url(
     State(state): State<AdminState>,
     Body(body): Body<RemoveBody>,
 ) -> Response {
-    if body.whitelist {
-        return text(StatusCode::OK, "OK 0 rules");
-    }
     let url = body.url;
     write(&state, added, move |config| {
-        let Some(i) = config.lists.iter().position(|l| location(l) == url) else {
+        let Some(i) = find(config, &url, body.whitelist) else {
             return Ok(());
         };
         let id = config.lists.remove(i).id;
@@ -295,20 +291,17 @@ pub(super) async fn set_url(
     State(state): State<AdminState>,
     Body(body): Body<SetBody>,
 ) -> Response {
-    if body.whitelist {
-        return no_allowlists();
-    }
     let Some(data) = body.data else {
         return text(StatusCode::BAD_REQUEST, "data is absent");
     };
     let url = body.url;
     write(&state, empty, move |config| {
-        let Some(i) = config.lists.iter().position(|l| location(l) == url) else {
+        let Some(i) = find(config, &url, body.whitelist) else {
             return Err(refuse(StatusCode::BAD_REQUEST, "url doesn't exist"));
         };
         let new = data.url.trim().to_owned();
         if new != url {
-            if config.lists.iter().any(|l| location(l) == new) {
+            if find(config, &new, body.whitelist).is_some() {
                 return Err(refuse(StatusCode::BAD_REQUEST, "url already exists"));
             }
             let list = &mut config.lists[i];

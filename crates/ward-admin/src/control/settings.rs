@@ -64,6 +64,7 @@ fn toggle(config: &mut Config, (id, entry): (&str, &str), on: bool) -> Result<()
                     catalogue: Some(entry.to_owned()),
                     refresh: None,
                     enabled: true,
+                    allow: false,
                 });
                 id
             }

@@ -80,6 +80,7 @@ lists:
   - {{ id: ads, path: "{list}" }}
   - {{ id: remote, url: "http://127.0.0.1:9/list.txt", refresh: 24h, enabled: false }}
   - {{ id: known, catalogue: adguard-dns, enabled: false }}
+  - {{ id: keep, url: "http://127.0.0.1:9/keep.txt", enabled: false, allow: true }}
 policies:
   main: {{ lists: [ads], rules: ["{rule}"] }}
   kids:

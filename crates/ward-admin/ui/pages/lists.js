@@ -125,7 +125,7 @@ function Table({ lists, refresh }) {
     <thead><tr><th>List</th><th>Source</th><th class="num">Rules</th><th class="num">Skipped</th><th>Last download</th><th>State</th><th></th></tr></thead>
     <tbody>
       ${lists.map((l) => html`<tr data-list=${l.id} class=${l.error ? 'failing' : ''}>
-        <td data-label="List">${l.id}${l.enabled ? '' : html` <span class="tag">disabled</span>`}${fromFile('lists', l.id) && fileTag()}</td>
+        <td data-label="List">${l.id}${l.allow ? html` <span class="tag">allowlist</span>` : ''}${l.enabled ? '' : html` <span class="tag">disabled</span>`}${fromFile('lists', l.id) && fileTag()}</td>
         <td data-label="Source"><code>${l.location}</code></td>
         <td data-label="Rules" class="num">${count(l.rules)}</td>
         <td data-label="Skipped" class="num"><${Skipped} list=${l} /></td>
