@@ -46,8 +46,15 @@ default_policy: main
 data_dir: "{d}/data"
 """
     )
+    proc = serve(d / "ward.yaml")
+    yield {"dns": dns, "url": f"http://127.0.0.1:{admin}", "dir": d}
+    stop(proc)
+
+
+def serve(config):
+    """`ward serve --config CONFIG`, once it says it is ready."""
     proc = subprocess.Popen(
-        [WARD, "serve", "--config", str(d / "ward.yaml")],
+        [WARD, "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -57,7 +64,12 @@ data_dir: "{d}/data"
         if " ready" in line:
             break
         assert time.time() < deadline, "ward did not become ready"
-    yield {"dns": dns, "url": f"http://127.0.0.1:{admin}", "dir": d}
+    else:
+        raise AssertionError(f"ward exited with {proc.wait()}")
+    return proc
+
+
+def stop(proc):
     proc.terminate()
     proc.wait(10)
 

@@ -215,8 +215,8 @@ mod tests {
         assert_eq!(own.download_url(), Some("https://x.example/l.txt"));
         assert_eq!(
             own.refresh_every(),
-            None,
-            "a URL list's default is the refresher's"
+            Some(DEFAULT_REFRESH),
+            "daily, as a catalogue list"
         );
         let file = list("{ id: ads, path: /etc/ward/ads.txt }");
         assert_eq!((file.download_url(), file.refresh_every()), (None, None));

@@ -548,12 +548,11 @@ impl ListSource {
         })
     }
 
-    /// How often it is downloaded or read again: its `refresh`, else daily for a
-    /// catalogue list, else never.
+    /// How often it is downloaded or read again: its `refresh`, else daily for a `url`
+    /// or `catalogue` list, else never (a `path` list is read when it changes).
     pub fn refresh_every(&self) -> Option<Duration> {
         self.refresh.or_else(|| {
-            self.catalogue
-                .is_some()
+            (self.url.is_some() || self.catalogue.is_some())
                 .then_some(crate::catalogue::DEFAULT_REFRESH)
         })
     }

@@ -123,7 +123,8 @@ pub(super) struct ConfigBody {
 
 /// `POST /control/filtering/config`: filtering on or off (`dns.filtering_enabled`: the
 /// policies' lists and custom rules) and the update interval of every downloaded list (in
-/// hours; 0: never).
+/// hours), set only on lists whose interval it changes. Ward keeps downloaded lists
+/// current, so 0 (AdGuard Home's "never") leaves their intervals as they are.
 pub(super) async fn config_update(
     State(state): State<AdminState>,
     Body(body): Body<ConfigBody>,
@@ -133,15 +134,18 @@ pub(super) async fn config_update(
     }
     write(&state, empty, |config| {
         config.dns.filtering_enabled = body.enabled;
+        if body.interval == 0 {
+            return Ok(());
+        }
+        let every = Some(std::time::Duration::from_secs(
+            u64::from(body.interval) * 3600,
+        ));
         for list in config
             .lists
             .iter_mut()
-            .filter(|l| l.download_url().is_some())
+            .filter(|l| l.download_url().is_some() && l.refresh_every() != every)
         {
-            list.refresh = match body.interval {
-                0 => None,
-                h => Some(std::time::Duration::from_secs(u64::from(h) * 3600)),
-            };
+            list.refresh = every;
         }
         Ok(())
     })

@@ -4,13 +4,14 @@
 //! write. With `admin.write_to: data_dir` (or `auto` and a file Ward may not write) the
 //! file stays as it is and what the API adds is kept in `<data_dir>/config-layer.json`:
 //! entries the file does not define (lists, policies, clients, records, upstream groups,
-//! forward rules) and custom rules added to the file's policies. The config that serves is
-//! the file with the layer over it ([`Layer::over`]); it is what replicas are pushed.
+//! forward rules), custom rules and lists added to the file's policies, and the switches
+//! of protection and filtering ([`Switches`]). The config that serves is the file with the
+//! layer over it ([`Layer::over`]); it is what replicas are pushed.
 //!
 //! The file wins:
 //! - an entry the file defines cannot be changed or removed through the API (409,
 //!   "defined in ward.yaml: change it there"), nor can any setting outside those
-//!   collections ([`Layer::between`] finds the first such difference);
+//!   collections but the switches ([`Layer::between`] finds the first such difference);
 //! - an entry the layer holds that the file comes to define (a ConfigMap update) is
 //!   shadowed: the file's serves, the layer's is kept and reported, and comes back if the
 //!   file drops its own.
@@ -48,6 +49,9 @@ pub struct Layer {
     /// Custom rules added after the file's own, by the file's policy they belong to.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub policy_rules: BTreeMap<String, Vec<String>>,
+    /// Lists added after the file's own, by the file's policy that uses them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policy_lists: BTreeMap<String, Vec<String>>,
     /// Client rules whose subnet the file does not name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<ClientRule>,
@@ -60,6 +64,45 @@ pub struct Layer {
     /// Forward rules for zones the file does not forward.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forward: Vec<ForwardRule>,
+    /// The switches as the API last set them, when they differ from the file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switches: Option<Switches>,
+}
+
+/// The switches of `dns` that are the household's, not Git's: protection, its pause and
+/// filtering, as Home Assistant and the UI flip them (and as AdGuard Home, Pi-hole and
+/// Blocky keep them, at run time). The API's setting wins over the file's until the API
+/// sets them back to the file's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switches {
+    /// `dns.protection_enabled`.
+    pub protection_enabled: bool,
+    /// `dns.protection_disabled_until`.
+    #[serde(
+        default,
+        with = "ward_config::window::instant",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub protection_disabled_until: Option<ward_config::window::Timestamp>,
+    /// `dns.filtering_enabled`.
+    pub filtering_enabled: bool,
+}
+
+impl Switches {
+    fn of(config: &Config) -> Switches {
+        Switches {
+            protection_enabled: config.dns.protection_enabled,
+            protection_disabled_until: config.dns.protection_disabled_until,
+            filtering_enabled: config.dns.filtering_enabled,
+        }
+    }
+
+    fn set(self, config: &mut Config) {
+        config.dns.protection_enabled = self.protection_enabled;
+        config.dns.protection_disabled_until = self.protection_disabled_until;
+        config.dns.filtering_enabled = self.filtering_enabled;
+    }
 }
 
 /// The layer's file: the layer and its version.
@@ -138,6 +181,14 @@ impl Layer {
                 policy.rules.extend(rules);
             }
         }
+        for (name, lists) in applies.policy_lists {
+            if let Some(policy) = config.policies.get_mut(&name) {
+                policy.lists.extend(lists);
+            }
+        }
+        if let Some(switches) = applies.switches {
+            switches.set(&mut config);
+        }
         config.clients.extend(applies.clients);
         config.records.extend(applies.records);
         config.upstreams.extend(applies.upstreams);
@@ -173,6 +224,29 @@ impl Layer {
             };
             side.policy_rules.insert(name.clone(), rules.clone());
         }
+        // Lists added to a policy of the file, while both the policy and the list are
+        // there (a list the layer adds counts).
+        for (name, lists) in &self.policy_lists {
+            let known = |id: &String| {
+                file.lists.iter().chain(&applies.lists).any(|l| l.id == *id)
+                    && !file
+                        .policies
+                        .get(name)
+                        .is_some_and(|p| p.lists.contains(id))
+            };
+            let (l_in, l_out): (Vec<String>, Vec<String>) = if file.policies.contains_key(name) {
+                lists.iter().cloned().partition(known)
+            } else {
+                (Vec::new(), lists.clone())
+            };
+            if !l_in.is_empty() {
+                applies.policy_lists.insert(name.clone(), l_in);
+            }
+            if !l_out.is_empty() {
+                shadowed.policy_lists.insert(name.clone(), l_out);
+            }
+        }
+        applies.switches = self.switches;
         let subnets: BTreeSet<_> = file.clients.iter().map(|c| c.subnet).collect();
         (applies.clients, shadowed.clients) = self
             .clients
@@ -216,6 +290,11 @@ impl Layer {
                 .keys()
                 .map(|name| format!("rules of policy {name} (the file no longer defines it)")),
         );
+        named.extend(self.policy_lists.iter().flat_map(|(name, lists)| {
+            lists.iter().map(move |l| {
+                format!("list {l} of policy {name} (the file no longer defines one of them, or uses it itself)")
+            })
+        }));
         named.extend(self.clients.iter().map(|c| format!("client {}", c.subnet)));
         named.extend(
             self.records
@@ -238,6 +317,8 @@ impl Layer {
     pub fn between(file: &Config, config: &Config, previous: &Layer) -> Result<Layer, String> {
         let mut layer = Layer::default();
         unchanged_settings(file, config)?;
+        let switches = Switches::of(config);
+        layer.switches = (switches != Switches::of(file)).then_some(switches);
 
         for list in &file.lists {
             match config.lists.iter().find(|l| l.id == list.id) {
@@ -258,16 +339,24 @@ impl Layer {
             };
             let same_settings = PolicyConfig {
                 rules: policy.rules.clone(),
+                lists: policy.lists.clone(),
                 ..now.clone()
             } == *policy;
-            if !same_settings || !now.rules.starts_with(&policy.rules) {
+            if !same_settings
+                || !now.rules.starts_with(&policy.rules)
+                || !now.lists.starts_with(&policy.lists)
+            {
                 return Err(defined_in_file(&format!(
-                    "policy {name:?} (its settings and its rules from the file)"
+                    "policy {name:?} (its settings, and its lists and rules from the file)"
                 )));
             }
             let added = &now.rules[policy.rules.len()..];
             if !added.is_empty() {
                 layer.policy_rules.insert(name.clone(), added.to_vec());
+            }
+            let added = &now.lists[policy.lists.len()..];
+            if !added.is_empty() {
+                layer.policy_lists.insert(name.clone(), added.to_vec());
             }
         }
         layer.policies = config
@@ -361,6 +450,9 @@ impl Layer {
         self.lists.extend(shadowed.lists);
         self.policies.extend(shadowed.policies);
         self.policy_rules.extend(shadowed.policy_rules);
+        for (name, lists) in shadowed.policy_lists {
+            self.policy_lists.entry(name).or_default().extend(lists);
+        }
         self.clients.extend(shadowed.clients);
         self.records.extend(shadowed.records);
         self.upstreams.extend(shadowed.upstreams);
@@ -400,11 +492,13 @@ impl Layer {
     }
 }
 
-/// Refuses a change outside the collections the layer holds: `dns`, `cache`, the
-/// query log, `default_policy` and the node's own settings are the file's.
+/// Refuses a change outside the collections and switches the layer holds: the rest of
+/// `dns`, `cache`, the query log, `default_policy` and the node's own settings are the
+/// file's.
 fn unchanged_settings(file: &Config, config: &Config) -> Result<(), String> {
     let strip = |c: &Config| {
         let mut c = c.clone();
+        Switches::default().set(&mut c);
         c.lists.clear();
         c.policies.clear();
         c.clients.clear();
@@ -566,6 +660,80 @@ default_policy: main
         let next = Layer::between(&newer, &more, &layer).unwrap();
         assert_eq!(next.records.len(), 2);
         assert_eq!(next.over(&file).0.records.len(), 3);
+    }
+
+    #[test]
+    fn the_switches_are_the_apis_until_set_back() {
+        let file = config("");
+        let mut paused = file.clone();
+        paused.dns.protection_enabled = false;
+        paused.dns.protection_disabled_until = Some("2026-12-02T12:00:00Z".parse().unwrap());
+        paused.dns.filtering_enabled = false;
+        let layer = Layer::between(&file, &paused, &Layer::default()).unwrap();
+        let switches = layer.switches.expect("held");
+        assert!(!switches.protection_enabled && !switches.filtering_enabled);
+        assert_eq!(layer.over(&file).0, paused);
+        // Written and read back, as the layer's file keeps it.
+        let text = serde_json::to_string(&layer).unwrap();
+        assert_eq!(serde_json::from_str::<Layer>(&text).unwrap(), layer);
+        // Set back to the file's, nothing is held.
+        let back = Layer::between(&file, &file, &layer).unwrap();
+        assert!(back.is_empty(), "{back:?}");
+        // Another setting of `dns` stays the file's.
+        let mut other = paused.clone();
+        other.dns.blocked_ttl = 1;
+        assert!(
+            Layer::between(&file, &other, &layer)
+                .unwrap_err()
+                .contains("`dns`")
+        );
+    }
+
+    #[test]
+    fn lists_are_added_to_a_policy_of_the_file_not_taken_from_it() {
+        let file = config(
+            "lists: [ { id: ads, path: /nonexistent/ads.txt }, { id: adult, path: /nonexistent/adult.txt } ]",
+        );
+        let mut file = file;
+        file.policies.get_mut("main").unwrap().lists = vec!["ads".into()];
+        let mut wanted = file.clone();
+        wanted.lists.push(ListSource {
+            id: "extra".into(),
+            ..file.lists[0].clone()
+        });
+        let main = wanted.policies.get_mut("main").unwrap();
+        main.lists.extend(["adult".into(), "extra".into()]);
+        let layer = Layer::between(&file, &wanted, &Layer::default()).unwrap();
+        assert_eq!(layer.policy_lists["main"], ["adult", "extra"]);
+        assert_eq!(layer.over(&file).0, wanted);
+        // Taking the file's own list out of its policy is the file's to do.
+        let mut fewer = wanted.clone();
+        fewer.policies.get_mut("main").unwrap().lists.remove(0);
+        assert!(
+            Layer::between(&file, &fewer, &layer)
+                .unwrap_err()
+                .contains("policy \"main\"")
+        );
+        // The file comes to use `adult` itself: the layer's is shadowed, kept, reported.
+        let mut newer = file.clone();
+        newer
+            .policies
+            .get_mut("main")
+            .unwrap()
+            .lists
+            .push("adult".into());
+        let (served, shadowed) = layer.over(&newer);
+        assert_eq!(served.policies["main"].lists, ["ads", "adult", "extra"]);
+        assert_eq!(shadowed.len(), 1, "{shadowed:?}");
+        assert!(
+            shadowed[0].contains("list adult of policy main"),
+            "{shadowed:?}"
+        );
+        let next = Layer::between(&newer, &served, &layer).unwrap();
+        assert_eq!(
+            next.over(&file).0.policies["main"].lists,
+            ["ads", "extra", "adult"]
+        );
     }
 
     #[test]

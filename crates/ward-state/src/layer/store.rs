@@ -43,6 +43,10 @@ pub struct LayerStatus {
     pub api: Keys,
     /// Custom rules added to the file's policies, by policy.
     pub policy_rules: BTreeMap<String, usize>,
+    /// Lists added to the file's policies, by policy.
+    pub policy_lists: BTreeMap<String, Vec<String>>,
+    /// The switches the API holds over the file's, if it holds them.
+    pub switches: Option<super::Switches>,
     /// What of the layer the file shadows.
     pub shadowed: Vec<String>,
     /// Why the layer's file was set aside at start.
@@ -155,6 +159,8 @@ impl LayerStore {
                 .iter()
                 .map(|(p, r)| (p.clone(), r.len()))
                 .collect(),
+            policy_lists: l.policy_lists.clone(),
+            switches: l.switches,
             shadowed: state.shadowed.clone(),
             set_aside: state.set_aside.clone(),
             invalid: state.invalid.clone(),
