@@ -124,6 +124,21 @@ fn import_adguard_writes_a_config_that_validates_and_names_what_it_cannot_map() 
     let validated = ward(&["validate", "--config", out.to_str().unwrap()]);
     assert!(validated.status.success(), "{validated:?}");
     assert!(String::from_utf8_lossy(&validated.stdout).starts_with("config OK"));
+    // The upstreams of a file that names an upstream_dns_file come from that file, read
+    // beside the AdGuardHome.yaml.
+    let router = ward(&[
+        "import-adguard",
+        &repo_file("tests/data/agh/router.yaml"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(router.status.success(), "{router:?}");
+    let config = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        config.contains("https://dns.quad9.net/dns-query"),
+        "{config}"
+    );
+    assert!(!config.contains("9.9.9.9"), "{config}");
     let refused = ward(&["import-adguard", &repo_file("deploy/examples/home.yaml")]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("schema_version"));

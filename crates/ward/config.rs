@@ -58,7 +58,10 @@ pub struct ImportArgs {
 pub fn import_adguard(args: ImportArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let mut imported = ward_config::import::import_adguard(&text)
+    // AdGuard Home reads the files its config names by a relative path from its working
+    // directory, which is where AdGuardHome.yaml lives in every install it makes.
+    let dir = args.file.parent().filter(|d| !d.as_os_str().is_empty());
+    let mut imported = ward_config::import::import_adguard_in(&text, dir)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let source = args.file.display().to_string();
     if !imported.users.is_empty() {

@@ -8,6 +8,7 @@
 //! nothing Ward could miss, or named in the report with what Ward does instead.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
 use serde_norway::Value;
 
@@ -38,6 +39,8 @@ struct Reader<'a> {
     root: &'a Value,
     schema: u64,
     unmapped: Vec<String>,
+    /// AdGuard Home's directory, for the files its config names by a relative path.
+    dir: Option<&'a Path>,
 }
 
 impl<'a> Reader<'a> {
@@ -90,8 +93,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads an AdGuardHome.yaml; the error says why there is nothing to import.
+/// Reads an AdGuardHome.yaml; the error says why there is nothing to import. A file it
+/// names (`upstream_dns_file`) is not read: [`import_adguard_in`] reads it.
 pub fn import_adguard(text: &str) -> Result<Imported, String> {
+    import_adguard_in(text, None)
+}
+
+/// [`import_adguard`] of a file in AdGuard Home's directory `dir`, where the files it
+/// names by a relative path are (its working directory, as AdGuard Home reads them).
+pub fn import_adguard_in(text: &str, dir: Option<&Path>) -> Result<Imported, String> {
     let root: Value = serde_norway::from_str(text).map_err(|e| format!("not a YAML file: {e}"))?;
     let schema = root
         .get("schema_version")
@@ -113,6 +123,7 @@ pub fn import_adguard(text: &str) -> Result<Imported, String> {
         root: &root,
         schema,
         unmapped: Vec::new(),
+        dir,
     };
     let mut config = Config::from_yaml(
         "upstreams: { default: { servers: [\"9.9.9.9\"] } }\npolicies: { default: {} }\n\
@@ -259,7 +270,7 @@ fn upstreams(r: &mut Reader<'_>, config: &mut Config) {
     let mut default = Vec::new();
     // Domain -> servers, in the file's order.
     let mut zones: Vec<(String, Vec<UpstreamServer>)> = Vec::new();
-    for line in r.strings("dns.upstream_dns") {
+    for line in upstream_lines(r) {
         let line = line.trim().to_owned();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -348,9 +359,9 @@ fn upstreams(r: &mut Reader<'_>, config: &mut Config) {
         })
         .collect();
     if private && !ptr.is_empty() {
-        for z in PRIVATE_REVERSE {
-            if !zones.iter().any(|(d, _)| d == z) {
-                zones.push(((*z).to_owned(), ptr.clone()));
+        for z in private_zones(r) {
+            if !zones.iter().any(|(d, _)| *d == z) {
+                zones.push((z, ptr.clone()));
             }
         }
     } else if private {
@@ -398,6 +409,89 @@ fn upstreams(r: &mut Reader<'_>, config: &mut Config) {
             "Ward answers SERVFAIL when every upstream fails",
         );
     }
+}
+
+/// The upstream lines: those of `dns.upstream_dns_file` when it names a file (AdGuard Home
+/// then reads them instead of `dns.upstream_dns`), else `dns.upstream_dns`.
+fn upstream_lines(r: &mut Reader<'_>) -> Vec<String> {
+    let Some(file) = r.str("dns.upstream_dns_file").filter(|f| !f.is_empty()) else {
+        return r.strings("dns.upstream_dns");
+    };
+    let path = Path::new(&file);
+    let path = match r.dir {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_owned(),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(e) => {
+            let why = format!("not read ({e}): dns.upstream_dns is imported instead");
+            r.report("dns.upstream_dns_file", path.display(), &why);
+            r.strings("dns.upstream_dns")
+        }
+    }
+}
+
+/// The reverse zones of the networks AdGuard Home calls private for PTR queries:
+/// `dns.private_networks`, else the RFC 6303 set (as Ward's own).
+fn private_zones(r: &mut Reader<'_>) -> Vec<String> {
+    let networks = r.strings("dns.private_networks");
+    let networks: Vec<String> = networks.into_iter().filter(|n| !n.is_empty()).collect();
+    if networks.is_empty() {
+        return PRIVATE_REVERSE.iter().map(|z| (*z).to_owned()).collect();
+    }
+    let mut zones = Vec::new();
+    for n in &networks {
+        match n.parse::<crate::IpNetwork>() {
+            Ok(net) => zones.extend(reverse_zones(net)),
+            Err(_) => r.report("dns.private_networks", n, "not a subnet"),
+        }
+    }
+    r.report(
+        "dns.private_networks",
+        networks.join(" "),
+        "their reverse zones go to local_ptr_upstreams; Ward still answers NXDOMAIN for the \
+         other private reverse zones, which AdGuard Home sent to the general upstreams",
+    );
+    zones
+}
+
+/// The reverse zones that together cover `net`: one per octet (IPv4) or nibble (IPv6)
+/// boundary, a prefix between boundaries spread over the zones under it (`172.16.0.0/12`:
+/// `16.172.in-addr.arpa` to `31.172.in-addr.arpa`): at most 128 zones.
+fn reverse_zones(net: crate::IpNetwork) -> Vec<String> {
+    let (bytes, step, suffix): (Vec<u8>, u8, &str) = match net.network() {
+        std::net::IpAddr::V4(a) => (a.octets().to_vec(), 8, "in-addr.arpa"),
+        std::net::IpAddr::V6(a) => (
+            a.octets().iter().flat_map(|b| [b >> 4, b & 15]).collect(),
+            4,
+            "ip6.arpa",
+        ),
+    };
+    let prefix = net.prefix();
+    let labels = usize::from(prefix.div_ceil(step));
+    let spread = u32::from(labels as u8 * step - prefix);
+    (0..1usize << spread)
+        .map(|i| {
+            let mut units = bytes[..labels].to_vec();
+            if let Some(last) = units.last_mut() {
+                *last |= i as u8;
+            }
+            let mut name: Vec<String> = units
+                .iter()
+                .rev()
+                .map(|u| {
+                    if step == 8 {
+                        u.to_string()
+                    } else {
+                        format!("{u:x}")
+                    }
+                })
+                .collect();
+            name.push(suffix.to_owned());
+            name.join(".")
+        })
+        .collect()
 }
 
 /// The reverse zones of the private networks (RFC 1918, 6303, 4193).
@@ -923,46 +1017,8 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
             );
             continue;
         }
-        let global = c
-            .get("use_global_settings")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let global_services = c
-            .get("use_global_blocked_services")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let policy = if global && global_services {
-            config.default_policy.clone()
-        } else {
-            let pname = unique(&slug(&format!("client-{name}")), |n| {
-                config.policies.contains_key(n)
-            });
-            let mut p = PolicyConfig {
-                extends: Some(config.default_policy.clone()),
-                ..Default::default()
-            };
-            if !global {
-                let safe = if r.schema >= 19 {
-                    safe_search(c.get("safe_search"), None)
-                } else {
-                    safe_search(None, c.get("safesearch_enabled").and_then(Value::as_bool))
-                };
-                p.safe_search = Some(safe.unwrap_or(SafeSearch::All(false)));
-                if c.get("parental_enabled").and_then(Value::as_bool) == Some(true) {
-                    p.lists.push(catalogue_list(config, "hagezi-nsfw"));
-                }
-                if c.get("safebrowsing_enabled").and_then(Value::as_bool) == Some(true) {
-                    p.lists.push(catalogue_list(config, "urlhaus"));
-                }
-            }
-            if !global_services {
-                let (blocked, schedules) = services(r, c.get("blocked_services"), &pname);
-                p.blocked_services = blocked;
-                p.schedules = schedules;
-            }
-            config.policies.insert(pname.clone(), p);
-            pname
-        };
+        let upstream = client_upstream(r, config, c, &name);
+        let policy = client_policy(r, config, c, &name, upstream);
         for subnet in subnets {
             if config.clients.iter().any(|x| x.subnet == subnet) {
                 r.report(
@@ -979,15 +1035,186 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
                 tags: tags.clone(),
             });
         }
-        if c.get("upstreams")
-            .and_then(Value::as_sequence)
-            .is_some_and(|u| !u.is_empty())
-        {
+    }
+}
+
+/// A persistent client's own upstreams (plain server lines) as a group of their own, by
+/// the group's name.
+fn client_upstream(
+    r: &mut Reader<'_>,
+    config: &mut Config,
+    c: &Value,
+    name: &str,
+) -> Option<String> {
+    let lines: Vec<String> = c
+        .get("upstreams")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut servers = Vec::new();
+    for line in &lines {
+        if line.starts_with("[/") {
             r.report(
                 "clients.persistent",
-                &name,
-                "upstreams of its own: not imported",
+                format!("{name} {line}"),
+                "a client's [/domain/] upstream: Ward's forward zones are every client's",
             );
+            continue;
         }
+        match server(line) {
+            Ok(s) => servers.push(s),
+            Err(why) => r.report("clients.persistent", format!("{name} {line}"), why),
+        }
+    }
+    if servers.is_empty() {
+        return None;
+    }
+    if let Some((group, _)) = config.upstreams.iter().find(|(_, g)| g.servers == servers) {
+        return Some(group.clone());
+    }
+    let strategy = config.upstreams["default"].strategy;
+    let group = unique(&slug(&format!("client-{name}")), |n| {
+        config.upstreams.contains_key(n)
+    });
+    config
+        .upstreams
+        .insert(group.clone(), UpstreamGroupConfig { servers, strategy });
+    Some(group)
+}
+
+/// The policy of a persistent client: the default one when it uses the global settings,
+/// the global blocked services and no upstreams of its own; else `client-<name>`, which
+/// extends the default policy when the client only adds to it, and is built on its own
+/// when it turns off something the default policy has on (Ward's policies inherit by
+/// adding: a child cannot drop its parent's lists).
+fn client_policy(
+    r: &mut Reader<'_>,
+    config: &mut Config,
+    c: &Value,
+    name: &str,
+    upstream: Option<String>,
+) -> String {
+    let flag = |key: &str| c.get(key).and_then(Value::as_bool);
+    let global = flag("use_global_settings").unwrap_or(true);
+    let global_services = flag("use_global_blocked_services").unwrap_or(true);
+    if global && global_services && upstream.is_none() {
+        return config.default_policy.clone();
+    }
+    let default = config.policies[&config.default_policy].clone();
+    let has = |id: &str| default.lists.iter().any(|l| l == id);
+    let (g_filter, g_parental, g_safe) = (
+        config.dns.filtering_enabled,
+        has("hagezi-nsfw"),
+        has("urlhaus"),
+    );
+    let (filter, parental, safe) = if global {
+        (g_filter, g_parental, g_safe)
+    } else {
+        (
+            flag("filtering_enabled").unwrap_or(false),
+            flag("parental_enabled").unwrap_or(false),
+            flag("safebrowsing_enabled").unwrap_or(false),
+        )
+    };
+    if filter && !g_filter {
+        r.report(
+            "clients.persistent",
+            name,
+            "filters while filtering is off globally: Ward's switch (dns.filtering_enabled) \
+             is every policy's, so it does not filter either",
+        );
+    }
+    let g_services = !default.blocked_services.is_empty() || !default.schedules.is_empty();
+    let additive = (filter || !g_filter)
+        && (parental || !g_parental)
+        && (safe || !g_safe)
+        && (global_services || !g_services);
+    let pname = unique(&slug(&format!("client-{name}")), |n| {
+        config.policies.contains_key(n)
+    });
+    let mut p = PolicyConfig {
+        upstream,
+        ..Default::default()
+    };
+    if additive {
+        p.extends = Some(config.default_policy.clone());
+    } else {
+        // Standalone: the filter lists and a copy of the user rules when it filters, the
+        // parental and safe-browsing lists by its own switches.
+        if filter {
+            p.lists = default
+                .lists
+                .iter()
+                .filter(|l| *l != "hagezi-nsfw" && *l != "urlhaus")
+                .cloned()
+                .collect();
+            p.rules = default.rules.clone();
+            if !p.rules.is_empty() {
+                r.report(
+                    "clients.persistent",
+                    name,
+                    "turns off a global setting, so its policy has its own copy of the user \
+                     rules (later changes to the global ones do not reach it)",
+                );
+            }
+        }
+        p.safe_search = default.safe_search.clone();
+        if global_services {
+            let v = r.at(&r.filtering("blocked_services"));
+            (p.blocked_services, p.schedules) = services(r, v, &pname);
+        }
+    }
+    if !global {
+        let safe_search = if r.schema >= 19 {
+            safe_search(c.get("safe_search"), None)
+        } else {
+            safe_search(None, flag("safesearch_enabled"))
+        };
+        p.safe_search = Some(safe_search.unwrap_or(SafeSearch::All(false)));
+        if parental && !(additive && g_parental) {
+            p.lists.push(catalogue_list(config, "hagezi-nsfw"));
+        }
+        if safe && !(additive && g_safe) {
+            p.lists.push(catalogue_list(config, "urlhaus"));
+        }
+    }
+    if !global_services {
+        (p.blocked_services, p.schedules) = services(r, c.get("blocked_services"), &pname);
+    }
+    config.policies.insert(pname.clone(), p);
+    pname
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reverse_zones;
+
+    fn zones(net: &str) -> Vec<String> {
+        reverse_zones(net.parse().unwrap())
+    }
+
+    #[test]
+    fn reverse_zones_follow_octets_and_nibbles() {
+        assert_eq!(zones("10.0.0.0/8"), ["10.in-addr.arpa"]);
+        assert_eq!(zones("192.168.0.0/16"), ["168.192.in-addr.arpa"]);
+        let twelve = zones("172.16.0.0/12");
+        assert_eq!(twelve.len(), 16);
+        assert_eq!(twelve[0], "16.172.in-addr.arpa");
+        assert_eq!(twelve[15], "31.172.in-addr.arpa");
+        assert_eq!(zones("192.168.1.7/32"), ["7.1.168.192.in-addr.arpa"]);
+        assert_eq!(zones("fd00::/8"), ["d.f.ip6.arpa"]);
+        assert_eq!(zones("fc00::/7"), ["c.f.ip6.arpa", "d.f.ip6.arpa"]);
+        assert_eq!(zones("2001:db8::/32"), ["8.b.d.0.1.0.0.2.ip6.arpa"]);
+        assert_eq!(zones("fe80::/10").len(), 4);
+        assert_eq!(zones("10.0.0.0/7"), ["10.in-addr.arpa", "11.in-addr.arpa"]);
+        assert_eq!(
+            zones("0.0.0.0/1").len(),
+            128,
+            "at most 128: one octet's spread"
+        );
     }
 }

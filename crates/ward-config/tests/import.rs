@@ -3,7 +3,7 @@
 //! rewrites, and one from an older schema. Each import validates, maps what it should,
 //! and names what it cannot.
 
-use ward_config::import::import_adguard;
+use ward_config::import::{import_adguard, import_adguard_in};
 use ward_config::{BlockingMode, Config, RecordKind, SafeSearch, SafeSearchLevel, Strategy};
 
 fn fixture(name: &str) -> String {
@@ -85,7 +85,9 @@ fn clients_tags_conditional_upstreams_and_rewrites() {
     assert!(c.records.iter().any(|r| r.name == "nas.home.example"));
     assert!(reported(u, "upstream's-answer exception"));
     // A client with its own settings: a policy of its own, with the pause schedule as
-    // windows that let its services through.
+    // windows that let its services through. Its blocked services replace the global
+    // ones, as in AdGuard Home, so it does not extend the default policy: it has the
+    // filter lists, a copy of the user rules, and its own parental control.
     let tablet = c
         .clients
         .iter()
@@ -94,8 +96,29 @@ fn clients_tags_conditional_upstreams_and_rewrites() {
     assert_ne!(tablet.policy, c.default_policy);
     assert!(tablet.tags.iter().any(|t| t == "user_child"));
     let own = &c.policies[&tablet.policy];
-    assert_eq!(own.extends.as_deref(), Some(c.default_policy.as_str()));
+    let default = &c.policies[&c.default_policy];
+    assert_eq!(own.extends, None);
+    assert!(
+        own.lists.iter().any(|l| l == "hagezi-pro"),
+        "{:?}",
+        own.lists
+    );
+    assert_eq!(own.rules, default.rules);
     assert!(!own.blocked_services.is_empty());
+    assert_ne!(own.blocked_services, default.blocked_services);
+    assert!(reported(u, "its own copy of the user rules"));
+    // A client with upstreams of its own: an upstream group, and a policy that extends
+    // the default one with it.
+    let iot = c
+        .clients
+        .iter()
+        .find(|x| x.name.as_deref() == Some("IoT VLAN"))
+        .unwrap();
+    let iot = &c.policies[&iot.policy];
+    assert_eq!(iot.extends.as_deref(), Some(c.default_policy.as_str()));
+    let group = &c.upstreams[iot.upstream.as_deref().unwrap()];
+    assert_eq!(group.servers.len(), 1);
+    assert!(group.servers[0].to_string().contains("dns.quad9.net"));
     assert!(
         own.schedules
             .iter()
@@ -179,8 +202,9 @@ fn files_it_cannot_read_say_why() {
 fn imports_match_their_golden_configs_and_reports() {
     let dir = format!("{}/../../tests/data/agh", env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
-    for name in ["home", "clients", "old-schema"] {
-        let imported = import_adguard(&fixture(&format!("{name}.yaml"))).unwrap();
+    for name in ["home", "clients", "old-schema", "router"] {
+        let text = fixture(&format!("{name}.yaml"));
+        let imported = import_adguard_in(&text, Some(dir.as_ref())).unwrap();
         let yaml = imported.config.to_yaml();
         let report = imported.unmapped.join("\n") + "\n";
         for (ext, got) in [("ward.yaml", &yaml), ("report", &report)] {
@@ -196,4 +220,68 @@ fn imports_match_their_golden_configs_and_reports() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn upstreams_from_a_file_private_networks_and_clients_that_turn_things_off() {
+    let dir = format!("{}/../../tests/data/agh", env!("CARGO_MANIFEST_DIR"));
+    let text = fixture("router.yaml");
+    let c = round_trip(&import_adguard_in(&text, Some(dir.as_ref())).unwrap().config);
+    // The upstream file's lines, not upstream_dns's.
+    let default = &c.upstreams["default"];
+    assert_eq!(default.servers.len(), 1);
+    assert!(default.servers[0].to_string().contains("dns.quad9.net"));
+    let zones: Vec<&str> = c
+        .forward
+        .iter()
+        .flat_map(|f| f.zones.iter().map(String::as_str))
+        .collect();
+    for zone in [
+        "home.example",
+        "168.192.in-addr.arpa",
+        "16.172.in-addr.arpa",
+    ] {
+        assert!(zones.contains(&zone), "{zone}: {zones:?}");
+    }
+    assert!(zones.contains(&"31.172.in-addr.arpa") && zones.contains(&"d.f.ip6.arpa"));
+    assert!(
+        !zones.contains(&"10.in-addr.arpa"),
+        "only the private networks named"
+    );
+    let policy_of = |name: &str| {
+        let client = c.clients.iter().find(|x| x.name.as_deref() == Some(name));
+        &c.policies[&client.unwrap().policy]
+    };
+    // Filtering off for the work laptop: nothing of the default policy reaches it.
+    let work = policy_of("Work laptop");
+    assert_eq!(work.extends, None);
+    assert!(work.lists.is_empty() && work.rules.is_empty());
+    // Parental control off for the parents: the lists and rules, not the adult list.
+    let parents = policy_of("Parents phone");
+    assert_eq!(parents.extends, None);
+    assert_eq!(parents.lists, ["adguard-dns"]);
+    assert_eq!(parents.rules, ["||ads.example^"]);
+    assert!(
+        c.policies["default"]
+            .lists
+            .iter()
+            .any(|l| l == "hagezi-nsfw")
+    );
+    // Upstreams of its own, and the global settings otherwise.
+    let guest = policy_of("Guest");
+    assert_eq!(guest.extends.as_deref(), Some("default"));
+    assert_eq!(
+        c.upstreams[guest.upstream.as_deref().unwrap()]
+            .servers
+            .len(),
+        1
+    );
+    // Without the directory the file is not read, and the report says so.
+    let alone = import_adguard(&text).unwrap();
+    assert!(reported(&alone.unmapped, "dns.upstream_dns_file"));
+    assert!(
+        alone.config.upstreams["default"].servers[0]
+            .to_string()
+            .contains("9.9.9.9")
+    );
 }
