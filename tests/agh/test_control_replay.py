@@ -178,6 +178,44 @@ def test_adguardhome_sync_origin_reads_and_replica_writes(ward):
     assert call(ward, "PUT", "/control/blocked_services/update",
                 {"ids": ["roblox"], "schedule": {"time_zone": "Local"}})[0] == 200
     until(lambda: dig(ward, "www.roblox.com") == "0.0.0.0", "the services synced")
+    # Clients that turn a global setting off, as AdGuard Home's per-client settings
+    # replace the global ones: filtering off (and upstreams of its own) for a laptop; own
+    # blocked services for a
+    # console, which then has the lists and user rules but not the global services.
+    laptop = dict(client, name="work-laptop", ids=["127.0.0.6"], use_global_settings=False,
+                  filtering_enabled=False, use_global_blocked_services=True,
+                  blocked_services=[], upstreams=["127.0.0.1:9"])
+    console = dict(client, name="console", ids=["127.0.0.7"], use_global_settings=True,
+                   use_global_blocked_services=False, blocked_services=["tiktok"])
+    for c in (laptop, console):
+        assert call(ward, "POST", "/control/clients/add", c)[0] == 200
+    until(lambda: dig(ward, "www.tiktok.com", src="127.0.0.7") == "0.0.0.0", "the console")
+    assert dig(ward, "www.roblox.com", src="127.0.0.7") != "0.0.0.0"
+    assert dig(ward, "ads.example", src="127.0.0.7") == "0.0.0.0"
+    assert dig(ward, "custom.example", src="127.0.0.7") == "0.0.0.0"
+    for name in ("ads.example", "custom.example"):
+        assert dig(ward, name, src="127.0.0.6") != "0.0.0.0", name
+    # Blocked services are not filtering in AdGuard Home: the laptop keeps the global ones.
+    assert dig(ward, "www.roblox.com", src="127.0.0.6") == "0.0.0.0"
+    # New global user rules reach the console's copy of them.
+    rules = json.loads(call(ward, "GET", "/control/filtering/status")[2])["user_rules"]
+    assert call(ward, "POST", "/control/filtering/set_rules",
+                {"rules": rules + ["||later.example^"]})[0] == 200
+    until(lambda: dig(ward, "later.example", src="127.0.0.7") == "0.0.0.0", "the rules copied")
+    assert dig(ward, "later.example", src="127.0.0.6") != "0.0.0.0"
+    listed = {c["name"]: c for c in
+              json.loads(call(ward, "GET", "/control/clients")[2])["clients"]}
+    assert listed["work-laptop"]["filtering_enabled"] is False
+    assert listed["work-laptop"]["use_global_settings"] is False
+    assert listed["work-laptop"]["upstreams"] == ["127.0.0.1:9"]
+    assert listed["console"]["filtering_enabled"] is True
+    assert listed["console"]["use_global_blocked_services"] is False
+    assert listed["console"]["blocked_services"] == ["tiktok"]
+    for c in (laptop, console):
+        assert call(ward, "POST", "/control/clients/delete", {"name": c["name"]})[0] == 200
+    config = json.loads(call(ward, "GET", "/api/v1/config", content_type=None)[2])["config"]
+    assert not [p for p in config["policies"] if p.startswith("client-")], config["policies"]
+    assert list(config["upstreams"]) == ["default"], "the laptop's group went with it"
     status, _, body = call(ward, "PUT", "/control/blocked_services/update", {"ids": ["nope"]})
     assert (status, body) == (422, 'validating: unknown blocked-service "nope"\n')
     assert call(ward, "POST", "/control/access/set", got["access/list"])[0] == 200

@@ -1018,7 +1018,7 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
             continue;
         }
         let upstream = client_upstream(r, config, c, &name);
-        let policy = client_policy(r, config, c, &name, upstream);
+        let policy = file_client_policy(r, config, c, &name, upstream);
         for subnet in subnets {
             if config.clients.iter().any(|x| x.subnet == subnet) {
                 r.report(
@@ -1070,28 +1070,35 @@ fn client_upstream(
             Err(why) => r.report("clients.persistent", format!("{name} {line}"), why),
         }
     }
-    if servers.is_empty() {
-        return None;
-    }
+    (!servers.is_empty()).then(|| client_upstream_group(config, name, servers))
+}
+
+/// The upstream group of a client's own upstreams: one with the same servers, else a new
+/// `client-<name>` with the default group's strategy.
+pub fn client_upstream_group(
+    config: &mut Config,
+    name: &str,
+    servers: Vec<UpstreamServer>,
+) -> String {
     if let Some((group, _)) = config.upstreams.iter().find(|(_, g)| g.servers == servers) {
-        return Some(group.clone());
+        return group.clone();
     }
-    let strategy = config.upstreams["default"].strategy;
+    let strategy = config
+        .upstreams
+        .get("default")
+        .map_or(crate::Strategy::Parallel, |g| g.strategy);
     let group = unique(&slug(&format!("client-{name}")), |n| {
         config.upstreams.contains_key(n)
     });
     config
         .upstreams
         .insert(group.clone(), UpstreamGroupConfig { servers, strategy });
-    Some(group)
+    group
 }
 
-/// The policy of a persistent client: the default one when it uses the global settings,
-/// the global blocked services and no upstreams of its own; else `client-<name>`, which
-/// extends the default policy when the client only adds to it, and is built on its own
-/// when it turns off something the default policy has on (Ward's policies inherit by
-/// adding: a child cannot drop its parent's lists).
-fn client_policy(
+/// The policy of a persistent client read from the file ([`client_policy`]), reporting
+/// what differs.
+fn file_client_policy(
     r: &mut Reader<'_>,
     config: &mut Config,
     c: &Value,
@@ -1101,26 +1108,35 @@ fn client_policy(
     let flag = |key: &str| c.get(key).and_then(Value::as_bool);
     let global = flag("use_global_settings").unwrap_or(true);
     let global_services = flag("use_global_blocked_services").unwrap_or(true);
-    if global && global_services && upstream.is_none() {
-        return config.default_policy.clone();
-    }
-    let default = config.policies[&config.default_policy].clone();
-    let has = |id: &str| default.lists.iter().any(|l| l == id);
-    let (g_filter, g_parental, g_safe) = (
-        config.dns.filtering_enabled,
-        has("hagezi-nsfw"),
-        has("urlhaus"),
-    );
-    let (filter, parental, safe) = if global {
-        (g_filter, g_parental, g_safe)
+    let safe_search = if r.schema >= 19 {
+        safe_search(c.get("safe_search"), None)
     } else {
-        (
-            flag("filtering_enabled").unwrap_or(false),
-            flag("parental_enabled").unwrap_or(false),
-            flag("safebrowsing_enabled").unwrap_or(false),
-        )
+        safe_search(None, flag("safesearch_enabled"))
     };
-    if filter && !g_filter {
+    let (blocked_services, pause) = if global_services {
+        (Vec::new(), None)
+    } else {
+        // Named for the policy in `client_policy`: parsed here for the report.
+        let (ids, _) = services(r, c.get("blocked_services"), "");
+        let pause = c
+            .get("blocked_services")
+            .and_then(|b| b.get("schedule"))
+            .cloned();
+        (ids, pause)
+    };
+    let settings = ClientSettings {
+        use_global_settings: global,
+        filtering_enabled: flag("filtering_enabled").unwrap_or(false),
+        parental_enabled: flag("parental_enabled").unwrap_or(false),
+        safebrowsing_enabled: flag("safebrowsing_enabled").unwrap_or(false),
+        safe_search: safe_search.unwrap_or(SafeSearch::All(false)),
+        use_global_blocked_services: global_services,
+        blocked_services,
+        pause,
+        upstream,
+    };
+    let made = client_policy(config, name, &settings);
+    if made.filters_while_off {
         r.report(
             "clients.persistent",
             name,
@@ -1128,53 +1144,132 @@ fn client_policy(
              is every policy's, so it does not filter either",
         );
     }
+    if made.copies_rules {
+        r.report(
+            "clients.persistent",
+            name,
+            "turns off a global setting, so its policy has its own copy of the user rules \
+             (later changes to the global ones do not reach it)",
+        );
+    }
+    made.name
+}
+
+/// A persistent client's settings as AdGuard Home keeps them: in its config file, and in
+/// the bodies of `/control/clients/add` and `/control/clients/update`.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Off: the next four apply.
+    pub use_global_settings: bool,
+    /// Its lists and user rules.
+    pub filtering_enabled: bool,
+    /// The catalogue's `hagezi-nsfw`.
+    pub parental_enabled: bool,
+    /// The catalogue's `urlhaus`.
+    pub safebrowsing_enabled: bool,
+    /// Its safe search.
+    pub safe_search: SafeSearch,
+    /// Off: the next two apply, instead of the global ones.
+    pub use_global_blocked_services: bool,
+    /// Its blocked services (ids Ward's catalogue has).
+    pub blocked_services: Vec<String>,
+    /// Their pause schedule, in AdGuard Home's shape ([`pause_windows`]).
+    pub pause: Option<Value>,
+    /// The upstream group of its own upstreams.
+    pub upstream: Option<String>,
+}
+
+/// What [`client_policy`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPolicy {
+    /// The policy for the client's rules: the default one, or one of its own.
+    pub name: String,
+    /// Its own policy holds a copy of the default policy's custom rules.
+    pub copies_rules: bool,
+    /// It filters where filtering is off globally (`dns.filtering_enabled`), which Ward
+    /// applies to every policy.
+    pub filters_while_off: bool,
+}
+
+/// The policy of a persistent client named `name`: the default one when it uses the
+/// global settings, the global blocked services and no upstreams of its own; else a new
+/// `client-<name>`, which extends the default policy when the client only adds to it, and
+/// is built on its own when it turns off something the default policy has on (Ward's
+/// policies inherit by adding: a child cannot drop its parent's lists or services).
+pub fn client_policy(config: &mut Config, name: &str, s: &ClientSettings) -> ClientPolicy {
+    let mut made = ClientPolicy {
+        name: config.default_policy.clone(),
+        copies_rules: false,
+        filters_while_off: false,
+    };
+    if s.use_global_settings && s.use_global_blocked_services && s.upstream.is_none() {
+        return made;
+    }
+    let Some(default) = config.policies.get(&config.default_policy).cloned() else {
+        return made;
+    };
+    let catalogue_ids = |entry: &str| -> Vec<String> {
+        config
+            .lists
+            .iter()
+            .filter(|l| l.catalogue.as_deref() == Some(entry))
+            .map(|l| l.id.clone())
+            .collect()
+    };
+    let (nsfw, urlhaus) = (catalogue_ids("hagezi-nsfw"), catalogue_ids("urlhaus"));
+    let has = |ids: &[String]| default.lists.iter().any(|l| ids.contains(l));
+    let (g_filter, g_parental, g_safe) = (config.dns.filtering_enabled, has(&nsfw), has(&urlhaus));
+    let (filter, parental, safe) = if s.use_global_settings {
+        (g_filter, g_parental, g_safe)
+    } else {
+        (
+            s.filtering_enabled,
+            s.parental_enabled,
+            s.safebrowsing_enabled,
+        )
+    };
+    made.filters_while_off = filter && !g_filter && !s.use_global_settings;
     let g_services = !default.blocked_services.is_empty() || !default.schedules.is_empty();
     let additive = (filter || !g_filter)
         && (parental || !g_parental)
         && (safe || !g_safe)
-        && (global_services || !g_services);
+        && (s.use_global_blocked_services || !g_services);
     let pname = unique(&slug(&format!("client-{name}")), |n| {
         config.policies.contains_key(n)
     });
     let mut p = PolicyConfig {
-        upstream,
+        upstream: s.upstream.clone(),
         ..Default::default()
     };
     if additive {
         p.extends = Some(config.default_policy.clone());
     } else {
-        // Standalone: the filter lists and a copy of the user rules when it filters, the
+        // On its own: the filter lists and a copy of the user rules when it filters, the
         // parental and safe-browsing lists by its own switches.
         if filter {
             p.lists = default
                 .lists
                 .iter()
-                .filter(|l| *l != "hagezi-nsfw" && *l != "urlhaus")
+                .filter(|l| !nsfw.contains(l) && !urlhaus.contains(l))
                 .cloned()
                 .collect();
             p.rules = default.rules.clone();
-            if !p.rules.is_empty() {
-                r.report(
-                    "clients.persistent",
-                    name,
-                    "turns off a global setting, so its policy has its own copy of the user \
-                     rules (later changes to the global ones do not reach it)",
-                );
-            }
+            made.copies_rules = !p.rules.is_empty();
         }
         p.safe_search = default.safe_search.clone();
-        if global_services {
-            let v = r.at(&r.filtering("blocked_services"));
-            (p.blocked_services, p.schedules) = services(r, v, &pname);
+        if s.use_global_blocked_services {
+            p.blocked_services = default.blocked_services.clone();
+            let prefix = format!("{}-pause-", config.default_policy);
+            p.schedules = default.schedules.clone();
+            for w in &mut p.schedules {
+                if let Some(n) = w.name.as_deref().and_then(|n| n.strip_prefix(&prefix)) {
+                    w.name = Some(format!("{pname}-pause-{n}"));
+                }
+            }
         }
     }
-    if !global {
-        let safe_search = if r.schema >= 19 {
-            safe_search(c.get("safe_search"), None)
-        } else {
-            safe_search(None, flag("safesearch_enabled"))
-        };
-        p.safe_search = Some(safe_search.unwrap_or(SafeSearch::All(false)));
+    if !s.use_global_settings {
+        p.safe_search = Some(s.safe_search.clone());
         if parental && !(additive && g_parental) {
             p.lists.push(catalogue_list(config, "hagezi-nsfw"));
         }
@@ -1182,11 +1277,18 @@ fn client_policy(
             p.lists.push(catalogue_list(config, "urlhaus"));
         }
     }
-    if !global_services {
-        (p.blocked_services, p.schedules) = services(r, c.get("blocked_services"), &pname);
+    if !s.use_global_blocked_services {
+        p.blocked_services = s.blocked_services.clone();
+        p.schedules = match &s.pause {
+            Some(pause) if !s.blocked_services.is_empty() => {
+                pause_windows(pause, &pname, &s.blocked_services)
+            }
+            _ => Vec::new(),
+        };
     }
     config.policies.insert(pname.clone(), p);
-    pname
+    made.name = pname;
+    made
 }
 
 #[cfg(test)]

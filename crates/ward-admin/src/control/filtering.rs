@@ -353,14 +353,29 @@ pub(super) struct RulesBody {
     rules: Vec<String>,
 }
 
-/// `POST /control/filtering/set_rules`: the default policy's own rules, as given. Only
-/// that small rule set compiles again; no list does.
+/// `POST /control/filtering/set_rules`: the default policy's own rules, as given, and
+/// the copies of them that clients' policies of their own hold (a client that turns a
+/// global setting off cannot extend the default policy; see
+/// [`ward_config::import::client_policy`]), so that AdGuard Home's global user rules stay
+/// every client's. Only those small rule sets compile again; no list does.
 pub(super) async fn set_rules(
     State(state): State<AdminState>,
     Body(body): Body<RulesBody>,
 ) -> Response {
     write(&state, empty, move |config| {
-        default_policy(config)?.rules = body.rules;
+        let old = std::mem::replace(&mut default_policy(config)?.rules, body.rules.clone());
+        let clients: std::collections::BTreeSet<&str> =
+            config.clients.iter().map(|c| c.policy.as_str()).collect();
+        for (name, policy) in &mut config.policies {
+            let copy = name.starts_with("client-")
+                && clients.contains(name.as_str())
+                && policy.extends.is_none()
+                && !old.is_empty()
+                && policy.rules == old;
+            if copy {
+                policy.rules.clone_from(&body.rules);
+            }
+        }
         Ok(())
     })
     .await

@@ -258,10 +258,17 @@ pub(super) async fn services_get(State(state): State<AdminState>) -> Response {
         return starting();
     };
     let ids = effective(&config).map(|p| blocked_ids(&p.blocked_services));
-    let prefix = format!("{}-pause-", config.default_policy);
+    let schedule = pause_of(&config, &config.default_policy);
+    json(json!({ "schedule": schedule, "ids": ids.filter(|i| !i.is_empty()) }))
+}
+
+/// The pause schedule of a policy's blocked services, in AdGuard Home's shape: its
+/// windows named `<policy>-pause-<n>`.
+fn pause_of(config: &Config, policy: &str) -> Value {
+    let prefix = format!("{policy}-pause-");
     let windows: Vec<&ward_config::Schedule> = config
         .policies
-        .get(&config.default_policy)
+        .get(policy)
         .map(|p| {
             p.schedules
                 .iter()
@@ -269,9 +276,8 @@ pub(super) async fn services_get(State(state): State<AdminState>) -> Response {
                 .collect()
         })
         .unwrap_or_default();
-    let schedule = serde_json::to_value(ward_config::import::pause_schedule(&windows))
-        .unwrap_or_else(|_| json!({ "time_zone": "Local" }));
-    json(json!({ "schedule": schedule, "ids": ids.filter(|i| !i.is_empty()) }))
+    serde_json::to_value(ward_config::import::pause_schedule(&windows))
+        .unwrap_or_else(|_| json!({ "time_zone": "Local" }))
 }
 
 #[derive(Deserialize, Default)]
@@ -495,30 +501,60 @@ pub(super) async fn clients(State(state): State<AdminState>) -> Response {
                 .as_ref()
                 .map_or(SafeSearch::All(false), |p| p.safe_search.clone());
             let safe = safe_search_json(&safe);
-            let uses = |entry: &str| {
-                policy.as_ref().is_some_and(|p| {
-                    p.lists.iter().any(|id| {
-                        config
-                            .lists
-                            .iter()
-                            .any(|l| l.id == *id && l.catalogue.as_deref() == Some(entry))
-                    })
-                })
+            let catalogue = |id: &String| {
+                config
+                    .lists
+                    .iter()
+                    .find(|l| l.id == *id)
+                    .and_then(|l| l.catalogue.as_deref())
             };
+            let uses = |entry: &str| {
+                policy
+                    .as_ref()
+                    .is_some_and(|p| p.lists.iter().any(|id| catalogue(id) == Some(entry)))
+            };
+            let filters = policy.as_ref().is_some_and(|p| {
+                !p.rules.is_empty()
+                    || p.lists.iter().any(|id| {
+                        ![PARENTAL.1, SAFE_BROWSING.1].contains(&catalogue(id).unwrap_or(""))
+                    })
+            });
+            // Its own policy, as AdGuard Home's switches: the global settings where it
+            // extends the default policy without changing them.
+            let own = (c.policy != config.default_policy)
+                .then(|| config.policies.get(&c.policy))
+                .flatten();
+            let extends = |p: &ward_config::PolicyConfig| {
+                p.extends.as_deref() == Some(config.default_policy.as_str())
+            };
+            let global_settings =
+                own.is_none_or(|p| extends(p) && p.safe_search.is_none() && p.lists.is_empty());
+            let global_services = own.is_none_or(|p| {
+                extends(p) && p.blocked_services.is_empty() && p.schedules.is_empty()
+            });
+            let upstreams = own
+                .and_then(|p| p.upstream.as_ref())
+                .and_then(|g| config.upstreams.get(g))
+                .map(|g| {
+                    g.servers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                });
             json!({
                 "safe_search": safe,
-                "blocked_services_schedule": { "time_zone": "Local" },
+                "blocked_services_schedule": pause_of(&config, &c.policy),
                 "name": c.name.clone().unwrap_or_else(|| c.subnet.to_string()),
                 "blocked_services": policy.as_ref().map(|p| blocked_ids(&p.blocked_services)),
                 "ids": [c.subnet.to_string()],
                 "tags": (!c.tags.is_empty()).then(|| c.tags.clone()),
-                "upstreams": null,
-                "filtering_enabled": true,
+                "upstreams": upstreams,
+                "filtering_enabled": filters,
                 "parental_enabled": uses(PARENTAL.1),
                 "safebrowsing_enabled": uses(SAFE_BROWSING.1),
                 "safesearch_enabled": safe["enabled"],
-                "use_global_blocked_services": c.policy == config.default_policy,
-                "use_global_settings": c.policy == config.default_policy,
+                "use_global_blocked_services": global_services,
+                "use_global_settings": global_settings,
                 "ignore_querylog": false,
                 "ignore_statistics": false,
                 "upstreams_cache_size": 0,
@@ -541,29 +577,20 @@ pub(super) struct ClientBody {
     ids: Vec<String>,
     tags: Vec<String>,
     use_global_settings: Option<bool>,
+    filtering_enabled: bool,
+    parental_enabled: bool,
+    safebrowsing_enabled: bool,
     safe_search: Option<SafeSearchBody>,
     safesearch_enabled: Option<bool>,
     use_global_blocked_services: Option<bool>,
     blocked_services: Vec<String>,
+    blocked_services_schedule: Option<Value>,
+    upstreams: Vec<String>,
 }
 
-/// The policy a client with settings of its own gets.
-fn client_policy(name: &str) -> String {
-    let slug: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("client-{}", slug.trim_matches('-'))
-}
-
-/// Adds `body` as client rules (one per address or subnet) and, when it has settings of
-/// its own, a policy that extends the default policy with them.
+/// Adds `body` as client rules (one per address or subnet) and, when it has settings or
+/// upstreams of its own, a policy of its own, as the import makes it
+/// ([`ward_config::import::client_policy`]).
 fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
     let name = body.name.trim().to_owned();
     if name.is_empty() {
@@ -607,35 +634,47 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
         }
         subnets.push(net);
     }
-    let own_settings = !body.use_global_settings.unwrap_or(true);
-    let own_services = !body.use_global_blocked_services.unwrap_or(true);
-    let policy = if own_settings || own_services {
-        let policy = client_policy(&name);
-        let mut p = ward_config::PolicyConfig {
-            extends: Some(config.default_policy.clone()),
-            ..Default::default()
-        };
-        if own_settings {
-            let safe = body.safe_search.clone().unwrap_or(SafeSearchBody {
-                enabled: body.safesearch_enabled.unwrap_or(false),
-                bing: true,
-                duckduckgo: true,
-                ecosia: true,
-                google: true,
-                pixabay: true,
-                yandex: true,
-                youtube: true,
-            });
-            p.safe_search = Some(safe_search_setting(&safe));
+    let mut servers = Vec::new();
+    for line in body.upstreams.iter().map(|l| l.trim()) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
         }
-        if own_services {
-            p.blocked_services = body.blocked_services.clone();
-        }
-        config.policies.insert(policy.clone(), p);
-        policy
-    } else {
-        config.default_policy.clone()
+        let server = line.parse().map_err(|e| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format!("adding client: upstream {line:?}: {e}"),
+            )
+        })?;
+        servers.push(server);
+    }
+    let upstream = (!servers.is_empty())
+        .then(|| ward_config::import::client_upstream_group(config, &name, servers));
+    let safe = body.safe_search.clone().unwrap_or(SafeSearchBody {
+        enabled: body.safesearch_enabled.unwrap_or(false),
+        bing: true,
+        duckduckgo: true,
+        ecosia: true,
+        google: true,
+        pixabay: true,
+        yandex: true,
+        youtube: true,
+    });
+    let pause = body
+        .blocked_services_schedule
+        .as_ref()
+        .and_then(|s| serde_norway::to_value(s).ok());
+    let settings = ward_config::import::ClientSettings {
+        use_global_settings: body.use_global_settings.unwrap_or(true),
+        filtering_enabled: body.filtering_enabled,
+        parental_enabled: body.parental_enabled,
+        safebrowsing_enabled: body.safebrowsing_enabled,
+        safe_search: safe_search_setting(&safe),
+        use_global_blocked_services: body.use_global_blocked_services.unwrap_or(true),
+        blocked_services: body.blocked_services.clone(),
+        pause,
+        upstream,
     };
+    let policy = ward_config::import::client_policy(config, &name, &settings).name;
     for subnet in subnets {
         config.clients.push(ward_config::ClientRule {
             subnet,
@@ -647,18 +686,39 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Removes the client `name`: its rules, and its own policy if nothing else uses it.
+/// Removes the client `name`: its rules, and its own policy (`client-...`) and upstream
+/// group if nothing else uses them.
 fn remove_client(config: &mut Config, name: &str) -> bool {
     let before = config.clients.len();
-    config.clients.retain(|c| c.name.as_deref() != Some(name));
-    let own = client_policy(name);
-    if !config.clients.iter().any(|c| c.policy == own)
-        && !config
-            .policies
-            .values()
-            .any(|p| p.extends.as_deref() == Some(&own))
-    {
-        config.policies.remove(&own);
+    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut config.clients)
+        .into_iter()
+        .partition(|c| c.name.as_deref() == Some(name));
+    config.clients = kept;
+    let own: std::collections::BTreeSet<String> = gone
+        .into_iter()
+        .map(|c| c.policy)
+        .filter(|p| p.starts_with("client-"))
+        .collect();
+    for policy in own {
+        let used = config.clients.iter().any(|c| c.policy == policy)
+            || config
+                .policies
+                .values()
+                .any(|p| p.extends.as_deref() == Some(&policy));
+        if used {
+            continue;
+        }
+        let group = config.policies.remove(&policy).and_then(|p| p.upstream);
+        if let Some(group) = group.filter(|g| g.starts_with("client-")) {
+            let used = config
+                .policies
+                .values()
+                .any(|p| p.upstream.as_deref() == Some(&group))
+                || config.forward.iter().any(|f| f.upstream == group);
+            if !used {
+                config.upstreams.remove(&group);
+            }
+        }
     }
     config.clients.len() != before
 }
