@@ -304,6 +304,10 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     let check_now = Arc::new(Notify::new());
     // POST /api/v1/lists/{id}/refresh checks the URL lists now, as SIGHUP does.
     admin.set_list_refresh(check_now.clone());
+    admin.set_cache_clear({
+        let handler = handler.clone();
+        Arc::new(move || handler.clear_cache())
+    });
     let refresher = tokio::spawn(refresh::run(
         reloader.clone(),
         downloader.clone(),

@@ -48,6 +48,9 @@ use ward_state::stats::Stats;
 /// added to it).
 pub type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// Empties the DNS answer cache (the server's, handed over at start).
+pub type CacheClear = Arc<dyn Fn() + Send + Sync>;
+
 /// What the admin endpoints report and change; shared with the server that sets it.
 #[derive(Clone, Default)]
 pub struct AdminState {
@@ -55,6 +58,8 @@ pub struct AdminState {
     status: Arc<OnceLock<StatusFn>>,
     control: Arc<OnceLock<Arc<api::Control>>>,
     refresh: Arc<OnceLock<Arc<Notify>>>,
+    /// Empties the DNS answer cache.
+    cache_clear: Arc<OnceLock<CacheClear>>,
     query_log: Arc<OnceLock<QueryLog>>,
     stats: Arc<OnceLock<Stats>>,
     metrics: Arc<OnceLock<Arc<Registry>>>,
@@ -124,6 +129,16 @@ impl AdminState {
 
     pub(crate) fn list_refresh(&self) -> Option<&Arc<Notify>> {
         self.refresh.get()
+    }
+
+    /// Lets `POST /control/cache_clear` empty the DNS server's answer cache. Only the first
+    /// call counts.
+    pub fn set_cache_clear(&self, clear: CacheClear) {
+        let _ = self.cache_clear.set(clear);
+    }
+
+    pub(crate) fn cache_clear(&self) -> Option<&CacheClear> {
+        self.cache_clear.get()
     }
 
     /// Lets `GET /api/v1/querylog` search `log` (until then, and when the query log is

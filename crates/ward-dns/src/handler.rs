@@ -241,6 +241,11 @@ impl Handler {
         errors
     }
 
+    /// Empties the answer cache: the next query for every name asks upstream.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
     /// Answers one DNS message from `src`. `udp` sets the size limit (the client's EDNS
     /// payload, else 512 bytes; larger answers are truncated with the TC bit) and the
     /// rate limit. Returns `None` for input that deserves no answer (not a query, not even

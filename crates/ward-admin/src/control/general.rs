@@ -408,6 +408,45 @@ pub(super) async fn dhcp_status() -> Response {
     }))
 }
 
+/// `POST /control/dhcp/*` (set_config, find_active_dhcp, the static leases, reset):
+/// AdGuard Home's answer where it has no DHCP server, 501 with the reason.
+pub(super) async fn dhcp_unsupported() -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        axum::Json(json!({ "message": "dhcp is not supported: Ward serves no DHCP (turn off adguardhome-sync's dhcp features)" })),
+    )
+        .into_response()
+}
+
+/// `POST /control/cache_clear`: the DNS answer cache emptied.
+pub(super) async fn cache_clear(State(state): State<AdminState>) -> Response {
+    match state.cache_clear() {
+        Some(clear) => {
+            clear();
+            ok()
+        }
+        None => starting(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TlsBody {
+    #[serde(default)]
+    enabled: bool,
+}
+
+/// `POST /control/tls/configure` and `tls/validate`: encrypted DNS off is what Ward has,
+/// answered with the status; on is refused until Ward serves DoT and DoH.
+pub(super) async fn tls_configure(Body(body): Body<TlsBody>) -> Response {
+    if body.enabled {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "encryption is not supported: Ward serves no DNS-over-TLS or DNS-over-HTTPS yet",
+        );
+    }
+    tls_status().await
+}
+
 /// `GET /control/tls/status`: encrypted DNS is off (AdGuard Home's shape for a fresh
 /// config).
 pub(super) async fn tls_status() -> Response {
