@@ -14,6 +14,7 @@ upstreams: { default: { servers: ["127.0.0.1:9"] } }
 lists:
   - { id: local, path: "{dir}/local.txt" }
   - { id: remote, url: "{list_url}" }
+  - { id: keep, path: "{dir}/keep.txt", allow: true }
 policies:
   main: { lists: [local], rules: ["||ads.example^"] }
   kids: { extends: main, lists: [remote], rules: ["||games.example^"] }
@@ -41,7 +42,7 @@ before(async () => {
   });
   await new Promise((ok) => lists.listen(0, '127.0.0.1', ok));
   const listUrl = `http://127.0.0.1:${lists.address().port}/list.txt`;
-  ward = await startWard(CONFIG.replace('{list_url}', listUrl), 'ui', { 'local.txt': LOCAL_LIST });
+  ward = await startWard(CONFIG.replace('{list_url}', listUrl), 'ui', { 'local.txt': LOCAL_LIST, 'keep.txt': '||kept.example^\n' });
   browser = await launch();
   // Some traffic for the dashboard: blocked names from both VLANs.
   for (let i = 0; i < 3; i++) dig(ward.dns, `x${i}.ads.example`, '127.0.0.2');
@@ -236,6 +237,11 @@ test('the lists page shows rules, skipped lines by reason, downloads and the pol
   await page.click('table.lists tr[data-list=local] summary');
   const reasons = await page.locator('table.lists tr[data-list=local] ul.reasons li').allTextContents();
   assert.deepEqual(reasons, ['cosmetic: 1', 'unsupported modifier: 1']);
+  // an allowlist says so
+  const keep = await page.locator('table.lists tr[data-list=keep] td').first().textContent();
+  assert.match(keep, /allowlist/);
+  const plain = await page.locator('table.lists tr[data-list=local] td').first().textContent();
+  assert.doesNotMatch(plain, /allowlist/);
   // the matrix: main names local; kids names remote and gets local from main
   const use = (list, policy) => page.getAttribute(`table.matrix tr[data-list=${list}] td[data-policy=${policy}]`, 'data-use');
   assert.equal(await use('local', 'main'), 'own');
