@@ -70,7 +70,7 @@ pub struct Layer {
 }
 
 /// The switches of `dns` that are the household's, not Git's: protection, its pause and
-/// filtering, as Home Assistant and the UI flip them (and as AdGuard Home, Pi-hole and
+/// filtering, as Home Assistant flips them through `/control` (and as AdGuard Home, Pi-hole and
 /// Blocky keep them, at run time). The API's setting wins over the file's until the API
 /// sets them back to the file's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
