@@ -471,6 +471,35 @@ fn local_cnames_are_followed_and_long_txt_values_split() {
 }
 
 #[test]
+fn mx_srv_and_ns_records_are_answered() {
+    let (upstream, _) = responder(by_class);
+    let records = r#"records:
+  - { name: home.lan, type: MX, value: "10  Mail.Home.lan." }
+  - { name: _sip._tcp.home.lan, type: SRV, value: "10 5 5060 pbx.home.lan" }
+  - { name: _none._tcp.home.lan, type: SRV, value: "0 0 0 ." }
+  - { name: lab.home.lan, type: NS, value: ns1.lab.home.lan }"#;
+    let (ward, _dir) = start("mx-srv-ns", upstream, "", records);
+    let short = |args: &[&str]| dig(&ward, "127.0.0.2", args).trim().to_owned();
+    // Host names normalised as the config loads them.
+    assert_eq!(short(&["+short", "MX", "home.lan"]), "10 mail.home.lan.");
+    assert_eq!(
+        short(&["+short", "SRV", "_sip._tcp.home.lan"]),
+        "10 5 5060 pbx.home.lan."
+    );
+    assert_eq!(short(&["+short", "SRV", "_none._tcp.home.lan"]), "0 0 0 .");
+    assert_eq!(
+        short(&["+short", "NS", "lab.home.lan"]),
+        "ns1.lab.home.lan."
+    );
+    // The name has records, none of this type: NODATA, not the upstream's answer.
+    let a = dig(&ward, "127.0.0.2", &["A", "home.lan"]);
+    assert!(
+        a.contains("status: NOERROR") && a.contains("ANSWER: 0"),
+        "{a}"
+    );
+}
+
+#[test]
 fn access_lists_drop_udp_and_refuse_tcp() {
     let (upstream, _) = responder(by_class);
     let (ward, _dir) = start(

@@ -379,11 +379,11 @@ pub(crate) struct LocalRecordSchema {
     /// The owner name; `*.example.com` answers every name below `example.com` that has no
     /// record of its own.
     name: String,
-    /// `A`, `AAAA`, `CNAME`, `TXT` or `PTR`.
+    /// `A`, `AAAA`, `CNAME`, `TXT`, `PTR`, `MX`, `SRV` or `NS`.
     #[serde(rename = "type")]
     rtype: String,
-    /// An IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR), any text
-    /// (TXT).
+    /// An IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR, NS),
+    /// `preference host` (MX), `priority weight port target` (SRV), any text (TXT).
     value: String,
     /// TTL of the answer, in seconds (default 300).
     ttl: Option<u32>,

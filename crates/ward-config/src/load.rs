@@ -524,8 +524,20 @@ impl Config {
     /// so that what serves is what its saved file loads as.
     pub fn normalise(&mut self) {
         for r in &mut self.records {
-            if matches!(r.rtype, RecordKind::Cname | RecordKind::Ptr) {
-                r.value = name::normalise(&r.value);
+            match r.rtype {
+                RecordKind::Cname | RecordKind::Ptr | RecordKind::Ns => {
+                    r.value = name::normalise(&r.value);
+                }
+                // The numbers as written, one space apart; the host normalised.
+                RecordKind::Mx | RecordKind::Srv => {
+                    let mut fields: Vec<String> =
+                        r.value.split_whitespace().map(str::to_owned).collect();
+                    if let Some(host) = fields.last_mut().filter(|h| *h != ".") {
+                        *host = name::normalise(host);
+                    }
+                    r.value = fields.join(" ");
+                }
+                RecordKind::A | RecordKind::Aaaa | RecordKind::Txt => {}
             }
         }
     }

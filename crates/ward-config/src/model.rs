@@ -476,8 +476,8 @@ pub struct LocalRecord {
     /// The record type (YAML key `type`).
     #[serde(rename = "type")]
     pub rtype: RecordKind,
-    /// The answer: an IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR) or
-    /// any text (TXT).
+    /// The answer: an IPv4 address (A), an IPv6 address (AAAA), a host name (CNAME, PTR,
+    /// NS), `preference host` (MX), `priority weight port target` (SRV) or any text (TXT).
     pub value: String,
     /// TTL of the answer, in seconds.
     #[serde(default = "default_record_ttl")]
@@ -502,6 +502,15 @@ pub enum RecordKind {
     /// Reverse pointer.
     #[serde(rename = "PTR", alias = "ptr")]
     Ptr,
+    /// Mail exchanger: `preference host` (`10 mail.example.com`).
+    #[serde(rename = "MX", alias = "mx")]
+    Mx,
+    /// Service: `priority weight port target` (`10 5 5060 sip.example.com`).
+    #[serde(rename = "SRV", alias = "srv")]
+    Srv,
+    /// Name server of a delegated zone: a host name.
+    #[serde(rename = "NS", alias = "ns")]
+    Ns,
 }
 
 /// A filter list: exactly one of `path`, `url` and `catalogue`.
@@ -939,6 +948,9 @@ impl std::fmt::Display for RecordKind {
             RecordKind::Cname => "CNAME",
             RecordKind::Txt => "TXT",
             RecordKind::Ptr => "PTR",
+            RecordKind::Mx => "MX",
+            RecordKind::Srv => "SRV",
+            RecordKind::Ns => "NS",
         })
     }
 }

@@ -45,7 +45,29 @@ pub(crate) fn check_record_value(rtype: RecordKind, value: &str) -> Result<(), S
                 .map(drop)
                 .map_err(|_| "an AAAA record needs an IPv6 address".to_owned()),
         },
-        RecordKind::Cname | RecordKind::Ptr => name::check_host_name(value),
+        RecordKind::Cname | RecordKind::Ptr | RecordKind::Ns => name::check_host_name(value),
+        RecordKind::Mx => match value.split_whitespace().collect::<Vec<_>>()[..] {
+            [preference, host] if preference.parse::<u16>().is_ok() => name::check_host_name(host),
+            _ => Err("an MX record is `preference host` (`10 mail.example.com`)".to_owned()),
+        },
+        RecordKind::Srv => match value.split_whitespace().collect::<Vec<_>>()[..] {
+            [priority, weight, port, target]
+                if [priority, weight, port]
+                    .iter()
+                    .all(|n| n.parse::<u16>().is_ok()) =>
+            {
+                // "." is RFC 2782's "no such service here".
+                if target == "." {
+                    Ok(())
+                } else {
+                    name::check_host_name(target)
+                }
+            }
+            _ => Err(
+                "an SRV record is `priority weight port target` (`10 5 5060 sip.example.com`)"
+                    .to_owned(),
+            ),
+        },
         RecordKind::Txt => Ok(()),
     }
 }
@@ -184,6 +206,33 @@ mod tests {
             "; known: \"kids\", \"main\""
         );
         assert_eq!(hint("x", &[]), "");
+    }
+
+    #[test]
+    fn mx_and_srv_values() {
+        for ok in ["10 mail.example.com", "0 mx", "65535 a.b"] {
+            assert_eq!(check_record_value(RecordKind::Mx, ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "mail.example.com",
+            "10",
+            "x mail.example.com",
+            "70000 mail.example",
+        ] {
+            assert!(check_record_value(RecordKind::Mx, bad).is_err(), "{bad}");
+        }
+        for ok in ["10 5 5060 sip.example.com", "0 0 0 ."] {
+            assert_eq!(check_record_value(RecordKind::Srv, ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "10 5 sip.example.com",
+            "10 5 99999 sip.example.com",
+            "a b c d",
+        ] {
+            assert!(check_record_value(RecordKind::Srv, bad).is_err(), "{bad}");
+        }
+        assert!(check_record_value(RecordKind::Ns, "ns1.example.com").is_ok());
+        assert!(check_record_value(RecordKind::Ns, "not a name").is_err());
     }
 
     #[test]

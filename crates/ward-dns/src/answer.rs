@@ -204,6 +204,24 @@ pub fn txt(text: &str) -> TXT {
     TXT::new(strings)
 }
 
+/// An MX record's value, `preference host` (validated when the config loaded).
+fn mx(value: &str) -> Option<MX> {
+    let (preference, host) = value.split_once(' ')?;
+    Some(MX::new(preference.parse().ok()?, fqdn(host)?))
+}
+
+/// An SRV record's value, `priority weight port target`; `.` is the root.
+fn srv(value: &str) -> Option<SRV> {
+    let mut fields = value.split(' ');
+    let mut number = || fields.next()?.parse::<u16>().ok();
+    let (priority, weight, port) = (number()?, number()?, number()?);
+    let target = match fields.next()? {
+        "." => Name::root(),
+        host => fqdn(host)?,
+    };
+    Some(SRV::new(priority, weight, port, target))
+}
+
 /// How many CNAMEs of local records an answer follows: enough for any real chain,
 /// and an end to a loop.
 const LOCAL_CNAME_HOPS: usize = 8;
@@ -225,6 +243,9 @@ pub fn local(req: &Message, q: &Query, records: &[LocalRecord], all: &LocalRecor
                 RecordKind::Aaaa => qtype == RecordType::AAAA,
                 RecordKind::Txt => qtype == RecordType::TXT,
                 RecordKind::Ptr => qtype == RecordType::PTR,
+                RecordKind::Mx => qtype == RecordType::MX,
+                RecordKind::Srv => qtype == RecordType::SRV,
+                RecordKind::Ns => qtype == RecordType::NS,
                 RecordKind::Cname => true,
             };
             if !matches {
@@ -235,6 +256,9 @@ pub fn local(req: &Message, q: &Query, records: &[LocalRecord], all: &LocalRecor
                 RecordKind::Aaaa => r.value.parse().ok().map(|ip| RData::AAAA(AAAA(ip))),
                 RecordKind::Txt => Some(RData::TXT(txt(&r.value))),
                 RecordKind::Ptr => fqdn(&r.value).map(|n| RData::PTR(PTR(n))),
+                RecordKind::Ns => fqdn(&r.value).map(|n| RData::NS(NS(n))),
+                RecordKind::Mx => mx(&r.value).map(RData::MX),
+                RecordKind::Srv => srv(&r.value).map(RData::SRV),
                 RecordKind::Cname => fqdn(&r.value).map(|n| RData::CNAME(CNAME(n))),
             };
             if let Some(rdata) = rdata {

@@ -25,7 +25,7 @@ fn normalise(name: &str) -> String {
 
 fn record_kind(text: &str) -> Result<RecordKind, String> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_uppercase()))
-        .map_err(|_| format!("{text:?} is not one of A, AAAA, CNAME, TXT, PTR"))
+        .map_err(|_| format!("{text:?} is not one of A, AAAA, CNAME, TXT, PTR, MX, SRV, NS"))
 }
 
 /// Every local record, in config order.
@@ -157,6 +157,7 @@ mod tests {
         assert_eq!(normalise("*.Bücher.example"), "*.xn--bcher-kva.example");
         assert_eq!(record_kind("aaaa").unwrap(), RecordKind::Aaaa);
         assert_eq!(record_kind("Cname").unwrap(), RecordKind::Cname);
-        assert!(record_kind("MX").is_err());
+        assert_eq!(record_kind("MX").unwrap(), RecordKind::Mx);
+        assert!(record_kind("HINFO").is_err());
     }
 }

@@ -10,7 +10,7 @@ import { readOnly } from '../lib/session.js';
 import { fromFile, fileTag } from '../lib/writes.js';
 import { overrides, words, lines } from '../lib/records.js';
 
-const TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'PTR'];
+const TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'PTR', 'MX', 'SRV', 'NS'];
 const STRATEGIES = ['parallel', 'round_robin', 'failover'];
 
 /** What `load` answers (null until it has), its error, and a reload that resolves once done. */
