@@ -753,7 +753,7 @@ async fn records_are_added_and_removed_by_name_type_and_value() {
     refused(
         &s,
         Method::DELETE,
-        "/api/v1/records?name=nas.home.example&type=MX",
+        "/api/v1/records?name=nas.home.example&type=HINFO",
         None,
         StatusCode::BAD_REQUEST,
     )
