@@ -517,8 +517,10 @@ fn invalid_configs() {
                 "  - { name: c.example, type: CNAME, value: \"not a name\" }",
                 "  - { name: p.example, type: PTR, value: \"x..y\" }",
                 "  - { name: a.*.example, type: A, value: 10.0.0.1 }",
-                "  - { name: m.example, type: MX, value: mail.example }",
+                "  - { name: m.example, type: HINFO, value: mail.example }",
                 "  - { name: t.example, type: TXT, value: 42 }",
+                "  - { name: m.example, type: MX, value: mail.example }",
+                "  - { name: _s._tcp.example, type: SRV, value: \"10 5 sip.example\" }",
             ]),
             vec![
                 ("records[0].value", 7, "an A record needs an IPv4 address"),
@@ -530,8 +532,14 @@ fn invalid_configs() {
                     11,
                     "only allowed as the whole first label",
                 ),
-                ("records[5].type", 12, "unknown variant `MX`"),
+                ("records[5].type", 12, "unknown variant `HINFO`"),
                 ("records[6].value", 13, "invalid type: integer `42`"),
+                ("records[7].value", 14, "an MX record is `preference host`"),
+                (
+                    "records[8].value",
+                    15,
+                    "an SRV record is `priority weight port target`",
+                ),
             ],
         ),
         (
