@@ -138,6 +138,21 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         app,
         ListenerLimits::default(),
     ));
+    // external-dns's webhook: a port of its own (it calls without credentials), with the
+    // admin listener's limits.
+    if let Some(addr) = config.external_dns.listen {
+        let hook = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the external-dns listener {addr}"))?;
+        tracing::info!("listening for external-dns on {}", hook.local_addr()?);
+        let app =
+            ward_admin::webhook::router(admin.clone(), config.external_dns.path_prefix.as_deref());
+        tokio::spawn(ward_admin::listener::serve(
+            hook,
+            app,
+            ListenerLimits::default(),
+        ));
+    }
 
     let listen = config.dns.listen.clone();
     let data_dir = ward_state::data_dir(&config);

@@ -29,6 +29,7 @@ mod session;
 mod stats;
 pub mod sync;
 mod ui;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -767,6 +767,7 @@ fn rewrites(r: &mut Reader<'_>, config: &mut Config) {
             rtype,
             value: answer.trim_end_matches('.').to_owned(),
             ttl,
+            managed_by: None,
         });
     }
 }

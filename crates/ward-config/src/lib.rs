@@ -40,6 +40,12 @@ pub use policy::{DEFAULT_UPSTREAM, EffectivePolicy};
 pub use upstream::{DNS_PORT, DOT_PORT, UpstreamParseError, UpstreamServer, plain_addr};
 pub use validate::MAX_SCHEDULES;
 
+/// A name as the config keeps it: lowercase, no trailing dot, IDN as punycode, a leading
+/// `*.` kept (what the loader does to record names and zones).
+pub fn normalise_name(name: &str) -> String {
+    name::normalise(name)
+}
+
 /// The text of the embedded default configuration.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("default.yaml");
 

@@ -32,6 +32,7 @@ pub(crate) const SECTIONS: &[&str] = &[
     "sync",
     "query_log",
     "list_dirs",
+    "external_dns",
     "time_zone",
 ];
 
@@ -142,6 +143,7 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
         sync: Default::default(),
         query_log: Default::default(),
         list_dirs: Vec::new(),
+        external_dns: Default::default(),
         time_zone: None,
     };
     let mut has_default_policy = false;
@@ -185,6 +187,9 @@ pub(crate) fn parse(text: &str, errors: &mut Vec<FieldError>) -> Parsed {
             }
             "query_log" => {
                 d.whole(value, &at, &mut config.query_log);
+            }
+            "external_dns" => {
+                d.whole(value, &at, &mut config.external_dns);
             }
             "time_zone" => {
                 d.whole(value, &at, &mut config.time_zone);

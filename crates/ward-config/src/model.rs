@@ -64,10 +64,45 @@ pub struct Config {
     /// list's error, and the API refuses to add it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list_dirs: Vec<PathBuf>,
+    /// external-dns's webhook provider: the local records it manages (off unless
+    /// `external_dns.listen` is set; node-local).
+    #[serde(default, skip_serializing_if = "ExternalDnsConfig::is_off")]
+    pub external_dns: ExternalDnsConfig,
     /// The IANA time zone of schedules that name none (`Europe/Berlin`); unset means the
     /// system's (the `TZ` variable, `/etc/localtime`), else UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<Zone>,
+}
+
+/// external-dns's webhook provider (its API: `api/webhook.yaml` in kubernetes-sigs/external-dns):
+/// external-dns creates, updates and deletes local records through it, marked
+/// `managed_by: external-dns`. It calls without credentials, so the listener is its own
+/// port, which a NetworkPolicy can keep to external-dns, behind an optional secret path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalDnsConfig {
+    /// Where the webhook is served (external-dns's default is `localhost:8888`); unset:
+    /// off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// The domain filter external-dns is given at negotiation: names it may manage (a
+    /// domain and the names below it). Empty: any name.
+    #[serde(
+        default,
+        deserialize_with = "name::deserialize_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub domains: Vec<String>,
+    /// A path every call must start with (`/6f1c...`), a shared secret for a listener
+    /// other pods can reach: external-dns's `--webhook-provider-url` ends with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+}
+
+impl ExternalDnsConfig {
+    fn is_off(&self) -> bool {
+        *self == ExternalDnsConfig::default()
+    }
 }
 
 /// The query log (each node logs its own queries: a node-local setting).
@@ -482,6 +517,10 @@ pub struct LocalRecord {
     /// TTL of the answer, in seconds.
     #[serde(default = "default_record_ttl")]
     pub ttl: u32,
+    /// Who keeps the record, when not the config's author: `external-dns` for those its
+    /// webhook writes (it changes no other record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// The types of local records.

@@ -3,7 +3,7 @@
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
 //! clients, the blocking and abuse settings of `dns`, cache); each node keeps its own
 //! `dns.listen`, `dns.tcp`,
-//! `admin`, `sync`, `data_dir`, `query_log` and `list_dirs`, since those name its sockets,
+//! `admin`, `sync`, `data_dir`, `query_log`, `list_dirs` and `external_dns`, since those name its sockets,
 //! its secrets, its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
 //! compile until it is put on one side or the other.
@@ -49,6 +49,7 @@ impl Config {
             sync: _,
             query_log: _,
             list_dirs: _,
+            external_dns: _,
             time_zone,
         } = self;
         *blocking_mode == other.dns.blocking_mode
@@ -114,6 +115,7 @@ impl Config {
             sync: _,
             query_log: _,
             list_dirs: _,
+            external_dns: _,
             time_zone,
         } = self;
         Config {
@@ -149,6 +151,7 @@ impl Config {
             sync: local.sync.clone(),
             query_log: local.query_log.clone(),
             list_dirs: local.list_dirs.clone(),
+            external_dns: local.external_dns.clone(),
             time_zone: time_zone.clone(),
         }
     }

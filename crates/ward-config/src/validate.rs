@@ -178,6 +178,7 @@ impl Validator<'_> {
                 },
             );
         }
+        self.external_dns();
         if dns.blocking_mode == BlockingMode::CustomIp {
             self.blocking_ips(at.key("blocking_mode"));
         }
@@ -194,6 +195,54 @@ impl Validator<'_> {
             );
         }
         self.dns_limits();
+    }
+
+    /// The webhook's listener is a port of its own; its path prefix a plain path.
+    fn external_dns(&mut self) {
+        let hook = &self.config.external_dns;
+        let at = root().key("external_dns");
+        if let Some(listen) = hook.listen.filter(|a| a.port() != 0) {
+            let taken = if listen == self.config.admin.listen {
+                Some("admin.listen".to_owned())
+            } else {
+                self.config
+                    .dns
+                    .listen
+                    .iter()
+                    .position(|a| *a == listen)
+                    .map(|i| format!("dns.listen[{i}]"))
+            };
+            if let Some(first) = taken {
+                self.push(
+                    at.key("listen"),
+                    ErrorKind::Duplicate {
+                        what: "listen address",
+                        name: listen.to_string(),
+                        first,
+                    },
+                );
+            }
+        }
+        if let Some(prefix) = &hook.path_prefix {
+            let plain = prefix.len() > 1
+                && prefix.starts_with('/')
+                && !prefix.ends_with('/')
+                && prefix[1..].split('/').all(|s| {
+                    !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+                });
+            if !plain {
+                self.push(
+                    at.key("path_prefix"),
+                    ErrorKind::InvalidValue {
+                        message: format!(
+                            "path_prefix {prefix:?} must be a path like \"/6f1c0e9a\": a leading /, no trailing /, letters, digits and -_.~"
+                        ),
+                    },
+                );
+            }
+        }
     }
 
     /// The limits of `dns.tcp` and the rate limit's prefix lengths.

@@ -381,6 +381,7 @@ fn record(body: &RewriteBody) -> Result<LocalRecord, Refusal> {
         rtype,
         value: answer.trim_end_matches('.').to_owned(),
         ttl: ward_config::default_record_ttl(),
+        managed_by: None,
     })
 }
 

@@ -9,20 +9,6 @@ use super::{JsonBody, bad_request, conflict, edit, not_found, read};
 use crate::AdminState;
 use crate::openapi::{ApiError, LocalRecordSchema, WriteAnswer};
 
-/// A name as the config keeps it: lowercase, no trailing dot, IDN as punycode.
-fn normalise(name: &str) -> String {
-    let name = name.trim();
-    let name = name.strip_suffix('.').unwrap_or(name);
-    let (wild, rest) = match name.strip_prefix("*.") {
-        Some(rest) => ("*.", rest),
-        None => ("", name),
-    };
-    match ward_rules::normalize_query_name(rest) {
-        Some(n) => format!("{wild}{n}"),
-        None => name.to_lowercase(),
-    }
-}
-
 fn record_kind(text: &str) -> Result<RecordKind, String> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_uppercase()))
         .map_err(|_| format!("{text:?} is not one of A, AAAA, CNAME, TXT, PTR, MX, SRV, NS"))
@@ -112,7 +98,7 @@ pub(crate) async fn remove(
     let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) else {
         return bad_request("name: required, e.g. ?name=nas.home.example&type=A").into_response();
     };
-    let name = normalise(name);
+    let name = ward_config::normalise_name(name);
     let rtype = match query.rtype.as_deref().filter(|t| !t.trim().is_empty()) {
         None => None,
         Some(t) => match record_kind(t) {
@@ -153,8 +139,14 @@ mod tests {
 
     #[test]
     fn names_and_types_are_read_as_the_config_reads_them() {
-        assert_eq!(normalise("NAS.Home.Example."), "nas.home.example");
-        assert_eq!(normalise("*.Bücher.example"), "*.xn--bcher-kva.example");
+        assert_eq!(
+            ward_config::normalise_name("NAS.Home.Example."),
+            "nas.home.example"
+        );
+        assert_eq!(
+            ward_config::normalise_name("*.Bücher.example"),
+            "*.xn--bcher-kva.example"
+        );
         assert_eq!(record_kind("aaaa").unwrap(), RecordKind::Aaaa);
         assert_eq!(record_kind("Cname").unwrap(), RecordKind::Cname);
         assert_eq!(record_kind("MX").unwrap(), RecordKind::Mx);

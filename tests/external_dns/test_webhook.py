@@ -1,0 +1,235 @@
+"""external-dns's webhook provider protocol against `ward serve` (issue 18), replayed as
+external-dns's webhook client sends it (provider/webhook/webhook.go in
+kubernetes-sigs/external-dns): negotiation, records, adjustendpoints and a batch of
+changes with its TXT registry's records; each change checked with dig. The config file is
+Git's (`admin.write_to: data_dir`): managed records live in the layer in data_dir.
+
+Run: python3 -m pytest -q tests/external_dns (WARD_BIN names the binary, else
+target/debug/ward).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+WARD = os.environ.get("WARD_BIN", str(REPO / "target/debug/ward"))
+MEDIA = "application/external.dns.webhook+json;version=1"
+PREFIX = "/hook-6f1c0e9a"
+REGISTRY = '"heritage=external-dns,external-dns/owner=default,external-dns/resource=service/media/jellyfin"'
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(config):
+    proc = subprocess.Popen([WARD, "serve", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    for line in proc.stderr:
+        if " ready" in line:
+            return proc
+        assert time.time() < deadline, "ward did not become ready"
+    raise AssertionError(f"ward exited with {proc.wait()}")
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(10)
+
+
+FILE = """
+dns: {{ listen: ["127.0.0.1:{dns}"], upstream_timeout: 300ms }}
+admin: {{ listen: "127.0.0.1:{admin}", write_to: data_dir }}
+external_dns:
+  listen: "127.0.0.1:{hook}"
+  domains: [home.example]
+  path_prefix: {prefix}
+upstreams: {{ default: {{ servers: ["127.0.0.1:9"] }} }}
+records:
+  - {{ name: "*.home.example", type: A, value: 192.168.1.20 }}
+  - {{ name: printer.home.example, type: A, value: 192.168.1.40 }}
+{extra}
+policies: {{ main: {{}} }}
+default_policy: main
+data_dir: "{dir}/data"
+"""
+
+
+@pytest.fixture()
+def ward(tmp_path):
+    ports = {"dns": free_port(), "admin": free_port(), "hook": free_port()}
+    w = {"dir": tmp_path, **ports, "url": f"http://127.0.0.1:{ports['hook']}{PREFIX}"}
+
+    def write(extra=""):
+        (tmp_path / "ward.yaml").write_text(
+            FILE.format(dir=tmp_path, prefix=PREFIX, extra=extra, **ports))
+
+    w["write"] = write
+    write()
+    w["proc"] = serve(tmp_path / "ward.yaml")
+    yield w
+    stop(w["proc"])
+
+
+def call(w, method, path, body=None, *, media=MEDIA, raw=None):
+    """As external-dns's client calls: Accept on every request, the media type on POSTs."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(w["url"] + path, data=data, method=method)
+    req.add_header("Accept", MEDIA)
+    if data is not None and media:
+        req.add_header("Content-Type", media)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def dig(w, name, qtype="A"):
+    out = subprocess.run(["dig", "+short", "+time=2", "+tries=1", "-p", str(w["dns"]),
+                          "@127.0.0.1", name, qtype], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def until(check, what, limit=5.0):
+    deadline = time.time() + limit
+    while not check():
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+
+
+def records(w):
+    status, headers, body = call(w, "GET", "/records")
+    assert status == 200 and headers["Content-Type"] == MEDIA, body
+    return {(e["dnsName"], e["recordType"]): e for e in json.loads(body)}
+
+
+def endpoint(name, rtype, *targets, ttl=0):
+    e = {"dnsName": name, "recordType": rtype, "targets": list(targets)}
+    if ttl:
+        e["recordTTL"] = ttl
+    return e
+
+
+def test_negotiate_records_adjust_and_a_batch_of_changes(ward):
+    w = ward
+    # Negotiation: the domain filter, in the media type; only under the secret prefix.
+    status, headers, body = call(w, "GET", "")
+    assert (status, headers["Content-Type"]) == (200, MEDIA), body
+    assert json.loads(body) == {"include": ["home.example"]}
+    plain = urllib.request.Request(f"http://127.0.0.1:{w['hook']}/records")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(plain, timeout=5)
+    assert e.value.code == 404
+    assert call(w, "GET", "/healthz")[0] == 200
+
+    # The records it sees: the config file's, so that its registry leaves them alone.
+    seen = records(w)
+    assert seen[("*.home.example", "A")]["targets"] == ["192.168.1.20"]
+    assert ("printer.home.example", "A") in seen
+
+    # adjustendpoints: the endpoints as Ward keeps them (TTL 0 is 300, names normalised).
+    desired = [endpoint("Jellyfin.Home.Example.", "A", "10.0.0.5"),
+               endpoint("a-jellyfin.home.example", "TXT", REGISTRY)]
+    status, headers, body = call(w, "POST", "/adjustendpoints", desired)
+    assert (status, headers["Content-Type"]) == (200, MEDIA), body
+    adjusted = json.loads(body)
+    assert adjusted[0]["dnsName"] == "jellyfin.home.example"
+    assert adjusted[0]["recordTTL"] == 300, body
+
+    # A batch: a service moved to the cluster overrides the NAS wildcard.
+    assert dig(w, "jellyfin.home.example") == "192.168.1.20"
+    srv = endpoint("_jellyfin._tcp.home.example", "SRV", "0 5 8096 jellyfin.home.example")
+    status, _, body = call(w, "POST", "/records", {"create": adjusted + [srv]})
+    assert status == 204, body
+    until(lambda: dig(w, "jellyfin.home.example") == "10.0.0.5", "the created record")
+    assert dig(w, "other.home.example") == "192.168.1.20", "the wildcard stays for the rest"
+    assert dig(w, "a-jellyfin.home.example", "TXT") == REGISTRY
+    assert dig(w, "_jellyfin._tcp.home.example", "SRV") == "0 5 8096 jellyfin.home.example."
+    seen = records(w)
+    assert seen[("a-jellyfin.home.example", "TXT")]["targets"] == [REGISTRY]
+    assert seen[("jellyfin.home.example", "A")]["recordTTL"] == 300
+    # The file is Git's: the records are in the layer.
+    layer = json.loads((w["dir"] / "data/config-layer.json").read_text())
+    assert {r["name"] for r in layer["records"]} == {
+        "jellyfin.home.example", "a-jellyfin.home.example", "_jellyfin._tcp.home.example"}
+    assert all(r["managed_by"] == "external-dns" for r in layer["records"])
+
+    # An update (old and new paired), then a delete.
+    status, _, body = call(w, "POST", "/records", {
+        "updateOld": [endpoint("jellyfin.home.example", "A", "10.0.0.5", ttl=300)],
+        "updateNew": [endpoint("jellyfin.home.example", "A", "10.0.0.6", "10.0.0.7", ttl=60)]})
+    assert status == 204, body
+    until(lambda: sorted(dig(w, "jellyfin.home.example").split()) == ["10.0.0.6", "10.0.0.7"],
+          "the updated record")
+    assert records(w)[("jellyfin.home.example", "A")]["recordTTL"] == 60
+    status, _, body = call(w, "POST", "/records", {
+        "delete": [endpoint("jellyfin.home.example", "A", "10.0.0.6", "10.0.0.7"),
+                   endpoint("a-jellyfin.home.example", "TXT", REGISTRY)]})
+    assert status == 204, body
+    until(lambda: dig(w, "jellyfin.home.example") == "192.168.1.20", "back to the wildcard")
+    assert dig(w, "a-jellyfin.home.example", "TXT") == ""
+
+
+def test_what_is_not_external_dns_s_is_refused_and_nothing_changes(ward):
+    w = ward
+    before = records(w)
+    file = (w["dir"] / "ward.yaml").read_bytes()
+    cases = [
+        # A create over the file's record, beside a good one: the whole batch is refused.
+        ({"create": [endpoint("tv.home.example", "A", "10.0.0.9"),
+                     endpoint("printer.home.example", "A", "10.0.0.10")]}, MEDIA, 409,
+         "the config keeps printer.home.example A 192.168.1.40"),
+        ({"delete": [endpoint("printer.home.example", "A", "192.168.1.40")]}, MEDIA, 409,
+         "not a record of external-dns's"),
+        ({"create": [endpoint("nas.elsewhere.example", "A", "10.0.0.9")]}, MEDIA, 400,
+         "outside external_dns.domains"),
+        ({"create": [dict(endpoint("tv.home.example", "A", "10.0.0.9"), setIdentifier="v1")]},
+         MEDIA, 400, "set identifier"),
+        ({"create": [endpoint("tv.home.example", "HINFO", "x")]}, MEDIA, 400,
+         "Ward keeps A, AAAA"),
+        ({"create": [endpoint("tv.home.example", "A", "not-an-address")]}, MEDIA, 400, "IPv4"),
+        ({"updateOld": [endpoint("tv.home.example", "A", "10.0.0.9")]}, MEDIA, 400,
+         "pair up"),
+        ({"create": [endpoint("tv.home.example", "A", "10.0.0.9")]}, "application/json", 415,
+         MEDIA),
+    ]
+    for body, media, status, why in cases:
+        got, _, text = call(w, "POST", "/records", body, media=media)
+        assert got == status and why in text, (body, got, text)
+    got, _, text = call(w, "POST", "/records", raw=b'{"create": [')
+    assert got == 400 and "body" in text, text
+    assert call(w, "POST", "/adjustendpoints", raw=b"[1, 2]")[0] == 400
+    assert records(w) == before
+    assert dig(w, "tv.home.example") == "192.168.1.20"
+    assert dig(w, "printer.home.example") == "192.168.1.40"
+    assert (w["dir"] / "ward.yaml").read_bytes() == file
+    assert not (w["dir"] / "data/config-layer.json").exists()
+
+
+def test_managed_records_survive_a_restart_and_a_change_of_the_file(ward):
+    w = ward
+    status, _, body = call(w, "POST", "/records", {
+        "create": [endpoint("grafana.home.example", "CNAME", "ingress.home.example"),
+                   endpoint("ingress.home.example", "A", "10.0.0.80")]})
+    assert status == 204, body
+    until(lambda: dig(w, "grafana.home.example").endswith("10.0.0.80"), "the records")
+    stop(w["proc"])
+    w["proc"] = serve(w["dir"] / "ward.yaml")
+    assert dig(w, "grafana.home.example").split() == ["ingress.home.example.", "10.0.0.80"]
+    # Git adds a record: the file reloads, the managed ones stay.
+    w["write"]('  - { name: nas.home.example, type: A, value: 192.168.1.10 }')
+    until(lambda: dig(w, "nas.home.example") == "192.168.1.10", "the file's change")
+    assert dig(w, "ingress.home.example") == "10.0.0.80"
+    assert ("ingress.home.example", "A") in records(w)
