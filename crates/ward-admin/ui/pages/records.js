@@ -93,7 +93,7 @@ function LocalRecords() {
       <thead><tr><th>Name</th><th>Type</th><th>Value</th><th class="num">TTL</th><th>Wildcard</th><th></th></tr></thead>
       <tbody>
         ${records.map((r) => html`<tr data-name=${r.name} data-type=${r.type} data-value=${r.value}>
-          <td data-label="Name"><code>${r.name}</code>${fromFile('records', `${r.name} ${r.type}`) && fileTag()}</td>
+          <td data-label="Name"><code>${r.name}</code>${fromFile('records', `${r.name} ${r.type}`) && fileTag()}${r.managed_by && html` <span class="tag managed" title="kept by ${r.managed_by}">${r.managed_by}</span>`}</td>
           <td data-label="Type">${r.type}</td>
           <td data-label="Value"><code>${r.value}</code></td>
           <td data-label="TTL" class="num">${count(r.ttl)} s</td>

@@ -18,6 +18,7 @@ forward: [ { zones: [lan.example], upstream: router } ]
 records:
   - { name: "*.home.example.com", type: A, value: 192.168.1.20 }
   - { name: "auth.home.example.com", type: A, value: 192.168.1.72 }
+  - { name: "media.lan.example", type: A, value: 10.0.0.9, managed_by: external-dns }
 policies: { main: {} }
 default_policy: main
 data_dir: "{data_dir}"
@@ -97,7 +98,10 @@ test('the records page shows which name overrides which wildcard; a record added
   assert.equal(await alert.count(), 0, 'the error went with the next write');
   assert.deepEqual(dig(ward.dns, 'nas.home.example.com'), ['192.168.1.20'], 'the wildcard again');
   const records = await api(ward, '/api/v1/records');
-  assert.deepEqual(records.map((r) => r.name), ['*.home.example.com', 'auth.home.example.com']);
+  assert.deepEqual(records.map((r) => r.name), ['*.home.example.com', 'auth.home.example.com', 'media.lan.example']);
+  // external-dns's record says whose it is; the others do not
+  assert.equal(await row('media.lan.example').locator('span.tag.managed').textContent(), 'external-dns');
+  assert.equal(await row('auth.home.example.com').locator('span.tag.managed').count(), 0);
   assert.deepEqual(unexpected(page.problems, [400]), []);
   await page.close();
 });
