@@ -233,3 +233,69 @@ def test_managed_records_survive_a_restart_and_a_change_of_the_file(ward):
     until(lambda: dig(w, "nas.home.example") == "192.168.1.10", "the file's change")
     assert dig(w, "ingress.home.example") == "10.0.0.80"
     assert ("ingress.home.example", "A") in records(w)
+
+
+def test_a_batch_on_the_primary_shows_on_both_replicas(tmp_path):
+    """A primary with the webhook and two replicas (pulling every 30 s, so what shows
+    within seconds was pushed): a batch on the primary answers on both; a replica's
+    webhook takes no writes."""
+    token = tmp_path / "sync-token"
+    token.write_text("a-shared-sync-token\n")
+    ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    admin = {ip: free_port() for ip in ips}
+    dns = {ip: free_port() for ip in ips}
+    hook = {ip: free_port() for ip in ips}
+    filtering = """upstreams: { default: { servers: ["127.0.0.1:9"] } }
+records:
+  - { name: "*.home.example", type: A, value: 192.168.1.20 }
+policies: { main: {} }
+default_policy: main
+"""
+
+    def node(ip, sync):
+        path = tmp_path / f"ward-{ip}.yaml"
+        path.write_text(f"""dns: {{ listen: ["{ip}:{dns[ip]}"], upstream_timeout: 300ms }}
+admin: {{ listen: "{ip}:{admin[ip]}" }}
+external_dns: {{ listen: "{ip}:{hook[ip]}", domains: [home.example] }}
+data_dir: "{tmp_path}/data-{ip}"
+sync:
+{sync}
+""" + filtering)
+        return path
+
+    replicas = [f"http://{ip}:{admin[ip]}" for ip in ips[1:]]
+    primary = node("127.0.0.1", f"  role: primary\n  replicas: {json.dumps(replicas)}\n"
+                                f"  token_file: \"{token}\"\n")
+    others = [node(ip, f"  role: replica\n  primary: \"http://127.0.0.1:{admin['127.0.0.1']}\"\n"
+                       f"  token_file: \"{token}\"\n  interval: 30s\n") for ip in ips[1:]]
+    procs = [serve(primary)] + [serve(p) for p in others]
+    try:
+        def ask(ip, name):
+            out = subprocess.run(["dig", "+short", "+time=2", "+tries=1", "-p", str(dns[ip]),
+                                  f"@{ip}", name, "A"], capture_output=True, text=True)
+            return out.stdout.strip()
+
+        for ip in ips:
+            until(lambda ip=ip: ask(ip, "jellyfin.home.example") == "192.168.1.20",
+                  f"{ip} serves the config", 10)
+        w = {"url": f"http://127.0.0.1:{hook['127.0.0.1']}"}
+        batch = {"create": [endpoint(f"svc-{i}.home.example", "A", f"10.0.1.{i}")
+                            for i in range(1, 51)]}
+        started = time.time()
+        status, _, body = call(w, "POST", "/records", batch)
+        assert status == 204, body
+        for ip in ips:
+            until(lambda ip=ip: ask(ip, "svc-50.home.example") == "10.0.1.50",
+                  f"{ip} answers the batch", 10)
+            assert ask(ip, "svc-1.home.example") == "10.0.1.1"
+        assert time.time() - started < 10, "pushed, not pulled (replicas pull every 30 s)"
+        # A replica's webhook lists the records and refuses to change them.
+        r = {"url": f"http://127.0.0.2:{hook['127.0.0.2']}"}
+        assert ("svc-7.home.example", "A") in records(r)
+        status, _, body = call(r, "POST", "/records",
+                               {"create": [endpoint("tv.home.example", "A", "10.0.0.9")]})
+        assert status == 403 and "this is a replica" in body, (status, body)
+        assert ask("127.0.0.2", "tv.home.example") == "192.168.1.20"
+    finally:
+        for p in procs:
+            stop(p)

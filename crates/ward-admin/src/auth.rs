@@ -477,14 +477,22 @@ pub(crate) async fn require(
             }
         };
     request.extensions_mut().insert(principal);
-    if writes && state.read_only() {
-        let message = match state.replica_of() {
-            Some(primary) => format!("this is a replica: write to the primary, {primary}"),
-            None => "read-only: the config file is the source of truth (admin.read_only)".into(),
-        };
+    if writes && let Some(message) = read_only(&state) {
         return problem(StatusCode::FORBIDDEN, &message);
     }
     next.run(request).await
+}
+
+/// Why this node takes no writes, if it takes none: a replica (its primary does), or
+/// `admin.read_only`.
+pub(crate) fn read_only(state: &AdminState) -> Option<String> {
+    if !state.read_only() {
+        return None;
+    }
+    Some(match state.replica_of() {
+        Some(primary) => format!("this is a replica: write to the primary, {primary}"),
+        None => "read-only: the config file is the source of truth (admin.read_only)".into(),
+    })
 }
 
 /// [`require`] for AdGuard Home's `/control`, by its rules: `POST /control/login` is open;
@@ -530,11 +538,7 @@ async fn control(state: AdminState, mut request: Request, next: Next) -> Respons
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if writes && state.read_only() {
-        let message = match state.replica_of() {
-            Some(primary) => format!("this is a replica: write to the primary, {primary}"),
-            None => "read-only: the config file is the source of truth (admin.read_only)".into(),
-        };
+    if writes && let Some(message) = read_only(&state) {
         return crate::control::text(StatusCode::FORBIDDEN, message);
     }
     request.extensions_mut().insert(principal);

@@ -111,6 +111,10 @@ pub(crate) async fn edit(
     if control.config_path.is_none() {
         return api::embedded_default();
     }
+    // Also for the writes that come by another listener than the API's (external-dns's).
+    if let Some(message) = crate::auth::read_only(state) {
+        return error(StatusCode::FORBIDDEN, message);
+    }
     let turn = state.write_turn().await;
     let mut config = (*control.reloader.current().config).clone();
     if let Err(refusal) = change(&mut config) {
