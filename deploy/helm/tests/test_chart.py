@@ -229,7 +229,8 @@ def test_the_primary_pushes_to_every_replica_pod_and_replicas_pull_from_the_prim
         assert c["admin"]["listen"] == "0.0.0.0:8080"
         assert c["data_dir"] == "/var/lib/ward"
         assert c["admin"]["write_to"] == "auto"
-    strip = lambda c: {k: v for k, v in c.items() if k not in ("sync",)}
+    # (external-dns's webhook is the primary's, which takes the writes.)
+    strip = lambda c: {k: v for k, v in c.items() if k not in ("sync", "external_dns")}
     assert strip(primary) == strip(replica)
 
 
@@ -339,12 +340,48 @@ def test_helm_test_validates_each_role_config_in_the_image():
         (["dns.service.externalTrafficPolicy=Nowhere"], "externalTrafficPolicy"),
         (["replica.count=1"], "additional properties 'replica' not allowed"),
         (["primary.persistence.size=lots"], "/primary/persistence/size"),
+        (["externalDns.pathPrefix=secret"], "/externalDns/pathPrefix"),
+        (["externalDns.port=8080"], "/externalDns/port"),
     ],
 )
 def test_the_schema_refuses_bad_values(sets, message):
     out = helm_template(sets=sets)
     assert out.returncode != 0, out.stdout[:200]
     assert message in out.stderr, out.stderr
+
+
+def test_external_dns_webhook_on_the_primary_only_behind_a_network_policy():
+    docs = render("home")
+    configs = node_configs(docs)
+    assert configs["primary.yaml"]["external_dns"] == {
+        "listen": "0.0.0.0:8888", "domains": ["home.example.com"]}
+    assert "external_dns" not in configs["replica.yaml"], "a replica takes no writes"
+    primary = named(docs, "StatefulSet", "-primary")
+    ports = {p["name"]: p for p in primary["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports["external-dns"]["containerPort"] == 8888
+    replica = named(docs, "StatefulSet", "-replica")
+    assert "external-dns" not in {
+        p["name"] for p in replica["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    svc = named(docs, "Service", "-external-dns")
+    assert selects(svc["spec"]["selector"], pod_labels(primary))
+    assert not selects(svc["spec"]["selector"], pod_labels(replica))
+    assert svc["spec"]["ports"] == [{"name": "external-dns", "port": 8888,
+                                     "targetPort": "external-dns", "protocol": "TCP"}]
+    policy = named(docs, "NetworkPolicy", "-external-dns")
+    assert selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels(primary))
+    open_rule, hook_rule = policy["spec"]["ingress"]
+    # DNS and the admin port stay open to every client; the webhook's only to external-dns.
+    assert "from" not in open_rule
+    assert {p["port"] for p in open_rule["ports"]} == {"dns-udp", "dns-tcp", "admin"}
+    assert hook_rule["ports"] == [{"port": "external-dns", "protocol": "TCP"}]
+    peer = hook_rule["from"][0]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "external-dns"}
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "external-dns"}
+    # Off by default, and a secret path when asked for.
+    assert not kinds(render("default"), "NetworkPolicy")
+    docs = render("home", ["externalDns.pathPrefix=/6f1c0e9a", "externalDns.networkPolicy.enabled=false"])
+    assert node_configs(docs)["primary.yaml"]["external_dns"]["path_prefix"] == "/6f1c0e9a"
+    assert not kinds(docs, "NetworkPolicy")
 
 
 @pytest.mark.parametrize("name", VALUES)

@@ -51,6 +51,12 @@ One pod's config: the filtering config of the values with the pod's own settings
 {{- if $root.Values.admin.metricsAuth }}{{ $_ := set $admin "metrics_auth" true }}{{ end -}}
 {{- $_ := set $config "admin" $admin -}}
 {{- $_ := set $config "data_dir" "/var/lib/ward" -}}
+{{- if and $root.Values.externalDns.enabled (eq .role "primary") -}}
+{{- $hook := dict "listen" (printf "0.0.0.0:%d" (int $root.Values.externalDns.port)) -}}
+{{- with $root.Values.externalDns.domains }}{{ $_ := set $hook "domains" . }}{{ end -}}
+{{- with $root.Values.externalDns.pathPrefix }}{{ $_ := set $hook "path_prefix" . }}{{ end -}}
+{{- $_ := set $config "external_dns" $hook -}}
+{{- end -}}
 {{- $fullname := include "ward.fullname" $root -}}
 {{- if include "ward.clustered" $root -}}
 {{- if eq .role "primary" -}}
@@ -100,6 +106,9 @@ spec:
         - { name: dns-udp, containerPort: 5353, protocol: UDP }
         - { name: dns-tcp, containerPort: 5353, protocol: TCP }
         - { name: admin, containerPort: 8080, protocol: TCP }
+        {{- if and $root.Values.externalDns.enabled (eq .role "primary") }}
+        - { name: external-dns, containerPort: {{ int $root.Values.externalDns.port }}, protocol: TCP }
+        {{- end }}
       securityContext:
         allowPrivilegeEscalation: false
         readOnlyRootFilesystem: true
