@@ -387,6 +387,9 @@ pub(crate) struct LocalRecordSchema {
     value: String,
     /// TTL of the answer, in seconds (default 300).
     ttl: Option<u32>,
+    /// Who keeps the record: `external-dns` for those its webhook writes (the only ones it
+    /// may change); unset for the config's own.
+    managed_by: Option<String>,
 }
 
 /// A named group of upstream resolvers.

@@ -76,6 +76,7 @@ forward:
   - {{ zones: [home.example], upstream: router }}
 records:
   - {{ name: nas.home.example, type: A, value: 10.0.0.5, ttl: 60 }}
+  - {{ name: media.lan.example, type: A, value: 10.0.0.9, managed_by: external-dns }}
 lists:
   - {{ id: ads, path: "{list}" }}
   - {{ id: remote, url: "http://127.0.0.1:9/list.txt", refresh: 24h, enabled: false }}
