@@ -576,3 +576,90 @@ fn a_flood_over_the_rate_limit_is_dropped_and_others_are_answered() {
     let other = dig(&ward, "127.0.0.6", &["+short", "A", "y.ads.example"]);
     assert_eq!(other.trim(), "0.0.0.0");
 }
+
+/// Sends `prefix` and then a framed query for `name` over one TCP connection from
+/// 127.0.0.1; the answer's addresses, or `None` when the connection is closed unanswered.
+fn tcp_after(ward: &Ward, prefix: &[u8], name: &str) -> Option<Vec<String>> {
+    let mut sock = TcpStream::connect_timeout(&ward.dns, Duration::from_secs(5)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut bytes = prefix.to_vec();
+    bytes.extend(framed(&query(name, RecordType::A)));
+    sock.write_all(&bytes).ok()?;
+    let mut len = [0u8; 2];
+    sock.read_exact(&mut len).ok()?;
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    sock.read_exact(&mut msg).ok()?;
+    Some(ips(&Message::from_vec(&msg).unwrap()))
+}
+
+#[test]
+fn a_trusted_proxy_names_the_client_and_others_may_not() {
+    let (upstream, _) = responder(by_class);
+    let dir = TempDir::new("proxy");
+    let path = dir.0.join("ward.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"dns:
+  listen: ["127.0.0.1:0"]
+  proxy_protocol: {{ trusted: [127.0.0.1/32] }}
+admin: {{ listen: "127.0.0.1:0" }}
+upstreams: {{ default: {{ servers: ["{upstream}"] }} }}
+policies:
+  main: {{}}
+  kids: {{ rules: ["||kids.example^"] }}
+clients: [{{ subnet: 127.0.0.9/32, policy: kids }}]
+default_policy: main
+data_dir: "{}"
+"#,
+            dir.0.join("data").display()
+        ),
+    )
+    .unwrap();
+    let ward = Ward::spawn(&path, &[]);
+    let blocked = Some(vec!["0.0.0.0".to_owned()]);
+    // v1 from the trusted proxy: the kids' device behind it gets the kids' policy.
+    let v1 = b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 53\r\n";
+    assert_eq!(tcp_after(&ward, v1, "kids.example"), blocked);
+    // The trusted proxy's own queries (no header): its own policy.
+    assert_ne!(tcp_after(&ward, b"", "kids.example"), blocked);
+    assert!(tcp_after(&ward, b"", "kids.example").is_some());
+    // A malformed header closes the connection unanswered.
+    assert_eq!(
+        tcp_after(&ward, b"PROXY TCP4 not-an-address\r\n", "kids.example"),
+        None
+    );
+    // v2, as kdig sends it, from the trusted source and from an untrusted one.
+    let kdig = |src: &str| {
+        let out = Command::new("kdig")
+            .args([
+                "+tcp",
+                "+short",
+                "+retry=0",
+                "+timeout=2",
+                "+proxy=127.0.0.9-127.0.0.1",
+                "-b",
+                src,
+            ])
+            .args([
+                "-p",
+                &ward.dns.port().to_string(),
+                &format!("@{}", ward.dns.ip()),
+            ])
+            .args(["kids.example", "A"])
+            .output()
+            .expect("kdig (knot-dnsutils) must be installed");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(kdig("127.0.0.1"), "0.0.0.0");
+    assert_eq!(
+        kdig("127.0.0.2"),
+        "",
+        "a header from an untrusted source is refused"
+    );
+    // An untrusted source without a header is served as itself.
+    assert_ne!(
+        dig(&ward, "127.0.0.2", &["+tcp", "+short", "kids.example"]).trim(),
+        ""
+    );
+}

@@ -74,6 +74,23 @@ pub struct Config {
     pub time_zone: Option<Zone>,
 }
 
+/// HAProxy's PROXY protocol (v1 and v2) on DNS over TCP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyProtocolConfig {
+    /// The sources (load balancers, an Envoy Gateway) whose PROXY headers are taken: the
+    /// client address a header carries is the one policies, the rate limit, `$client`
+    /// and the log see. A header from any other source closes the connection. Empty: off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted: Vec<IpNetwork>,
+}
+
+impl ProxyProtocolConfig {
+    fn is_off(&self) -> bool {
+        self.trusted.is_empty()
+    }
+}
+
 /// external-dns's webhook provider (its API: `api/webhook.yaml` in kubernetes-sigs/external-dns):
 /// external-dns creates, updates and deletes local records through it, marked
 /// `managed_by: external-dns`. It calls without credentials, so the listener is its own
@@ -219,6 +236,10 @@ pub struct DnsConfig {
     /// applied at the next start, like `listen`).
     #[serde(default, skip_serializing_if = "TcpConfig::is_default")]
     pub tcp: TcpConfig,
+    /// The PROXY protocol on TCP (node-local, applied at the next start): the load
+    /// balancers whose headers say whose connection they pass on.
+    #[serde(default, skip_serializing_if = "ProxyProtocolConfig::is_off")]
+    pub proxy_protocol: ProxyProtocolConfig,
     /// Queries a second that one client prefix may send over UDP (AdGuard Home's
     /// `ratelimit`); what goes beyond is dropped and counted. 0 turns the limit off.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -905,6 +926,7 @@ impl Default for DnsConfig {
             blocked_ttl: default_blocked_ttl(),
             upstream_timeout: default_upstream_timeout(),
             tcp: TcpConfig::default(),
+            proxy_protocol: ProxyProtocolConfig::default(),
             ratelimit: 0,
             ratelimit_subnet_len_ipv4: default_ratelimit_subnet_len_ipv4(),
             ratelimit_subnet_len_ipv6: default_ratelimit_subnet_len_ipv6(),

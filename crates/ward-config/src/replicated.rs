@@ -2,7 +2,7 @@
 //!
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
 //! clients, the blocking and abuse settings of `dns`, cache); each node keeps its own
-//! `dns.listen`, `dns.tcp`,
+//! `dns.listen`, `dns.tcp`, `dns.proxy_protocol`,
 //! `admin`, `sync`, `data_dir`, `query_log`, `list_dirs` and `external_dns`, since those name its sockets,
 //! its secrets, its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
@@ -25,6 +25,7 @@ impl Config {
                     blocked_ttl,
                     upstream_timeout,
                     tcp: _,
+                    proxy_protocol: _,
                     ratelimit,
                     ratelimit_subnet_len_ipv4,
                     ratelimit_subnet_len_ipv6,
@@ -91,6 +92,7 @@ impl Config {
                     blocked_ttl,
                     upstream_timeout,
                     tcp: _,
+                    proxy_protocol: _,
                     ratelimit,
                     ratelimit_subnet_len_ipv4,
                     ratelimit_subnet_len_ipv6,
@@ -127,6 +129,7 @@ impl Config {
                 blocked_ttl: *blocked_ttl,
                 upstream_timeout: *upstream_timeout,
                 tcp: local.dns.tcp.clone(),
+                proxy_protocol: local.dns.proxy_protocol.clone(),
                 ratelimit: *ratelimit,
                 ratelimit_subnet_len_ipv4: *ratelimit_subnet_len_ipv4,
                 ratelimit_subnet_len_ipv6: *ratelimit_subnet_len_ipv6,

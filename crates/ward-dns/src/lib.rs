@@ -12,6 +12,7 @@ pub mod handler;
 mod inflight;
 pub mod limits;
 pub mod metrics;
+pub mod proxy;
 pub mod record;
 pub mod server;
 pub mod upstream;

@@ -156,7 +156,9 @@ impl DnsServer {
     /// connection, answered as they are ready), within the limits of the config's
     /// `dns.tcp` at the time of the call.
     pub fn register_tcp(&self, listener: TcpListener) {
-        let limits = TcpLimits::from(&self.handler.snapshot().config.dns.tcp);
+        let dns = &self.handler.snapshot().config.dns;
+        let limits = TcpLimits::from(&dns.tcp);
+        let trusted = crate::proxy::Trusted::new(&dns.proxy_protocol.trusted);
         let (handler, queries, stop) = (
             self.handler.clone(),
             self.queries.clone(),
@@ -182,21 +184,52 @@ impl DnsServer {
                     },
                 };
                 backoff.succeeded();
-                let Some(slot) = Connection::open(&connections, src.ip(), &limits) else {
+                // A trusted load balancer's connections count against the client its
+                // PROXY header names, once it is read; every other against its source.
+                let proxied = !trusted.is_empty() && trusted.contains(src.ip());
+                let slot = if proxied {
+                    None
+                } else if let Some(slot) = Connection::open(&connections, src.ip(), &limits) {
+                    Some(slot)
+                } else {
                     // Closed at once, so that the backlog never fills with connections
                     // nobody will read.
                     handler.guard_metrics().tcp_refused.inc();
                     drop(stream);
                     continue;
                 };
-                let conn = TcpConn {
+                let mut conn = TcpConn {
                     handler: handler.clone(),
                     queries: queries.clone(),
                     stop: stop.clone(),
                     limits: limits.clone(),
                     src,
                 };
+                let (trusted, connections) = (trusted.clone(), connections.clone());
                 queries.spawn(async move {
+                    let mut stream = stream;
+                    if !trusted.is_empty() {
+                        match crate::proxy::client_of(&mut stream, src, &trusted, conn.limits.idle)
+                            .await
+                        {
+                            Ok(client) => conn.src = client,
+                            Err(err) => {
+                                tracing::debug!(%err, "connection closed");
+                                conn.handler.guard_metrics().tcp_refused.inc();
+                                return;
+                            }
+                        }
+                    }
+                    let slot = match slot {
+                        Some(slot) => slot,
+                        None => match Connection::open(&connections, conn.src.ip(), &conn.limits) {
+                            Some(slot) => slot,
+                            None => {
+                                conn.handler.guard_metrics().tcp_refused.inc();
+                                return;
+                            }
+                        },
+                    };
                     conn.serve(stream).await;
                     drop(slot);
                 });
