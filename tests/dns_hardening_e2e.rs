@@ -577,19 +577,10 @@ fn a_flood_over_the_rate_limit_is_dropped_and_others_are_answered() {
     assert_eq!(other.trim(), "0.0.0.0");
 }
 
-/// Sends `prefix` and then a framed query for `name` over one TCP connection from
-/// 127.0.0.1; the answer's addresses, or `None` when the connection is closed unanswered.
+/// Sends `prefix` and then a query for `name` over one TCP connection from 127.0.0.1; the
+/// answer's addresses, or `None` when the connection is closed unanswered.
 fn tcp_after(ward: &Ward, prefix: &[u8], name: &str) -> Option<Vec<String>> {
-    let mut sock = TcpStream::connect_timeout(&ward.dns, Duration::from_secs(5)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut bytes = prefix.to_vec();
-    bytes.extend(framed(&query(name, RecordType::A)));
-    sock.write_all(&bytes).ok()?;
-    let mut len = [0u8; 2];
-    sock.read_exact(&mut len).ok()?;
-    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    sock.read_exact(&mut msg).ok()?;
-    Some(ips(&Message::from_vec(&msg).unwrap()))
+    crate::dns_support::tcp_after(ward.dns, prefix, &query(name, RecordType::A)).map(|m| ips(&m))
 }
 
 #[test]

@@ -448,16 +448,23 @@ pub(crate) fn framed(msg: &Message) -> Vec<u8> {
 }
 
 pub(crate) fn tcp(server: SocketAddr, msg: &Message) -> Message {
+    tcp_after(server, b"", msg).expect("an answer over TCP")
+}
+
+/// Sends `prefix` (a PROXY header, say) and then `msg` over one TCP connection; the
+/// answer, or `None` when the connection is closed unanswered.
+pub(crate) fn tcp_after(server: SocketAddr, prefix: &[u8], msg: &Message) -> Option<Message> {
     use std::io::{Read, Write};
-    let sock = std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut s = sock;
-    s.write_all(&framed(msg)).unwrap();
+    let mut s = std::net::TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut bytes = prefix.to_vec();
+    bytes.extend(framed(msg));
+    s.write_all(&bytes).ok()?;
     let mut len = [0u8; 2];
-    s.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
-    s.read_exact(&mut buf).unwrap();
-    Message::from_vec(&buf).unwrap()
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut buf).ok()?;
+    Some(Message::from_vec(&buf).unwrap())
 }
 
 /// The addresses answered to `client` for `name`, over UDP.

@@ -163,7 +163,7 @@ fn in_domains(config: &Config, name: &str) -> bool {
     domains.is_empty()
         || domains
             .iter()
-            .any(|d| name == d || name.ends_with(&format!(".{d}")))
+            .any(|d| ward_state::is_same_or_subdomain(name, d))
 }
 
 /// `GET /records`: every local record in the domain filter, by name and type.
@@ -226,10 +226,7 @@ fn value(rtype: RecordKind, target: &str) -> String {
 
 /// The record type external-dns names, if Ward keeps it.
 fn kind(endpoint: &Endpoint) -> Result<RecordKind, Refusal> {
-    serde_json::from_value(serde_json::Value::String(
-        endpoint.record_type.to_ascii_uppercase(),
-    ))
-    .map_err(|_| {
+    endpoint.record_type.parse().map_err(|()| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             format!(
@@ -238,11 +235,6 @@ fn kind(endpoint: &Endpoint) -> Result<RecordKind, Refusal> {
             ),
         )
     })
-}
-
-/// An owner name as the config writes it (lowercase, punycode, no trailing dot).
-fn owner(name: &str) -> String {
-    ward_config::normalise_name(name)
 }
 
 /// `POST /adjustendpoints`: the endpoints as Ward will keep them, so that external-dns's
@@ -257,7 +249,7 @@ async fn adjust_endpoints(headers: HeaderMap, bytes: Bytes) -> Response {
 }
 
 fn adjust(mut e: Endpoint) -> Endpoint {
-    e.dns_name = owner(&e.dns_name);
+    e.dns_name = ward_config::normalise_name(&e.dns_name);
     if e.record_ttl <= 0 {
         e.record_ttl = i64::from(ward_config::default_record_ttl());
     }
@@ -377,7 +369,7 @@ fn checked(config: &Config, e: &Endpoint) -> Result<(String, RecordKind), Refusa
         ));
     }
     let rtype = kind(e)?;
-    let name = owner(&e.dns_name);
+    let name = ward_config::normalise_name(&e.dns_name);
     if !in_domains(config, &name) {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,

@@ -1001,6 +1001,19 @@ impl Default for CacheConfig {
     }
 }
 
+impl std::str::FromStr for RecordKind {
+    type Err = ();
+
+    /// A type as the config spells it, in any case (`aaaa`, `Cname`).
+    fn from_str(text: &str) -> Result<RecordKind, ()> {
+        use serde::de::IntoDeserializer;
+        let upper = text.to_ascii_uppercase();
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            upper.as_str().into_deserializer();
+        RecordKind::deserialize(de).map_err(drop)
+    }
+}
+
 impl std::fmt::Display for RecordKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -50,15 +50,8 @@ impl Trusted {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         self.0.iter().any(|n| n.contains(ip))
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -66,10 +59,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 fn looks_like_header(bytes: &[u8]) -> bool {
     const V1: &[u8] = b"PROXY ";
     const V2: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
-    let n = bytes.len();
-    !bytes.is_empty()
-        && (V1[..n.min(V1.len())] == bytes[..n.min(V1.len())]
-            || V2[..n.min(V2.len())] == bytes[..n.min(V2.len())])
+    // The bytes so far and the signature agree as far as both go.
+    let agrees = |signature: &[u8]| bytes.iter().zip(signature).all(|(a, b)| a == b);
+    !bytes.is_empty() && (agrees(V1) || agrees(V2))
 }
 
 /// The client a connection from `peer` stands for: the address a trusted peer's header

@@ -186,7 +186,7 @@ impl DnsServer {
                 backoff.succeeded();
                 // A trusted load balancer's connections count against the client its
                 // PROXY header names, once it is read; every other against its source.
-                let proxied = !trusted.is_empty() && trusted.contains(src.ip());
+                let proxied = trusted.contains(src.ip());
                 let slot = if proxied {
                     None
                 } else if let Some(slot) = Connection::open(&connections, src.ip(), &limits) {

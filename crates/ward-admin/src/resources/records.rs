@@ -10,8 +10,9 @@ use crate::AdminState;
 use crate::openapi::{ApiError, LocalRecordSchema, WriteAnswer};
 
 fn record_kind(text: &str) -> Result<RecordKind, String> {
-    serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_uppercase()))
-        .map_err(|_| format!("{text:?} is not one of A, AAAA, CNAME, TXT, PTR, MX, SRV, NS"))
+    text.trim()
+        .parse()
+        .map_err(|()| format!("{text:?} is not one of A, AAAA, CNAME, TXT, PTR, MX, SRV, NS"))
 }
 
 /// Every local record, in config order.
