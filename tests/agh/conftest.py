@@ -2,22 +2,14 @@
 (one plain password, one bcrypt hash), a list, and user rules with a comment and a blank
 line; dig from a client address."""
 
-import os
-import socket
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-WARD = os.environ.get("WARD_BIN", str(REPO / "target/debug/ward"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ward_process import free_port, serve, stop, until  # noqa: E402,F401 (the tests' too)
 
 
 @pytest.fixture(scope="module")
@@ -51,27 +43,8 @@ data_dir: "{d}/data"
     stop(proc)
 
 
-def serve(config):
-    """`ward serve --config CONFIG`, once it says it is ready."""
-    proc = subprocess.Popen(
-        [WARD, "serve", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 30
-    for line in proc.stderr:
-        if " ready" in line:
-            break
-        assert time.time() < deadline, "ward did not become ready"
-    else:
-        raise AssertionError(f"ward exited with {proc.wait()}")
-    return proc
 
 
-def stop(proc):
-    proc.terminate()
-    proc.wait(10)
 
 
 def dig(ward, name, qtype="A", src="127.0.0.3"):
@@ -83,11 +56,5 @@ def dig(ward, name, qtype="A", src="127.0.0.3"):
     return out.stdout.strip()
 
 
-def until(check, what, limit=5.0):
-    """Waits for `check()` to be true: a write is applied by a reload, within a second."""
-    deadline = time.time() + limit
-    while not check():
-        assert time.time() < deadline, what
-        time.sleep(0.05)
 
 

@@ -9,9 +9,8 @@ target/debug/ward).
 """
 
 import json
-import os
-import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,33 +18,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-WARD = os.environ.get("WARD_BIN", str(REPO / "target/debug/ward"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ward_process import free_port, serve, stop, until  # noqa: E402
+
 MEDIA = "application/external.dns.webhook+json;version=1"
 PREFIX = "/hook-6f1c0e9a"
 REGISTRY = '"heritage=external-dns,external-dns/owner=default,external-dns/resource=service/media/jellyfin"'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(config):
-    proc = subprocess.Popen([WARD, "serve", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    for line in proc.stderr:
-        if " ready" in line:
-            return proc
-        assert time.time() < deadline, "ward did not become ready"
-    raise AssertionError(f"ward exited with {proc.wait()}")
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(10)
 
 
 FILE = """
@@ -102,11 +80,6 @@ def dig(w, name, qtype="A"):
     return out.stdout.strip()
 
 
-def until(check, what, limit=5.0):
-    deadline = time.time() + limit
-    while not check():
-        assert time.time() < deadline, what
-        time.sleep(0.05)
 
 
 def records(w):
