@@ -21,7 +21,7 @@ use criterion::Criterion;
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 use ward_config::Config;
-use ward_dns::handler::{Handler, Runtime};
+use ward_dns::handler::{Handler, Origin, Runtime};
 use ward_dns::metrics::DnsMetrics;
 use ward_dns::record::{self, Event, Protocol, RecordConfig, Response, Trace};
 use ward_state::{DiskLists, Snapshot};
@@ -157,12 +157,21 @@ fn main() {
                 b.iter(|| {
                     let received = Instant::now();
                     let mut trace = Trace::for_batch(&batch);
-                    let answer = now(handler.handle_traced(&packet, src, true, &mut trace));
+                    let answer = now(handler.handle_traced(
+                        &packet,
+                        Origin {
+                            src,
+                            udp: true,
+                            client_id: None,
+                        },
+                        &mut trace,
+                    ));
                     let answer = black_box(answer.unwrap());
                     batch.push(Event {
                         received,
                         elapsed: received.elapsed(),
                         client: src.ip(),
+                        client_id: None,
                         protocol: Protocol::Udp,
                         response: Response::new(answer),
                         trace,

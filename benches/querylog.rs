@@ -62,6 +62,8 @@ fn entries(n: usize) -> impl Iterator<Item = Entry> {
             time_ms: 1_700_000_000_000 + i as u64,
             client,
             client_name: None,
+            client_id: None,
+            protocol: ward_state::querylog::Protocol::Udp,
             policy: policies[(r >> 50) as usize % 3].clone(),
             name,
             qtype: if r & 1 == 0 { 1 } else { 28 },

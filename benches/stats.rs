@@ -127,6 +127,8 @@ impl Traffic {
             time_ms: self.time_us / 1000,
             client,
             client_name,
+            client_id: None,
+            protocol: ward_state::querylog::Protocol::Udp,
             policy: self.policies[(r >> 40) as usize % 3].clone(),
             name,
             qtype: if (r >> 45) & 1 == 0 { 1 } else { 28 },

@@ -191,6 +191,8 @@ pub(crate) struct Ward {
     /// Every UDP listener, in the order logged.
     pub(crate) dns_all: Vec<SocketAddr>,
     pub(crate) admin: SocketAddr,
+    /// The log up to "ready".
+    startup: Vec<String>,
     _dir: Option<TempDir>,
 }
 
@@ -217,14 +219,25 @@ impl Ward {
             .stdout(Stdio::null())
             .spawn()
             .expect("start ward serve");
-        let (dns_all, admin) = wait_ready(&mut child);
+        let (dns_all, admin, startup) = wait_ready(&mut child);
         Ward {
             child,
             dns: dns_all[0],
             dns_all,
             admin,
+            startup,
             _dir: None,
         }
+    }
+
+    /// The address of the first listener logged as "listening for {what} on ..."
+    /// (`DNS over TLS`, `DNS over HTTPS`).
+    pub(crate) fn listening(&self, what: &str) -> SocketAddr {
+        let prefix = format!("listening for {what} on ");
+        self.startup
+            .iter()
+            .find_map(|l| l.split(&prefix).nth(1)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {what} listener logged:\n{}", self.startup.join("\n")))
     }
 
     /// `GET /api/v1/status`, parsed.
@@ -380,8 +393,8 @@ data_dir: "{data}"
 }
 
 /// Reads the log until "ready", collecting the listener addresses it logs: every UDP one,
-/// and the admin one.
-fn wait_ready(child: &mut Child) -> (Vec<SocketAddr>, SocketAddr) {
+/// and the admin one; and the log so far.
+fn wait_ready(child: &mut Child) -> (Vec<SocketAddr>, SocketAddr, Vec<String>) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -413,7 +426,7 @@ fn wait_ready(child: &mut Child) -> (Vec<SocketAddr>, SocketAddr) {
                 "no UDP listener logged:\n{}",
                 log.join("\n")
             );
-            return (dns, admin.expect("admin listener logged"));
+            return (dns, admin.expect("admin listener logged"), log);
         }
     }
     panic!("ward did not become ready:\n{}", log.join("\n"));

@@ -5,6 +5,7 @@ mod config_cli;
 mod dns_e2e;
 mod dns_hardening_e2e;
 mod dns_support;
+mod encrypted_dns_e2e;
 mod hardening_lists_e2e;
 mod layer_e2e;
 mod parental_e2e;

@@ -590,7 +590,7 @@ fn the_log_filters_by_type_rcode_and_upstream_tails_exports_and_survives_a_resta
     let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
     assert_eq!(
         rows[0],
-        "time,time_ms,client,client_name,policy,name,qtype,reason,rule,list,service,schedule,answer,rcode,upstream,cached,elapsed_us"
+        "time,time_ms,client,client_name,client_id,protocol,policy,name,qtype,reason,rule,list,service,schedule,answer,rcode,upstream,cached,elapsed_us"
     );
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(

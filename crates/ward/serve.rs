@@ -155,6 +155,15 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     }
 
     let listen = config.dns.listen.clone();
+    // DNS over TLS and HTTPS: the certificate is read now, so that a missing or bad one
+    // stops the start with its reason; later changes to the files are picked up live.
+    let tls = config.dns.tls.clone();
+    let certificate = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) if tls.serves() => {
+            Some(ward_dns::tls::Certificate::load(cert, key).context("dns.tls")?)
+        }
+        _ => None,
+    };
     let data_dir = ward_state::data_dir(&config);
     // A replica serves what it last accepted from the primary, with its own node-local
     // settings, from the start (also when the primary is unreachable).
@@ -239,6 +248,18 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
         for (worker, socket) in per_worker.iter_mut().zip(udp) {
             worker.push(socket);
         }
+    }
+    let tls_stop = CancellationToken::new();
+    if let Some(certificate) = &certificate {
+        for addr in &tls.dot {
+            let listener = bind_stream(*addr, "DNS over TLS")?;
+            server.register_dot(listener, certificate);
+        }
+        for addr in &tls.doh {
+            let listener = bind_stream(*addr, "DNS over HTTPS")?;
+            server.register_doh(listener, certificate);
+        }
+        tokio::spawn(certificate.clone().watch(tls_stop.clone()));
     }
     let mut workers = Vec::with_capacity(threads);
     for (i, sockets) in per_worker.into_iter().enumerate() {
@@ -423,6 +444,7 @@ async fn run(config: Config, config_path: Option<PathBuf>, threads: usize) -> Re
     for task in sync_tasks {
         task.abort();
     }
+    tls_stop.cancel();
     server.shutdown(GRACE).await;
     tokio::task::spawn_blocking(move || {
         for worker in workers {
@@ -580,6 +602,15 @@ fn bind(addr: SocketAddr, threads: usize) -> Result<(Vec<std::net::UdpSocket>, T
     tracing::info!("listening for UDP on {udp_addr}");
     tracing::info!("listening for TCP on {}", tcp.local_addr()?);
     Ok((udp, tcp))
+}
+
+/// A TCP listener for DNS over TLS or HTTPS (`what`), logged as such.
+fn bind_stream(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    let std = tcp_listener(addr).with_context(|| format!("binding {what} {addr}"))?;
+    std.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(std)?;
+    tracing::info!("listening for {what} on {}", listener.local_addr()?);
+    Ok(listener)
 }
 
 /// A non-blocking UDP socket bound to `addr`, shareable with `SO_REUSEPORT`.

@@ -351,14 +351,21 @@ pub(crate) struct RuleBody {
 #[schema(as = ClientRule)]
 pub(crate) struct ClientRuleSchema {
     /// An IPv4 or IPv6 subnet (`192.168.20.0/24`, `fd00:20::/64`); a bare address is a
-    /// /32 or /128.
-    subnet: String,
+    /// /32 or /128. A rule has a subnet, ClientIDs, or both.
+    subnet: Option<String>,
+    /// ClientIDs: the names DNS-over-HTTPS (`/dns-query/kids-phone`) and DNS-over-TLS
+    /// (`kids-phone.dns.home.example.com`) clients give themselves; a query naming one
+    /// gets this rule's policy, name and tags whatever its address. Letters, digits and
+    /// `-`, at most 63.
+    client_ids: Vec<String>,
     /// The policy of clients in it.
     policy: String,
     /// A name for the clients in it (`kids-tablet` for a /32), shown in the query log and
     /// the statistics and matched by the query log's `client` filter; the most specific
     /// named subnet names a client.
     name: Option<String>,
+    /// Tags for `$ctag` rules (`user_child`, `device_phone`, ...).
+    tags: Vec<String>,
 }
 
 /// Conditional forwarding: names in these zones go to this upstream group.
@@ -483,8 +490,14 @@ pub(crate) struct QueryLogEntry {
     time_ms: u64,
     /// The client's address (without its host part with `query_log.anonymize_clients`).
     client: String,
-    /// The client's name in the config, when it has one.
+    /// The client's name in the config, when it has one (its ClientID's rule's, if the
+    /// query named one).
     client_name: Option<String>,
+    /// The ClientID the query named (DNS over TLS or HTTPS), if it named one.
+    client_id: Option<String>,
+    /// How the query arrived: `udp`, `tcp`, `dot` (DNS over TLS) or `doh` (DNS over
+    /// HTTPS).
+    protocol: String,
     /// The policy that answered.
     policy: String,
     /// The question name: lowercase, no trailing dot.

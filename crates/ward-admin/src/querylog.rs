@@ -33,7 +33,7 @@ pub(crate) struct QueryLogQuery {
     /// Entries at or before this time, as `from`.
     to: Option<String>,
     /// Entries of a client: an address (`192.168.1.10`), a subnet (`10.0.20.0/24`,
-    /// `fd00::/8`) or a client's name in the config.
+    /// `fd00::/8`), a client's name in the config, or a ClientID.
     client: Option<String>,
     /// Entries answered by this policy.
     policy: Option<String>,
@@ -405,11 +405,13 @@ enum Format {
 }
 
 /// The CSV columns, in order: the JSON form's fields.
-const CSV_COLUMNS: [&str; 17] = [
+const CSV_COLUMNS: [&str; 19] = [
     "time",
     "time_ms",
     "client",
     "client_name",
+    "client_id",
+    "protocol",
     "policy",
     "name",
     "qtype",

@@ -286,6 +286,8 @@ async fn the_query_log_and_stats_schemas_name_exactly_the_fields_answered() {
         time_ms: now - 1000,
         client: "10.0.20.7".parse().unwrap(),
         client_name: Some("tablet".into()),
+        client_id: Some("tablet".into()),
+        protocol: ward_state::querylog::Protocol::Doh,
         policy: Arc::from("kids"),
         name: "ads.example".into(),
         qtype: 1,

@@ -35,6 +35,8 @@ fn entry(i: u64) -> Entry {
     };
     Entry {
         time_ms: T + i * 1000,
+        client_id: None,
+        protocol: ward_state::querylog::Protocol::Udp,
         client: if tablet {
             "10.0.20.7".parse().unwrap()
         } else {

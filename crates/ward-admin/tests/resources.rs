@@ -578,7 +578,8 @@ async fn clients_are_one_ordered_list_edited_whole_or_by_subnet() {
     let (_, body) = s.local(Method::GET, "/api/v1/clients", None).await;
     assert_eq!(
         json(&body),
-        json!([{ "subnet": "10.0.20.0/24", "policy": "kids", "name": "kids-devices" }])
+        json!([{ "subnet": "10.0.20.0/24", "client_ids": ["kids-tablet"], "policy": "kids",
+                 "name": "kids-devices", "tags": ["user_child"] }])
     );
 
     let same = json!({ "subnet": "10.0.20.0/24", "policy": "main" }).to_string();
@@ -632,6 +633,59 @@ async fn clients_are_one_ordered_list_edited_whole_or_by_subnet() {
         Method::DELETE,
         "/api/v1/clients?subnet=10.0.1.7/32",
         None,
+    )
+    .await;
+
+    // A rule of ClientIDs only (a phone off the Wi-Fi), keyed by its first ClientID; a
+    // ClientID another rule names, or one that is not a label, is refused.
+    write(
+        &s,
+        Method::POST,
+        "/api/v1/clients",
+        Some(r#"{ "client_ids": ["Kids-Phone", "kids-watch"], "policy": "kids" }"#),
+    )
+    .await;
+    assert_eq!(
+        s.saved().clients[1].client_ids,
+        ["kids-phone", "kids-watch"]
+    );
+    assert_eq!(s.saved().clients[1].subnet, None);
+    refused(
+        &s,
+        Method::POST,
+        "/api/v1/clients",
+        Some(r#"{ "client_ids": ["kids-phone"], "policy": "main" }"#),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    for bad in [
+        r#"{ "client_ids": ["kids-watch", "x"], "subnet": "10.0.50.0/24", "policy": "main" }"#,
+        r#"{ "client_ids": ["no_underscores"], "policy": "main" }"#,
+        r#"{ "client_ids": [], "policy": "main" }"#,
+    ] {
+        refused(
+            &s,
+            Method::POST,
+            "/api/v1/clients",
+            Some(bad),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    write(
+        &s,
+        Method::DELETE,
+        "/api/v1/clients?client_id=kids-phone",
+        None,
+    )
+    .await;
+    assert_eq!(s.saved().clients.len(), 1);
+    refused(
+        &s,
+        Method::DELETE,
+        "/api/v1/clients?client_id=kids-phone",
+        None,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(

@@ -195,14 +195,70 @@ fn listeners(r: &mut Reader<'_>, config: &mut Config) {
         }
     }
     if r.bool("tls.enabled") == Some(true) {
-        r.report(
-            "tls.enabled",
-            true,
-            "DoT, DoH and HTTPS listeners: Ward serves plain DNS only (for now)",
-        );
+        tls(r, config);
     }
     if r.bool("dhcp.enabled") == Some(true) {
         r.report("dhcp.enabled", true, "Ward has no DHCP server");
+    }
+}
+
+/// AdGuard Home's `tls`: its certificate files, server name and DoT and DoH ports become
+/// `dns.tls`, on the addresses plain DNS listens on.
+fn tls(r: &mut Reader<'_>, config: &mut Config) {
+    let cert = r.str("tls.certificate_path").filter(|p| !p.is_empty());
+    let key = r.str("tls.private_key_path").filter(|p| !p.is_empty());
+    let (Some(cert), Some(key)) = (cert, key) else {
+        let inline = r
+            .str("tls.certificate_chain")
+            .is_some_and(|c| !c.is_empty());
+        let why = if inline {
+            "a certificate given inline: write it and its key to files, then set \
+             dns.tls.cert_file and key_file"
+        } else {
+            "no certificate_path and private_key_path: DoT and DoH not imported"
+        };
+        r.report("tls", "enabled", why);
+        return;
+    };
+    let tls = &mut config.dns.tls;
+    tls.cert_file = Some(cert.into());
+    tls.key_file = Some(key.into());
+    tls.server_name = r
+        .str("tls.server_name")
+        .filter(|n| !n.is_empty())
+        .map(crate::name::normalise);
+    let on = |port: u16| -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = config
+            .dns
+            .listen
+            .iter()
+            .map(|a| SocketAddr::new(a.ip(), port))
+            .collect();
+        addrs.dedup();
+        addrs
+    };
+    let dot = r.u64("tls.port_dns_over_tls").unwrap_or(853) as u16;
+    let doh = r.u64("tls.port_https").unwrap_or(443) as u16;
+    let (dot, doh) = (
+        if dot == 0 { Vec::new() } else { on(dot) },
+        if doh == 0 { Vec::new() } else { on(doh) },
+    );
+    let tls = &mut config.dns.tls;
+    tls.dot = dot;
+    tls.doh = doh;
+    if r.u64("tls.port_dns_over_quic").is_some_and(|p| p != 0) {
+        r.report(
+            "tls.port_dns_over_quic",
+            r.u64("tls.port_dns_over_quic").unwrap_or_default(),
+            "Ward serves DNS over TLS and HTTPS, not over QUIC",
+        );
+    }
+    if r.bool("tls.force_https") == Some(true) {
+        r.report(
+            "tls.force_https",
+            true,
+            "the admin UI is served over plain HTTP (put a TLS-terminating ingress in front)",
+        );
     }
 }
 
@@ -591,7 +647,11 @@ fn cache_and_blocking(r: &mut Reader<'_>, config: &mut Config) {
         for c in r.strings(key) {
             match c.parse::<crate::IpNetwork>() {
                 Ok(n) => out.push(crate::IpNetwork::new(n.network(), n.prefix()).unwrap_or(n)),
-                Err(_) => r.report(key, &c, "Ward knows clients by address or subnet"),
+                Err(_) => r.report(
+                    key,
+                    &c,
+                    "a ClientID: the access lists take addresses and subnets",
+                ),
             }
         }
         out
@@ -994,6 +1054,7 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
             .filter(|t| crate::CLIENT_TAGS.contains(&t.as_str()))
             .collect();
         let mut subnets = Vec::new();
+        let mut client_ids = Vec::new();
         for id in c
             .get("ids")
             .and_then(Value::as_sequence)
@@ -1003,25 +1064,45 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
         {
             match id.parse::<crate::IpNetwork>() {
                 Ok(n) => subnets.push(crate::IpNetwork::new(n.network(), n.prefix()).unwrap_or(n)),
+                Err(_) if crate::name::check_client_id(&id.to_ascii_lowercase()).is_ok() => {
+                    let id = id.to_ascii_lowercase();
+                    if config.clients.iter().any(|x| x.client_ids.contains(&id)) {
+                        r.report(
+                            "clients.persistent",
+                            format!("{name} {id}"),
+                            "another client has it",
+                        );
+                    } else {
+                        client_ids.push(id);
+                    }
+                }
                 Err(_) => r.report(
                     "clients.persistent",
                     format!("{name} {id}"),
-                    "a MAC address or ClientID: Ward knows clients by address or subnet",
+                    "a MAC address: Ward knows clients by address, subnet or ClientID",
                 ),
             }
         }
-        if subnets.is_empty() {
+        if subnets.is_empty() && client_ids.is_empty() {
             r.report(
                 "clients.persistent",
                 &name,
-                "no address or subnet: not imported",
+                "no address, subnet or ClientID: not imported",
             );
             continue;
         }
         let upstream = client_upstream(r, config, c, &name);
         let policy = file_client_policy(r, config, c, &name, upstream);
+        let rule = |subnet, client_ids| ClientRule {
+            subnet,
+            client_ids,
+            policy: policy.clone(),
+            name: (!name.is_empty()).then(|| name.clone()),
+            tags: tags.clone(),
+        };
+        let mut rules = Vec::new();
         for subnet in subnets {
-            if config.clients.iter().any(|x| x.subnet == subnet) {
+            if config.clients.iter().any(|x| x.subnet == Some(subnet)) {
                 r.report(
                     "clients.persistent",
                     format!("{name} {subnet}"),
@@ -1029,13 +1110,13 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
                 );
                 continue;
             }
-            config.clients.push(ClientRule {
-                subnet,
-                policy: policy.clone(),
-                name: (!name.is_empty()).then(|| name.clone()),
-                tags: tags.clone(),
-            });
+            // The ClientIDs go with the first subnet's rule.
+            rules.push(rule(Some(subnet), std::mem::take(&mut client_ids)));
         }
+        if !client_ids.is_empty() {
+            rules.push(rule(None, client_ids));
+        }
+        config.clients.extend(rules);
     }
 }
 

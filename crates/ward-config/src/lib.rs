@@ -36,6 +36,7 @@ pub mod window;
 pub use error::{ConfigError, ErrorKind, FieldError, FieldPath, Location, PathSegment, Target};
 pub use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 pub use model::*;
+pub use name::check_client_id;
 pub use policy::{DEFAULT_UPSTREAM, EffectivePolicy};
 pub use upstream::{DNS_PORT, DOT_PORT, UpstreamParseError, UpstreamServer, plain_addr};
 pub use validate::MAX_SCHEDULES;

@@ -91,6 +91,46 @@ impl ProxyProtocolConfig {
     }
 }
 
+/// Encrypted DNS for clients: DNS over TLS (RFC 7858) and DNS over HTTPS (RFC 8484), from
+/// one certificate and key (a Kubernetes TLS Secret mounted as files; the files are read
+/// again when they change, so a renewal needs no restart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, the server's own certificate first (`tls.crt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// Its private key, PEM: PKCS#8, PKCS#1 or SEC1 (`tls.key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// The name clients reach Ward by (`dns.home.example.com`). A DoT client that asks
+    /// for a name one label below it (`kids-phone.dns.home.example.com`) names its
+    /// ClientID by that label, as AdGuard Home's `server_name` does.
+    #[serde(
+        default,
+        deserialize_with = "name::deserialize_optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_name: Option<String>,
+    /// Addresses to serve DNS over TLS on (port 853).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dot: Vec<SocketAddr>,
+    /// Addresses to serve DNS over HTTPS on (`/dns-query`, port 443), HTTP/1.1 and HTTP/2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doh: Vec<SocketAddr>,
+}
+
+impl TlsConfig {
+    fn is_off(&self) -> bool {
+        *self == TlsConfig::default()
+    }
+
+    /// Whether any encrypted listener is asked for.
+    pub fn serves(&self) -> bool {
+        !self.dot.is_empty() || !self.doh.is_empty()
+    }
+}
+
 /// external-dns's webhook provider (its API: `api/webhook.yaml` in kubernetes-sigs/external-dns):
 /// external-dns creates, updates and deletes local records through it, marked
 /// `managed_by: external-dns`. It calls without credentials, so the listener is its own
@@ -240,6 +280,10 @@ pub struct DnsConfig {
     /// balancers whose headers say whose connection they pass on.
     #[serde(default, skip_serializing_if = "ProxyProtocolConfig::is_off")]
     pub proxy_protocol: ProxyProtocolConfig,
+    /// DNS over TLS and over HTTPS (node-local, applied at the next start; the
+    /// certificate files are read again whenever they change).
+    #[serde(default, skip_serializing_if = "TlsConfig::is_off")]
+    pub tls: TlsConfig,
     /// Queries a second that one client prefix may send over UDP (AdGuard Home's
     /// `ratelimit`); what goes beyond is dropped and counted. 0 turns the limit off.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -783,13 +827,24 @@ impl Schedule {
     }
 }
 
-/// Clients in a subnet get a policy.
+/// Clients in a subnet, or naming a ClientID, get a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRule {
     /// An IPv4 or IPv6 subnet (`192.168.20.0/24`, `fd00:20::/64`); a bare address is a /32
-    /// or /128.
-    pub subnet: IpNetwork,
+    /// or /128. A rule has a subnet, ClientIDs, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<IpNetwork>,
+    /// ClientIDs (AdGuard Home's): the names an encrypted connection gives itself, as
+    /// the path of DNS over HTTPS (`/dns-query/kids-phone`) or the first label of the
+    /// DNS-over-TLS server name (`kids-phone.dns.home.example.com`). A query naming one
+    /// gets this rule's policy, name and tags, whatever its source address.
+    #[serde(
+        default,
+        deserialize_with = "name::deserialize_client_ids",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub client_ids: Vec<String>,
     /// The policy of clients in it.
     pub policy: String,
     /// A name for the clients in it (`kids-tablet` for a /32), shown in the query log and
@@ -800,6 +855,38 @@ pub struct ClientRule {
     /// `device_phone`, `os_android`, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+}
+
+impl ClientRule {
+    /// What tells this rule from the others: its subnet, or, without one, its first
+    /// ClientID.
+    pub fn key(&self) -> ClientKey {
+        match (&self.subnet, self.client_ids.first()) {
+            (Some(s), _) => ClientKey::Subnet(s.network(), s.prefix()),
+            (None, Some(id)) => ClientKey::ClientId(id.clone()),
+            (None, None) => ClientKey::ClientId(String::new()),
+        }
+    }
+}
+
+/// What tells one client rule from another (the admin API, the layers and the check of
+/// duplicates key rules by it): the subnet, however it was written (`10.0.0.1` and
+/// `10.0.0.1/32` are one), or the first ClientID of a rule without one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClientKey {
+    /// A subnet's network address and prefix length.
+    Subnet(std::net::IpAddr, u8),
+    /// A ClientID.
+    ClientId(String),
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientKey::Subnet(ip, prefix) => write!(f, "{ip}/{prefix}"),
+            ClientKey::ClientId(id) => write!(f, "ClientID {id}"),
+        }
+    }
 }
 
 /// The client tags `$ctag` rules can name: AdGuard Home's (`internal/home/clientstags.go`),
@@ -927,6 +1014,7 @@ impl Default for DnsConfig {
             upstream_timeout: default_upstream_timeout(),
             tcp: TcpConfig::default(),
             proxy_protocol: ProxyProtocolConfig::default(),
+            tls: TlsConfig::default(),
             ratelimit: 0,
             ratelimit_subnet_len_ipv4: default_ratelimit_subnet_len_ipv4(),
             ratelimit_subnet_len_ipv6: default_ratelimit_subnet_len_ipv6(),

@@ -69,6 +69,43 @@ pub(crate) fn deserialize_name<'de, D: Deserializer<'de>>(d: D) -> Result<String
     String::deserialize(d).map(|s| normalise(&s))
 }
 
+pub(crate) fn deserialize_optional_name<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d).map(|o| o.map(|s| normalise(&s)))
+}
+
+/// ClientIDs as a query names them: lowercase (a TLS server name is compared without
+/// case, and so, for one rule, is the DoH path).
+pub(crate) fn deserialize_client_ids<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    Vec::<String>::deserialize(d).map(|v| v.iter().map(|s| s.trim().to_ascii_lowercase()).collect())
+}
+
+/// A ClientID, as AdGuard Home takes one: a host-name label, 1 to 63 letters, digits and
+/// `-`, not starting or ending with `-` (it is the first label of a TLS server name).
+pub fn check_client_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("empty ClientID".to_owned());
+    }
+    if id.len() > 63 {
+        return Err(format!("ClientID {id:?} is longer than 63 characters"));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        return Err(format!(
+            "{c:?} is not allowed in ClientID {id:?}; use letters, digits and '-'"
+        ));
+    }
+    if id.starts_with('-') || id.ends_with('-') {
+        return Err(format!("ClientID {id:?} starts or ends with '-'"));
+    }
+    Ok(())
+}
+
 pub(crate) fn deserialize_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Vec::<String>::deserialize(d).map(|v| v.iter().map(|s| normalise(s)).collect())
 }

@@ -2,7 +2,7 @@
 //!
 //! A primary replicates its filtering config (upstreams, forward, records, lists, policies,
 //! clients, the blocking and abuse settings of `dns`, cache); each node keeps its own
-//! `dns.listen`, `dns.tcp`, `dns.proxy_protocol`,
+//! `dns.listen`, `dns.tcp`, `dns.proxy_protocol`, `dns.tls`,
 //! `admin`, `sync`, `data_dir`, `query_log`, `list_dirs` and `external_dns`, since those name its sockets,
 //! its secrets, its disk and its own queries.
 //! Both functions below destructure every struct without `..`, so a new field does not
@@ -26,6 +26,7 @@ impl Config {
                     upstream_timeout,
                     tcp: _,
                     proxy_protocol: _,
+                    tls: _,
                     ratelimit,
                     ratelimit_subnet_len_ipv4,
                     ratelimit_subnet_len_ipv6,
@@ -93,6 +94,7 @@ impl Config {
                     upstream_timeout,
                     tcp: _,
                     proxy_protocol: _,
+                    tls: _,
                     ratelimit,
                     ratelimit_subnet_len_ipv4,
                     ratelimit_subnet_len_ipv6,
@@ -130,6 +132,7 @@ impl Config {
                 upstream_timeout: *upstream_timeout,
                 tcp: local.dns.tcp.clone(),
                 proxy_protocol: local.dns.proxy_protocol.clone(),
+                tls: local.dns.tls.clone(),
                 ratelimit: *ratelimit,
                 ratelimit_subnet_len_ipv4: *ratelimit_subnet_len_ipv4,
                 ratelimit_subnet_len_ipv6: *ratelimit_subnet_len_ipv6,

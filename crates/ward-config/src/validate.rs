@@ -179,6 +179,7 @@ impl Validator<'_> {
             );
         }
         self.external_dns();
+        self.tls();
         if dns.blocking_mode == BlockingMode::CustomIp {
             self.blocking_ips(at.key("blocking_mode"));
         }
@@ -695,28 +696,55 @@ impl Validator<'_> {
 
     fn clients(&mut self) {
         let mut seen = HashMap::new();
+        let mut ids: HashMap<&str, usize> = HashMap::new();
         for (i, c) in self.config.clients.iter().enumerate() {
             let file_index = Origin::of(&self.origin.clients, i);
             let at = root().key("clients").index(file_index);
-            if c.subnet.ip() != c.subnet.network() {
+            if let Some(subnet) = c.subnet {
+                if subnet.ip() != subnet.network() {
+                    self.push(
+                        at.key("subnet"),
+                        ErrorKind::SubnetHostBits {
+                            subnet: subnet.to_string(),
+                            network: format!("{}/{}", subnet.network(), subnet.prefix()),
+                        },
+                    );
+                }
+                let key = (subnet.network(), subnet.prefix());
+                if let Some(first) = seen.insert(key, file_index) {
+                    self.push(
+                        at.key("subnet"),
+                        ErrorKind::Duplicate {
+                            what: "subnet",
+                            name: format!("{}/{}", key.0, key.1),
+                            first: format!("clients[{first}]"),
+                        },
+                    );
+                }
+            } else if c.client_ids.is_empty() {
                 self.push(
-                    at.key("subnet"),
-                    ErrorKind::SubnetHostBits {
-                        subnet: c.subnet.to_string(),
-                        network: format!("{}/{}", c.subnet.network(), c.subnet.prefix()),
+                    at.clone(),
+                    ErrorKind::InvalidValue {
+                        message: "a client rule needs a subnet, client_ids, or both".to_owned(),
                     },
                 );
             }
-            let key = (c.subnet.network(), c.subnet.prefix());
-            if let Some(first) = seen.insert(key, file_index) {
-                self.push(
-                    at.key("subnet"),
-                    ErrorKind::Duplicate {
-                        what: "subnet",
-                        name: format!("{}/{}", key.0, key.1),
-                        first: format!("clients[{first}]"),
-                    },
-                );
+            for (j, id) in c.client_ids.iter().enumerate() {
+                if let Err(message) = crate::name::check_client_id(id) {
+                    self.push(
+                        at.key("client_ids").index(j),
+                        ErrorKind::InvalidValue { message },
+                    );
+                } else if let Some(first) = ids.insert(id, file_index) {
+                    self.push(
+                        at.key("client_ids").index(j),
+                        ErrorKind::Duplicate {
+                            what: "ClientID",
+                            name: id.clone(),
+                            first: format!("clients[{first}]"),
+                        },
+                    );
+                }
             }
             self.reference(at.key("policy"), Target::Policy, &c.policy);
             if c.name.as_deref().is_some_and(|n| n.trim().is_empty()) {

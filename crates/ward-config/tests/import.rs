@@ -149,7 +149,7 @@ fn clients_tags_conditional_upstreams_and_rewrites() {
     for needle in [
         "quic://",
         "sdns://",
-        "a MAC address or ClientID",
+        "a MAC address: Ward knows clients by address, subnet or ClientID",
         "wizz",
         "[//]",
         "fallback_dns",
@@ -160,6 +160,26 @@ fn clients_tags_conditional_upstreams_and_rewrites() {
             u.join("\n")
         );
     }
+    // DoT and DoH where plain DNS listens, with the certificate files and server name;
+    // the DoT client by its ClientID.
+    let tls = &c.dns.tls;
+    assert_eq!(tls.server_name.as_deref(), Some("dns.home.example"));
+    assert_eq!(
+        tls.cert_file.as_deref(),
+        Some("/opt/adguardhome/tls/tls.crt".as_ref())
+    );
+    assert_eq!(tls.dot, ["0.0.0.0:853".parse().unwrap()]);
+    assert_eq!(tls.doh, ["0.0.0.0:443".parse().unwrap()]);
+    assert!(reported(u, "tls.port_dns_over_quic"));
+    let pixel = c
+        .clients
+        .iter()
+        .find(|r| r.client_ids == ["pixel8"])
+        .unwrap();
+    assert_eq!(
+        (pixel.subnet, pixel.name.as_deref()),
+        (None, Some("Pixel 8 (DoT)"))
+    );
     // Access lists: addresses and subnets; a ClientID is reported.
     assert!(!c.dns.allowed_clients.is_empty());
     assert!(reported(u, "dns.allowed_clients"));

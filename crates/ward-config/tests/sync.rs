@@ -268,7 +268,8 @@ fn filtering_changes_make_configs_differ() {
         }),
         ("clients", |c| {
             c.clients.push(ward_config::ClientRule {
-                subnet: "10.1.0.0/16".parse().unwrap(),
+                subnet: Some("10.1.0.0/16".parse().unwrap()),
+                client_ids: Vec::new(),
                 policy: "main".to_owned(),
                 name: None,
                 tags: Vec::new(),

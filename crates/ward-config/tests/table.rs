@@ -482,6 +482,52 @@ fn invalid_configs() {
             ],
         ),
         (
+            "ClientIDs: a rule needs a subnet or one, each a label, once",
+            base_and(&[
+                "clients:",
+                "  - { client_ids: [kids-phone], policy: main }",
+                "  - { policy: main }",
+                "  - { client_ids: [Kids-Phone], subnet: 10.0.0.0/8, policy: main }",
+                "  - { client_ids: [kids_tablet, -x], policy: main }",
+            ]),
+            vec![
+                ("clients[1]", 8, "needs a subnet, client_ids, or both"),
+                (
+                    "clients[2].client_ids[0]",
+                    9,
+                    "duplicate ClientID \"kids-phone\"",
+                ),
+                ("clients[3].client_ids[0]", 10, "'_' is not allowed"),
+                ("clients[3].client_ids[1]", 10, "starts or ends with '-'"),
+            ],
+        ),
+        (
+            "dns.tls: a certificate for the listeners, ports of their own",
+            base_and(&[
+                "dns:",
+                "  listen: [\"127.0.0.1:53\"]",
+                "  tls:",
+                "    key_file: /tls/tls.key",
+                "    server_name: \"dns..example\"",
+                "    dot: [\"127.0.0.1:53\"]",
+                "    doh: [\"127.0.0.1:443\", \"127.0.0.1:443\"]",
+            ]),
+            vec![
+                ("dns.tls.cert_file", 8, "need a certificate"),
+                ("dns.tls.server_name", 10, "empty label"),
+                (
+                    "dns.tls.dot[0]",
+                    11,
+                    "duplicate listen address \"127.0.0.1:53\"",
+                ),
+                (
+                    "dns.tls.doh[1]",
+                    12,
+                    "duplicate listen address \"127.0.0.1:443\"",
+                ),
+            ],
+        ),
+        (
             "listen addresses",
             base_and(&[
                 "dns:",

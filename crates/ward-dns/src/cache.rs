@@ -158,6 +158,15 @@ impl CachedAnswer {
     }
 }
 
+/// How long an answer stays fresh: the lowest TTL of its answer section, or for an answer
+/// without one, its SOA's negative-caching time; `None` when it has neither or cannot be
+/// read. DNS over HTTPS gives it as the response's `Cache-Control: max-age` (RFC 8484
+/// section 5.1).
+pub(crate) fn freshness(answer: &[u8]) -> Option<u32> {
+    let r = Reader::read(answer)?;
+    r.answer_ttl.or(r.soa_ttl)
+}
+
 /// What [`CachedAnswer::read`] learns from one walk over an answer.
 struct Reader {
     rcode: u8,

@@ -10,7 +10,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use ward_config::{LocalRecord, UpstreamServer};
 use ward_rules::{Reason, Request, Verdict};
-use ward_state::{Checked, Policy, Snapshot};
+use ward_state::{Asker, Checked, Policy, Snapshot};
 
 use crate::answer;
 use crate::cache::{AnswerCache, CacheKey, CacheLimits, CachedAnswer};
@@ -20,6 +20,17 @@ use crate::metrics::{DnsMetrics, GuardMetrics, UpstreamMetrics};
 use crate::record::{Batch, Event, Recorder, Source, Trace};
 use crate::upstream::{Strategy, UpstreamAddr, UpstreamGroup, UpstreamQuery};
 use crate::wire::{self, Question};
+
+/// Where a query came from: what the query path needs besides its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    /// The client's address and port (the ones a trusted PROXY header gave).
+    pub src: SocketAddr,
+    /// Whether it came over UDP: the answer's size limit and the rate limit.
+    pub udp: bool,
+    /// The ClientID it named (DNS over TLS or HTTPS), lowercase.
+    pub client_id: Option<&'a str>,
+}
 
 /// A snapshot and the upstream groups of its config: what one query uses.
 pub struct Runtime {
@@ -251,18 +262,28 @@ impl Handler {
     /// rate limit. Returns `None` for input that deserves no answer (not a query, not even
     /// a header, a client over the rate limit or not allowed over UDP).
     pub async fn handle(&self, bytes: &[u8], src: SocketAddr, udp: bool) -> Option<Vec<u8>> {
-        self.handle_traced(bytes, src, udp, &mut Trace::default())
+        let origin = Origin {
+            src,
+            udp,
+            client_id: None,
+        };
+        self.handle_traced(bytes, origin, &mut Trace::default())
             .await
     }
 
-    /// [`Handler::handle`], noting in `trace` what decided the answer (for the record).
+    /// [`Handler::handle`] for a query from `origin`, noting in `trace` what decided the
+    /// answer (for the record).
     pub async fn handle_traced(
         &self,
         bytes: &[u8],
-        src: SocketAddr,
-        udp: bool,
+        origin: Origin<'_>,
         trace: &mut Trace,
     ) -> Option<Vec<u8>> {
+        let Origin {
+            src,
+            udp,
+            client_id,
+        } = origin;
         let client = src.ip();
         let rt = self.runtime.load();
         let admission = self.limiter.admit(&rt.snapshot.config.dns, client, udp);
@@ -310,6 +331,7 @@ impl Handler {
         if admission == Admission::NotAllowed {
             return Some(wire::refused(bytes, &q));
         }
+        let client = rt.snapshot.asker(client, client_id);
         let answer = self.answer(rt, bytes, &q, decoded, client, trace).await;
         Some(fit(bytes, &q, answer, udp))
     }
@@ -321,7 +343,7 @@ impl Handler {
         raw: &[u8],
         q: &Question<'_>,
         decoded: Option<Message>,
-        client: IpAddr,
+        client: Asker,
         trace: &mut Trace,
     ) -> Vec<u8> {
         if q.edns.is_some_and(|e| e.version > 0) {
@@ -407,7 +429,7 @@ impl Handler {
         raw: &[u8],
         q: &Question<'_>,
         key: &CacheKey,
-        client: IpAddr,
+        client: Asker,
         trace: &mut Trace,
     ) -> Option<Vec<u8>> {
         if q.qclass != Question::IN {
@@ -428,7 +450,7 @@ impl Handler {
         raw: &[u8],
         q: &Question<'_>,
         key: &CacheKey,
-        client: IpAddr,
+        client: Asker,
         trace: &mut Trace,
     ) -> Vec<u8> {
         trace.cache_miss = true;
@@ -505,7 +527,7 @@ impl Handler {
         policy_index: usize,
         req: &Message,
         v: &Verdict,
-        client: IpAddr,
+        client: Asker,
         trace: &mut Trace,
     ) -> Message {
         let snap = &rt.snapshot;
@@ -588,7 +610,7 @@ fn decide<'s>(
     snap: &'s Snapshot,
     policy: &'s Policy,
     q: &Question<'_>,
-    client: IpAddr,
+    client: Asker,
     trace: &mut Trace,
 ) -> Decision<'s> {
     let class_in = q.qclass == Question::IN;
@@ -730,14 +752,14 @@ fn upstream_of<'s>(snap: &'s Snapshot, policy: &'s Policy, name: &str) -> Option
 fn cloaked(
     snap: &Snapshot,
     policy: &Policy,
-    client: IpAddr,
+    client: Asker,
     entry: &CachedAnswer,
 ) -> Option<Checked> {
     let info = snap.client(client);
     entry
         .targets()
         .map(|(target, qtype)| {
-            let request = info.apply(Request::new(target, qtype).client_ip(client));
+            let request = info.apply(Request::new(target, qtype).client_ip(client.ip));
             snap.check_answer(policy, &request)
         })
         .find(|c| c.verdict.reason.is_blocked())
@@ -750,7 +772,7 @@ fn answer_from(
     policy: &Policy,
     raw: &[u8],
     q: &Question<'_>,
-    client: IpAddr,
+    client: Asker,
     entry: &CachedAnswer,
     trace: &mut Trace,
 ) -> Vec<u8> {
@@ -790,12 +812,12 @@ fn filter(
     policy: &Policy,
     name: &str,
     qtype: RecordType,
-    client: IpAddr,
+    client: Asker,
 ) -> Checked {
     let info = snap.client(client);
     snap.check(
         policy,
-        &info.apply(Request::new(name, qtype).client_ip(client)),
+        &info.apply(Request::new(name, qtype).client_ip(client.ip)),
     )
 }
 
@@ -851,7 +873,7 @@ mod tests {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use super::{Handler, Runtime, Trace, is_private_reverse};
+    use super::{Handler, Origin, Runtime, Trace, is_private_reverse};
 
     /// The UDP loop boxes this future for every query it answers: the rare paths
     /// (forwarding, rewrites) are boxed on their own so that it stays small (it was
@@ -875,7 +897,15 @@ mod tests {
         let handler = Handler::new(runtime);
         let src: SocketAddr = "127.0.0.2:5353".parse().unwrap();
         let mut trace = Trace::default();
-        let future = handler.handle_traced(&[], src, true, &mut trace);
+        let future = handler.handle_traced(
+            &[],
+            Origin {
+                src,
+                udp: true,
+                client_id: None,
+            },
+            &mut trace,
+        );
         let size = std::mem::size_of_val(&future);
         assert!(size <= 4096, "{size} bytes");
     }

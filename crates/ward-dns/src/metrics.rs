@@ -90,6 +90,11 @@ pub struct GuardMetrics {
     pub(crate) tcp_refused: Counter,
     /// TCP connections closed because the client took no answer within the write timeout.
     pub(crate) tcp_write_timeouts: Counter,
+    /// DNS-over-TLS and DNS-over-HTTPS connections whose TLS handshake failed or timed out.
+    pub(crate) tls_handshake_failures: Counter,
+    /// DNS-over-HTTPS requests answered with an HTTP error (a bad path, method, media
+    /// type, body or ClientID).
+    pub(crate) doh_refused: Counter,
 }
 
 impl GuardMetrics {
@@ -118,6 +123,16 @@ impl GuardMetrics {
             "tcp_write_timeouts",
             "TCP connections closed because the client took no answer within the write timeout",
             self.tcp_write_timeouts.clone(),
+        );
+        dns.register(
+            "tls_handshake_failures",
+            "DNS-over-TLS and DNS-over-HTTPS connections whose TLS handshake failed or timed out",
+            self.tls_handshake_failures.clone(),
+        );
+        dns.register(
+            "doh_requests_refused",
+            "DNS-over-HTTPS requests answered with an HTTP error: a bad path, method, media type, body or ClientID",
+            self.doh_refused.clone(),
         );
     }
 }

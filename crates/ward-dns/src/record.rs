@@ -53,23 +53,7 @@ const POLL_BUSY: Duration = Duration::from_millis(2);
 /// second. A home network's rate stays at [`POLL`], a wake-up every 25 ms.
 const BUSY: usize = 250;
 
-/// How a query arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// Plain DNS over UDP.
-    Udp,
-    /// Plain DNS over TCP.
-    Tcp,
-}
-
-impl Protocol {
-    fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-        }
-    }
-}
+pub use ward_state::querylog::Protocol;
 
 /// What produced an answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -206,6 +190,8 @@ pub struct Event {
     pub elapsed: Duration,
     /// The client's address.
     pub client: IpAddr,
+    /// The ClientID the query named, if it named one.
+    pub client_id: Option<Arc<str>>,
     /// How it arrived.
     pub protocol: Protocol,
     /// The answer sent, in wire format.
@@ -649,11 +635,14 @@ impl RecordWriter {
         };
         let citation = d.rule.map(|rule| snapshot.rule_text(policy, &rule));
         let spare = &mut self.spare_strings;
+        let client_id = event.client_id.as_deref();
         set(
             &mut e.client_name,
-            snapshot.client_name(event.client),
+            snapshot.client_name(snapshot.asker(event.client, client_id)),
             spare,
         );
+        set(&mut e.client_id, client_id, spare);
+        e.protocol = event.protocol;
         set(&mut e.rule, citation.map(|(_, text)| text), spare);
         set(&mut e.list, citation.map(|(list, _)| list), spare);
         let service = match d.reason {
@@ -695,6 +684,8 @@ fn blank_entry() -> Entry {
         time_ms: 0,
         client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         client_name: None,
+        client_id: None,
+        protocol: Protocol::Udp,
         policy: Arc::from(""),
         name: String::new(),
         qtype: 0,
@@ -781,7 +772,6 @@ const VERDICTS: [&str; 7] = [
     "safe_search",
     "blocked_schedule",
 ];
-const PROTOCOLS: [Protocol; 2] = [Protocol::Udp, Protocol::Tcp];
 
 fn verdict_index(reason: Reason) -> usize {
     match reason {
@@ -828,7 +818,7 @@ impl Counters {
             self.queries.clear();
             for policy in &snapshot.policies {
                 for verdict in VERDICTS {
-                    for protocol in PROTOCOLS {
+                    for protocol in Protocol::ALL {
                         self.queries
                             .push(m.queries.get_or_create_owned(&QueryLabels {
                                 policy: policy.name.clone(),
@@ -839,7 +829,7 @@ impl Counters {
                 }
             }
         }
-        let i = (d.policy * VERDICTS.len() + verdict_index(d.reason)) * PROTOCOLS.len()
+        let i = (d.policy * VERDICTS.len() + verdict_index(d.reason)) * Protocol::ALL.len()
             + protocol as usize;
         self.queries.get(i)
     }
@@ -938,6 +928,7 @@ impl Summary {
 
 #[cfg(test)]
 mod tests {
+    use crate::handler::Origin;
     use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
     use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};
     use hickory_proto::rr::{Name, RData, Record};
@@ -983,6 +974,7 @@ mod tests {
             received: Instant::now(),
             elapsed: Duration::ZERO,
             client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            client_id: None,
             protocol: Protocol::Udp,
             response: Response::new(response),
             trace: Trace::default(),
@@ -1075,7 +1067,17 @@ data_dir: /nonexistent
         let packet = m.to_vec().unwrap();
         let ask = async |batch: &mut Batch| {
             let mut trace = Trace::for_batch(batch);
-            let answer = handler.handle_traced(&packet, src, true, &mut trace).await;
+            let answer = handler
+                .handle_traced(
+                    &packet,
+                    Origin {
+                        src,
+                        udp: true,
+                        client_id: None,
+                    },
+                    &mut trace,
+                )
+                .await;
             batch.push(Event {
                 trace,
                 ..event_of(answer.unwrap())

@@ -1,4 +1,4 @@
-//! Sockets in, answers out: the UDP and TCP serving loops.
+//! Sockets in, answers out: the UDP, TCP, DNS-over-TLS and DNS-over-HTTPS serving loops.
 //!
 //! The binary binds the sockets and hands them over (so tests bind port 0 and read the
 //! port back). Every query runs in its own task, tracked so that a shutdown stops
@@ -17,17 +17,18 @@ use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use ward_state::AcceptBackoff;
 
-use crate::handler::Handler;
+use crate::handler::{Handler, Origin};
 use crate::record::{Batch, Event, Protocol, Response, Trace};
+use crate::tls::Certificate;
 
 /// The serving loops of one handler.
 pub struct DnsServer {
@@ -115,7 +116,12 @@ impl DnsServer {
                 let h = handler.clone();
                 let mut trace = batch.as_ref().map_or_else(Trace::default, Trace::for_batch);
                 let mut answer = Box::pin(async move {
-                    let resp = h.handle_traced(&packet, src, true, &mut trace).await;
+                    let origin = Origin {
+                        src,
+                        udp: true,
+                        client_id: None,
+                    };
+                    let resp = h.handle_traced(&packet, origin, &mut trace).await;
                     (resp, trace)
                 });
                 // Most queries (blocked, local, cached) are answered without waiting: poll
@@ -127,6 +133,7 @@ impl DnsServer {
                         let sent = Sent {
                             received,
                             src,
+                            client_id: None,
                             trace,
                         };
                         reply_udp(&socket, &queries, &handler, resp, sent, batch.as_mut());
@@ -141,6 +148,7 @@ impl DnsServer {
                                 let sent = Sent {
                                     received,
                                     src,
+                                    client_id: None,
                                     trace,
                                 };
                                 reply_udp(&socket, &tracked, &handler, resp, sent, None);
@@ -156,9 +164,29 @@ impl DnsServer {
     /// connection, answered as they are ready), within the limits of the config's
     /// `dns.tcp` at the time of the call.
     pub fn register_tcp(&self, listener: TcpListener) {
+        self.register_stream(listener, Kind::Tcp);
+    }
+
+    /// Serves DNS over TLS (RFC 7858) on a bound TCP listener, with `certificate`: the
+    /// same framing and limits as DNS over TCP, after the handshake; the TLS server name
+    /// may name a ClientID (see [`crate::tls::client_id_of_server_name`]).
+    pub fn register_dot(&self, listener: TcpListener, certificate: &Arc<Certificate>) {
+        let config = certificate.server_config(&[b"dot"]);
+        self.register_stream(listener, Kind::Dot(TlsAcceptor::from(config)));
+    }
+
+    /// Serves DNS over HTTPS (RFC 8484, see [`crate::doh`]) on a bound TCP listener, with
+    /// `certificate`.
+    pub fn register_doh(&self, listener: TcpListener, certificate: &Arc<Certificate>) {
+        let config = certificate.server_config(&[b"h2", b"http/1.1"]);
+        self.register_stream(listener, Kind::Doh(TlsAcceptor::from(config)));
+    }
+
+    fn register_stream(&self, listener: TcpListener, kind: Kind) {
         let dns = &self.handler.snapshot().config.dns;
         let limits = TcpLimits::from(&dns.tcp);
         let trusted = crate::proxy::Trusted::new(&dns.proxy_protocol.trusted);
+        let server_name: Option<Arc<str>> = dns.tls.server_name.as_deref().map(Arc::from);
         let (handler, queries, stop) = (
             self.handler.clone(),
             self.queries.clone(),
@@ -166,7 +194,7 @@ impl DnsServer {
         );
         self.loops.spawn(async move {
             let connections = Arc::new(Connections::default());
-            let mut backoff = AcceptBackoff::new("DNS over TCP");
+            let mut backoff = AcceptBackoff::new(kind.name());
             loop {
                 let (stream, src) = tokio::select! {
                     _ = stop.cancelled() => return,
@@ -204,8 +232,11 @@ impl DnsServer {
                     stop: stop.clone(),
                     limits: limits.clone(),
                     src,
+                    protocol: kind.protocol(),
+                    client_id: None,
                 };
                 let (trusted, connections) = (trusted.clone(), connections.clone());
+                let (kind, server_name) = (kind.clone(), server_name.clone());
                 queries.spawn(async move {
                     let mut stream = stream;
                     if !trusted.is_empty() {
@@ -230,7 +261,27 @@ impl DnsServer {
                             }
                         },
                     };
-                    conn.serve(stream).await;
+                    match kind {
+                        Kind::Tcp => {
+                            let (reader, writer) = stream.into_split();
+                            conn.serve(reader, writer).await;
+                        }
+                        Kind::Dot(acceptor) => {
+                            let Some(tls) = conn.handshake(&acceptor, stream, server_name).await
+                            else {
+                                return;
+                            };
+                            let (reader, writer) = tokio::io::split(tls);
+                            conn.serve(reader, writer).await;
+                        }
+                        Kind::Doh(acceptor) => {
+                            let Some(tls) = conn.handshake(&acceptor, stream, server_name).await
+                            else {
+                                return;
+                            };
+                            crate::doh::serve(conn, tls).await;
+                        }
+                    }
                     drop(slot);
                 });
             }
@@ -254,10 +305,11 @@ impl DnsServer {
 }
 
 /// An answer on its way out: what the record of it needs besides the answer.
-struct Sent {
-    received: Instant,
-    src: SocketAddr,
-    trace: Trace,
+pub(crate) struct Sent {
+    pub(crate) received: Instant,
+    pub(crate) src: SocketAddr,
+    pub(crate) client_id: Option<Arc<str>>,
+    pub(crate) trace: Trace,
 }
 
 impl Sent {
@@ -267,6 +319,7 @@ impl Sent {
             received: self.received,
             elapsed: self.received.elapsed(),
             client: self.src.ip(),
+            client_id: self.client_id,
             protocol,
             response: Response::new(response),
             trace: self.trace,
@@ -274,7 +327,7 @@ impl Sent {
     }
 
     /// Hands the answer just sent to the handler's recorder, on its own.
-    fn record(self, handler: &Handler, protocol: Protocol, response: Vec<u8>) {
+    pub(crate) fn record(self, handler: &Handler, protocol: Protocol, response: Vec<u8>) {
         if let Some(event) = self.event(handler, protocol, response) {
             handler.record(event);
         }
@@ -320,14 +373,43 @@ fn reply_udp(
     }
 }
 
-/// The limits of DNS over TCP (`dns.tcp`).
+/// How a stream listener's connections are served.
+#[derive(Clone)]
+enum Kind {
+    /// Plain DNS over TCP.
+    Tcp,
+    /// DNS over TLS.
+    Dot(TlsAcceptor),
+    /// DNS over HTTPS.
+    Doh(TlsAcceptor),
+}
+
+impl Kind {
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Tcp => "DNS over TCP",
+            Kind::Dot(_) => "DNS over TLS",
+            Kind::Doh(_) => "DNS over HTTPS",
+        }
+    }
+
+    fn protocol(&self) -> Protocol {
+        match self {
+            Kind::Tcp => Protocol::Tcp,
+            Kind::Dot(_) => Protocol::Dot,
+            Kind::Doh(_) => Protocol::Doh,
+        }
+    }
+}
+
+/// The limits of DNS over TCP (`dns.tcp`), over TLS and HTTPS too.
 #[derive(Clone, Debug)]
-struct TcpLimits {
+pub(crate) struct TcpLimits {
     max_connections: usize,
     per_client: usize,
-    in_flight: usize,
-    idle: Duration,
-    write: Duration,
+    pub(crate) in_flight: usize,
+    pub(crate) idle: Duration,
+    pub(crate) write: Duration,
 }
 
 impl From<&ward_config::TcpConfig> for TcpLimits {
@@ -405,24 +487,60 @@ struct Outgoing {
     _in_flight: OwnedSemaphorePermit,
 }
 
-/// One TCP connection's reader: it reads framed queries, answers each in a task of its
-/// own, and hands the answers to the connection's writer.
+/// One TCP or TLS connection's reader: it reads framed queries, answers each in a task of
+/// its own, and hands the answers to the connection's writer. (A DNS-over-HTTPS
+/// connection uses it for what it knows of the client, see [`crate::doh`].)
 ///
 /// What a client can make Ward hold is bounded: a query takes a permit of
 /// `max_queries_in_flight` before it is read and gives it back once its answer is
 /// written, so a client that sends and never reads stops being read; the writer gives up
 /// after `write_timeout` on one answer, and the connection closes.
-struct TcpConn {
-    handler: Arc<Handler>,
+pub(crate) struct TcpConn {
+    pub(crate) handler: Arc<Handler>,
     queries: TaskTracker,
-    stop: CancellationToken,
-    limits: TcpLimits,
-    src: SocketAddr,
+    pub(crate) stop: CancellationToken,
+    pub(crate) limits: TcpLimits,
+    pub(crate) src: SocketAddr,
+    protocol: Protocol,
+    /// The ClientID the TLS server name gave.
+    pub(crate) client_id: Option<Arc<str>>,
 }
 
 impl TcpConn {
-    async fn serve(self, stream: TcpStream) {
-        let (mut reader, writer) = stream.into_split();
+    /// The TLS handshake, within the idle timeout; notes the ClientID the server name
+    /// gives. `None` when it fails (counted).
+    async fn handshake(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        stream: TcpStream,
+        server_name: Option<Arc<str>>,
+    ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+        match tokio::time::timeout(self.limits.idle, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let sni = tls.get_ref().1.server_name();
+                self.client_id = crate::tls::client_id_of_server_name(sni, server_name.as_deref())
+                    .filter(|id| ward_config::check_client_id(id).is_ok())
+                    .map(Arc::from);
+                Some(tls)
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(%err, src = %self.src, "tls handshake");
+                self.handler.guard_metrics().tls_handshake_failures.inc();
+                None
+            }
+            Err(_) => {
+                tracing::debug!(src = %self.src, "tls handshake timed out");
+                self.handler.guard_metrics().tls_handshake_failures.inc();
+                None
+            }
+        }
+    }
+
+    async fn serve<R, W>(self, mut reader: R, writer: W)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
         let in_flight = Arc::new(Semaphore::new(self.limits.in_flight));
         let (tx, rx) = mpsc::channel::<Outgoing>(self.limits.in_flight);
         let closed = CancellationToken::new();
@@ -431,6 +549,7 @@ impl TcpConn {
             rx,
             self.handler.clone(),
             self.limits.write,
+            self.protocol,
             closed.clone(),
         ));
         loop {
@@ -446,10 +565,16 @@ impl TcpConn {
                 break;
             };
             let (handler, tx, src) = (self.handler.clone(), tx.clone(), self.src);
+            let client_id = self.client_id.clone();
             let received = Instant::now();
             self.queries.spawn(async move {
                 let mut trace = Trace::default();
-                let Some(resp) = handler.handle_traced(&msg, src, false, &mut trace).await else {
+                let origin = Origin {
+                    src,
+                    udp: false,
+                    client_id: client_id.as_deref(),
+                };
+                let Some(resp) = handler.handle_traced(&msg, origin, &mut trace).await else {
                     return;
                 };
                 let Ok(len) = u16::try_from(resp.len()) else {
@@ -461,6 +586,7 @@ impl TcpConn {
                 let sent = Sent {
                     received,
                     src,
+                    client_id,
                     trace,
                 };
                 // Fails only when the writer gave up on the connection.
@@ -485,9 +611,9 @@ impl TcpConn {
     /// Reads one framed query. `None` when the connection ends: closed by the client, a
     /// query not sent in full within the idle timeout, or nothing sent for that long while
     /// no query is in flight.
-    async fn read_query(
+    async fn read_query<R: AsyncRead + Unpin>(
         &self,
-        reader: &mut OwnedReadHalf,
+        reader: &mut R,
         in_flight: &Semaphore,
         closed: &CancellationToken,
     ) -> Option<Vec<u8>> {
@@ -519,11 +645,12 @@ impl TcpConn {
 
 /// The connection's writer: writes answers in the order they are ready, each within
 /// `timeout`, then records them. A write that fails or times out closes the connection.
-async fn write_answers(
-    mut writer: OwnedWriteHalf,
+async fn write_answers<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut answers: mpsc::Receiver<Outgoing>,
     handler: Arc<Handler>,
     timeout: Duration,
+    protocol: Protocol,
     closed: CancellationToken,
 ) {
     loop {
@@ -535,7 +662,12 @@ async fn write_answers(
             },
         };
         let src = out.sent.src;
-        match tokio::time::timeout(timeout, writer.write_all(&out.framed)).await {
+        // TLS holds what is written until a flush (plain TCP's flush does nothing).
+        let write = async {
+            writer.write_all(&out.framed).await?;
+            writer.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 tracing::debug!(%err, %src, "tcp write");
@@ -553,6 +685,6 @@ async fn write_answers(
             mut framed, sent, ..
         } = out;
         framed.drain(..2);
-        sent.record(&handler, Protocol::Tcp, framed);
+        sent.record(&handler, protocol, framed);
     }
 }

@@ -149,6 +149,10 @@ pub struct Snapshot {
     pub client_names: SubnetTable,
     /// Client subnets with tags to indices into the config's `clients`.
     pub client_tags: SubnetTable,
+    /// ClientIDs to indices into the config's `clients`.
+    pub client_ids: HashMap<String, usize>,
+    /// The policy index of each of the config's `clients`.
+    pub client_policies: Vec<usize>,
     /// Local answers.
     pub records: LocalRecords,
     /// Conditional forwarding: zone -> upstream group, most specific first.
@@ -485,13 +489,21 @@ impl Snapshot {
         let mut clients = SubnetTable::default();
         let mut client_names = SubnetTable::default();
         let mut client_tags = SubnetTable::default();
+        let mut client_ids = HashMap::new();
+        let mut client_policies = Vec::with_capacity(config.clients.len());
         for (i, c) in config.clients.iter().enumerate() {
-            clients.insert(c.subnet.ip(), c.subnet.prefix(), policy(&c.policy)?);
+            let p = policy(&c.policy)?;
+            client_policies.push(p);
+            for id in &c.client_ids {
+                client_ids.insert(id.clone(), i);
+            }
+            let Some(subnet) = c.subnet else { continue };
+            clients.insert(subnet.ip(), subnet.prefix(), p);
             if c.name.is_some() {
-                client_names.insert(c.subnet.ip(), c.subnet.prefix(), i);
+                client_names.insert(subnet.ip(), subnet.prefix(), i);
             }
             if !c.tags.is_empty() {
-                client_tags.insert(c.subnet.ip(), c.subnet.prefix(), i);
+                client_tags.insert(subnet.ip(), subnet.prefix(), i);
             }
         }
         let mut forward: Vec<(String, String)> = config
@@ -512,6 +524,8 @@ impl Snapshot {
             default_policy,
             client_names,
             client_tags,
+            client_ids,
+            client_policies,
             records,
             forward,
             list_errors,
@@ -760,38 +774,64 @@ impl Snapshot {
         })
     }
 
-    /// The policy for a client address (longest prefix wins, IPv4-mapped IPv6 counts as
-    /// IPv4), or the default policy.
-    pub fn policy_for(&self, client: IpAddr) -> &Policy {
+    /// Who asked, as this snapshot knows them: the source address, and the client rule
+    /// `client_id` names, if one does.
+    pub fn asker(&self, ip: IpAddr, client_id: Option<&str>) -> Asker {
+        Asker {
+            ip,
+            rule: client_id.and_then(|id| self.client_ids.get(id).copied()),
+        }
+    }
+
+    /// The policy for a client: its ClientID's rule's, else its address's (longest prefix
+    /// wins, IPv4-mapped IPv6 counts as IPv4), else the default policy.
+    pub fn policy_for(&self, client: impl Into<Asker>) -> &Policy {
         &self.policies[self.policy_index(client)]
     }
 
     /// [`Snapshot::policy_for`] as an index into [`Snapshot::policies`].
-    pub fn policy_index(&self, client: IpAddr) -> usize {
+    pub fn policy_index(&self, client: impl Into<Asker>) -> usize {
+        let client = client.into();
+        if let Some(&p) = client.rule.and_then(|r| self.client_policies.get(r)) {
+            return p;
+        }
         self.clients
-            .lookup(client.to_canonical())
+            .lookup(client.ip.to_canonical())
             .unwrap_or(self.default_policy)
     }
 
-    /// The name of the most specific named client subnet containing `client`, if any.
-    pub fn client_name(&self, client: IpAddr) -> Option<&str> {
-        let i = self.client_names.lookup(client.to_canonical())?;
+    /// The client's name: its ClientID's rule's, else that of the most specific named
+    /// client subnet containing its address, if any.
+    pub fn client_name(&self, client: impl Into<Asker>) -> Option<&str> {
+        let client = client.into();
+        if let Some(rule) = client.rule.and_then(|r| self.config.clients.get(r)) {
+            return rule.name.as_deref();
+        }
+        let i = self.client_names.lookup(client.ip.to_canonical())?;
         self.config.clients.get(i)?.name.as_deref()
     }
 
-    /// What `$client` names and `$ctag` rules know of the client at `client`: the name of
-    /// the most specific named client subnet containing it (as the query log names it),
-    /// and the tags of the most specific one with tags (usually the same entry). Borrowed
-    /// from the snapshot: no allocation, two scans of a handful of subnets.
-    pub fn client(&self, client: IpAddr) -> ClientInfo<'_> {
-        let client = client.to_canonical();
+    /// What `$client` names and `$ctag` rules know of a client: its ClientID's rule's name
+    /// and tags, or else the name of the most specific named client subnet containing its
+    /// address (as the query log names it) and the tags of the most specific one with
+    /// tags (usually the same entry). Borrowed from the snapshot: no allocation, two
+    /// scans of a handful of subnets.
+    pub fn client(&self, client: impl Into<Asker>) -> ClientInfo<'_> {
+        let client = client.into();
+        if let Some(rule) = client.rule.and_then(|r| self.config.clients.get(r)) {
+            return ClientInfo {
+                name: rule.name.as_deref(),
+                tags: &rule.tags,
+            };
+        }
+        let ip = client.ip.to_canonical();
         let tags = self
             .client_tags
-            .lookup(client)
+            .lookup(ip)
             .and_then(|i| self.config.clients.get(i))
             .map_or(&[][..], |c| c.tags.as_slice());
         ClientInfo {
-            name: self.client_name(client),
+            name: self.client_name(ip),
             tags,
         }
     }
@@ -844,6 +884,23 @@ pub fn is_same_or_subdomain(name: &str, zone: &str) -> bool {
         || (name.len() > zone.len()
             && name.ends_with(zone)
             && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
+/// Who asked a query: the source address (the one a trusted PROXY header gave), and the
+/// client rule its ClientID named in the snapshot that answers it ([`Snapshot::asker`]),
+/// which wins over the subnets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asker {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// The index, in the config's `clients`, of the rule its ClientID names.
+    pub rule: Option<usize>,
+}
+
+impl From<IpAddr> for Asker {
+    fn from(ip: IpAddr) -> Asker {
+        Asker { ip, rule: None }
+    }
 }
 
 /// A client as the rules see it ([`Snapshot::client`]): its name and tags from the

@@ -30,6 +30,8 @@ fn entry(i: u64, client: &str, policy: &Arc<str>, name: &str, reason: Reason) ->
         time_ms: 1_700_000_000_000 + i,
         client: client.parse().unwrap(),
         client_name: None,
+        client_id: None,
+        protocol: ward_state::querylog::Protocol::Udp,
         policy: policy.clone(),
         name: name.into(),
         qtype: 1,

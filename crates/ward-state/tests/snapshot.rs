@@ -63,13 +63,23 @@ fn reason(s: &Snapshot, client: &str, name: &str) -> Reason {
 #[test]
 fn policies_follow_subnets_and_inherit() {
     let s = snapshot();
-    assert_eq!(s.policy_for("127.0.0.2".parse().unwrap()).name, "main");
-    assert_eq!(s.policy_for("127.0.0.3".parse().unwrap()).name, "kids");
     assert_eq!(
-        s.policy_for("::ffff:127.0.0.3".parse().unwrap()).name,
+        s.policy_for("127.0.0.2".parse::<IpAddr>().unwrap()).name,
+        "main"
+    );
+    assert_eq!(
+        s.policy_for("127.0.0.3".parse::<IpAddr>().unwrap()).name,
         "kids"
     );
-    assert_eq!(s.policy_for("10.0.0.1".parse().unwrap()).name, "main");
+    assert_eq!(
+        s.policy_for("::ffff:127.0.0.3".parse::<IpAddr>().unwrap())
+            .name,
+        "kids"
+    );
+    assert_eq!(
+        s.policy_for("10.0.0.1".parse::<IpAddr>().unwrap()).name,
+        "main"
+    );
     assert_eq!(
         reason(&s, "127.0.0.2", "ads.example"),
         Reason::FilteredBlockList
@@ -451,7 +461,7 @@ default_policy: main
         ),
     ]);
     let s = Snapshot::build(config, &texts, 1).expect("builds");
-    let main = s.policy_for("127.0.0.2".parse().unwrap());
+    let main = s.policy_for("127.0.0.2".parse::<IpAddr>().unwrap());
     assert_eq!(main.lists.len(), 1, "the allowlist is not a block list");
     assert_eq!(main.allow_lists.len(), 1);
     for name in [

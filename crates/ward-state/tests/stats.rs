@@ -21,6 +21,8 @@ fn entry(time_ms: u64, client: &str, name: &str, reason: Reason) -> Entry {
         time_ms,
         client: client.parse().unwrap(),
         client_name: None,
+        client_id: None,
+        protocol: ward_state::querylog::Protocol::Udp,
         policy: Arc::from("main"),
         name: name.into(),
         qtype: 1,

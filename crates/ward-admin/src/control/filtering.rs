@@ -416,25 +416,32 @@ pub(super) async fn check_host(
         }
     };
     let snapshot = control.reloader.current();
-    let client: Option<IpAddr> = q.client.as_deref().and_then(|c| {
-        c.parse().ok().or_else(|| {
-            // A client by name: its subnet's address.
-            snapshot
-                .config
-                .clients
-                .iter()
-                .find(|r| r.name.as_deref() == Some(c))
-                .map(|r| r.subnet.ip())
+    // The client: an address, or the rule a name or ClientID names (at its subnet's
+    // address, if it has one).
+    let client: Option<ward_state::Asker> = q.client.as_deref().and_then(|c| {
+        if let Ok(ip) = c.parse::<IpAddr>() {
+            return Some(ip.into());
+        }
+        let lower = c.to_ascii_lowercase();
+        let rule = snapshot
+            .config
+            .clients
+            .iter()
+            .position(|r| r.name.as_deref() == Some(c) || r.client_ids.contains(&lower))?;
+        let subnet = snapshot.config.clients[rule].subnet;
+        Some(ward_state::Asker {
+            ip: subnet.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |s| s.ip()),
+            rule: Some(rule),
         })
     });
     let policy = match client {
-        Some(ip) => snapshot.policy_for(ip),
+        Some(c) => snapshot.policy_for(c),
         None => &snapshot.policies[snapshot.default_policy],
     };
-    let info = client.map(|ip| snapshot.client(ip)).unwrap_or_default();
+    let info = client.map(|c| snapshot.client(c)).unwrap_or_default();
     let mut request = Request::new(name, qtype);
-    if let Some(ip) = client {
-        request = info.apply(request.client_ip(ip));
+    if let Some(c) = client {
+        request = info.apply(request.client_ip(c.ip));
     }
     let v = snapshot.check(policy, &request).verdict;
     let rules: Vec<Value> = v

@@ -150,7 +150,10 @@ fn entry(e: &Entry) -> Value {
         "cached": e.cached,
         "client": e.client.to_string(),
         "client_info": { "name": e.client_name.clone().unwrap_or_default(), "disallowed_rule": "", "disallowed": false, "whois": {} },
-        "client_proto": "",
+        "client_proto": match e.protocol {
+            ward_state::querylog::Protocol::Udp | ward_state::querylog::Protocol::Tcp => "",
+            other => other.as_str(),
+        },
         "elapsedMs": format!("{:.3}", f64::from(e.elapsed_us) / 1000.0),
         "question": { "class": "IN", "name": e.name, "type": qtype },
         "reason": reason_name(e.reason),
@@ -161,6 +164,9 @@ fn entry(e: &Entry) -> Value {
     });
     if !answer.is_empty() {
         out["answer"] = answer.into();
+    }
+    if let Some(id) = &e.client_id {
+        out["client_id"] = id.clone().into();
     }
     if let (Some(service), ward_rules::Reason::FilteredBlockedService) = (&e.service, e.reason) {
         out["service_name"] = service.clone().into();

@@ -545,9 +545,12 @@ pub(super) async fn clients(State(state): State<AdminState>) -> Response {
             json!({
                 "safe_search": safe,
                 "blocked_services_schedule": pause_of(&config, &c.policy),
-                "name": c.name.clone().unwrap_or_else(|| c.subnet.to_string()),
+                "name": c.name.clone().unwrap_or_else(|| match c.subnet {
+                    Some(subnet) => subnet.to_string(),
+                    None => c.client_ids.join(", "),
+                }),
                 "blocked_services": policy.as_ref().map(|p| blocked_ids(&p.blocked_services)),
-                "ids": [c.subnet.to_string()],
+                "ids": c.subnet.iter().map(ToString::to_string).chain(c.client_ids.iter().cloned()).collect::<Vec<_>>(),
                 "tags": (!c.tags.is_empty()).then(|| c.tags.clone()),
                 "upstreams": upstreams,
                 "filtering_enabled": filters,
@@ -614,26 +617,42 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
         ));
     }
     let mut subnets = Vec::new();
-    for id in &body.ids {
-        let net: ward_config::IpNetwork = id.trim().parse().map_err(|_| {
-            refuse(
+    let mut client_ids = Vec::new();
+    for id in body.ids.iter().map(|id| id.trim()) {
+        let taken = |other: &ward_config::ClientRule| {
+            Err(refuse(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "adding client: {id:?}: Ward knows clients by IP address or subnet (MAC \
-                     addresses and ClientIDs are not supported)"
+                    "adding client: another client {:?} uses the same ID {id:?}",
+                    other.name.clone().unwrap_or_default()
                 ),
-            )
-        })?;
-        if let Some(other) = config.clients.iter().find(|c| c.subnet == net) {
+            ))
+        };
+        if let Ok(net) = id.parse::<ward_config::IpNetwork>() {
+            if let Some(other) = config.clients.iter().find(|c| c.subnet == Some(net)) {
+                return taken(other);
+            }
+            subnets.push(net);
+            continue;
+        }
+        let client_id = id.to_ascii_lowercase();
+        if ward_config::check_client_id(&client_id).is_err() {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "adding client: another client {:?} uses the same IP {id:?}",
-                    other.name.clone().unwrap_or_default()
+                    "adding client: {id:?}: Ward knows clients by IP address, subnet or \
+                     ClientID (MAC addresses are not supported)"
                 ),
             ));
         }
-        subnets.push(net);
+        if let Some(other) = config
+            .clients
+            .iter()
+            .find(|c| c.client_ids.contains(&client_id))
+        {
+            return taken(other);
+        }
+        client_ids.push(client_id);
     }
     let mut servers = Vec::new();
     for line in body.upstreams.iter().map(|l| l.trim()) {
@@ -676,14 +695,22 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
         upstream,
     };
     let policy = ward_config::import::client_policy(config, &name, &settings).name;
+    let rule = |subnet, client_ids| ward_config::ClientRule {
+        subnet,
+        client_ids,
+        policy: policy.clone(),
+        name: Some(name.clone()),
+        tags: body.tags.clone(),
+    };
+    // The ClientIDs go with the first subnet's rule, or make one of their own.
+    let mut rules = Vec::new();
     for subnet in subnets {
-        config.clients.push(ward_config::ClientRule {
-            subnet,
-            policy: policy.clone(),
-            name: Some(name.clone()),
-            tags: body.tags.clone(),
-        });
+        rules.push(rule(Some(subnet), std::mem::take(&mut client_ids)));
     }
+    if !client_ids.is_empty() {
+        rules.push(rule(None, client_ids));
+    }
+    config.clients.extend(rules);
     Ok(())
 }
 
@@ -843,10 +870,24 @@ pub(super) async fn clients_search(
         .clients
         .iter()
         .filter_map(|c| {
-            let ip: std::net::IpAddr = c.id.trim().parse().ok()?;
-            let policy = &snapshot.policy_for(ip).name;
-            let name = snapshot.client_name(ip).map(str::to_owned);
-            let info = snapshot.client(ip);
+            // An address, or a ClientID (the rule naming it, wherever its queries come
+            // from).
+            let id = c.id.trim();
+            let asker = match id.parse::<std::net::IpAddr>() {
+                Ok(ip) => ward_state::Asker::from(ip),
+                Err(_) => {
+                    let asker = snapshot.asker(
+                        std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        Some(&id.to_ascii_lowercase()),
+                    );
+                    asker.rule?;
+                    asker
+                }
+            };
+            let ip = asker.ip;
+            let policy = &snapshot.policy_for(asker).name;
+            let name = snapshot.client_name(asker).map(str::to_owned);
+            let info = snapshot.client(asker);
             let mut client = json!({
                 "name": name.clone().unwrap_or_default(),
                 "ids": [c.id],

@@ -1,19 +1,13 @@
-//! `/api/v1/clients`: which subnet gets which policy, as one ordered list.
+//! `/api/v1/clients`: which subnet or ClientID gets which policy, as one ordered list.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use ward_config::{ClientRule, IpNetwork};
+use ward_config::{ClientKey, ClientRule, IpNetwork};
 
 use super::{JsonBody, bad_request, conflict, edit, not_found, read};
 use crate::AdminState;
 use crate::openapi::{ApiError, ClientRuleSchema, WriteAnswer};
-
-/// The same subnet, however it was written (`10.0.0.0/8` and `10.0.0.0/8`, but also a
-/// bare `10.0.0.1` and `10.0.0.1/32`).
-fn same_subnet(a: &IpNetwork, b: &IpNetwork) -> bool {
-    a.network() == b.network() && a.prefix() == b.prefix()
-}
 
 /// Every client rule, in config order (the longest matching prefix wins, whatever the
 /// order).
@@ -47,22 +41,19 @@ pub(crate) async fn replace(
     responses(
         (status = 200, description = "Saved and applied", body = WriteAnswer),
         (status = 400, description = "A bad subnet or an unknown policy", body = ApiError),
-        (status = 409, description = "The subnet has a rule already", body = ApiError),
+        (status = 409, description = "The subnet or ClientID has a rule already", body = ApiError),
     ))]
 pub(crate) async fn add(
     State(state): State<AdminState>,
     JsonBody(client): JsonBody<ClientRule>,
 ) -> Response {
     edit(&state, |config| {
-        if let Some(c) = config
-            .clients
-            .iter()
-            .find(|c| same_subnet(&c.subnet, &client.subnet))
-        {
+        let key = client.key();
+        if let Some(c) = config.clients.iter().find(|c| c.key() == key) {
             return Err(conflict(format!(
-                "subnet {} has a rule already (policy {:?}); remove it first, or PUT the \
+                "{key} has a rule already (policy {:?}); remove it first, or PUT the \
                  whole list",
-                c.subnet, c.policy
+                c.policy
             )));
         }
         config.clients.push(client);
@@ -73,48 +64,53 @@ pub(crate) async fn add(
 
 /// The query of `DELETE /api/v1/clients`.
 #[derive(Deserialize)]
-pub(crate) struct SubnetQuery {
+pub(crate) struct RemoveQuery {
     subnet: Option<String>,
+    client_id: Option<String>,
 }
 
-/// Removes the rule of one subnet.
+/// Removes the rule of one subnet, or of one ClientID (the rule that has no subnet and
+/// names it first).
 #[utoipa::path(delete, path = "/api/v1/clients", tag = "clients", operation_id = "remove_client",
-    params(("subnet" = String, Query, description = "The subnet, e.g. `10.0.20.0/24`")),
+    params(
+        ("subnet" = Option<String>, Query, description = "The subnet, e.g. `10.0.20.0/24`"),
+        ("client_id" = Option<String>, Query, description = "Or the ClientID of a rule without a subnet, e.g. `kids-phone`"),
+    ),
     responses(
         (status = 200, description = "Saved and applied", body = WriteAnswer),
-        (status = 400, description = "No subnet, or not a subnet", body = ApiError),
-        (status = 404, description = "No rule for this subnet", body = ApiError),
+        (status = 400, description = "Neither a subnet nor a ClientID, or not a subnet", body = ApiError),
+        (status = 404, description = "No rule for this subnet or ClientID", body = ApiError),
     ))]
 pub(crate) async fn remove(
     State(state): State<AdminState>,
-    Query(query): Query<SubnetQuery>,
+    Query(query): Query<RemoveQuery>,
 ) -> Response {
-    let Some(text) = query
-        .subnet
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    else {
-        return bad_request("subnet: required, e.g. ?subnet=10.0.20.0/24").into_response();
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
     };
-    let subnet: IpNetwork = match text.parse() {
-        Ok(subnet) => subnet,
-        Err(e) => return bad_request(format!("subnet: {text:?}: {e}")).into_response(),
+    let (text, key) = match (given(&query.subnet), given(&query.client_id)) {
+        (Some(text), None) => match text.parse::<IpNetwork>() {
+            Ok(n) => (text, ClientKey::Subnet(n.network(), n.prefix())),
+            Err(e) => return bad_request(format!("subnet: {text:?}: {e}")).into_response(),
+        },
+        (None, Some(id)) => (id.clone(), ClientKey::ClientId(id.to_ascii_lowercase())),
+        _ => {
+            return bad_request(
+                "one of subnet and client_id: required, e.g. ?subnet=10.0.20.0/24 or \
+                 ?client_id=kids-phone",
+            )
+            .into_response();
+        }
     };
     edit(&state, |config| {
-        let Some(i) = config
-            .clients
-            .iter()
-            .position(|c| same_subnet(&c.subnet, &subnet))
-        else {
-            let known: Vec<String> = config
-                .clients
-                .iter()
-                .map(|c| c.subnet.to_string())
-                .collect();
+        let Some(i) = config.clients.iter().position(|c| c.key() == key) else {
+            let known: Vec<String> = config.clients.iter().map(|c| c.key().to_string()).collect();
             return Err(not_found(
-                "client rule for subnet",
-                text,
+                "client rule for",
+                &text,
                 known.iter().map(String::as_str),
             ));
         };

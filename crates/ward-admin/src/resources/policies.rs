@@ -154,7 +154,7 @@ pub(crate) async fn remove(State(state): State<AdminState>, Path(name): Path<Str
             users.push("default_policy".to_owned());
         }
         for c in config.clients.iter().filter(|c| c.policy == name) {
-            users.push(format!("clients {}", c.subnet));
+            users.push(format!("clients {}", c.key()));
         }
         for (other, p) in &config.policies {
             if p.extends.as_deref() == Some(name.as_str()) {

@@ -94,7 +94,7 @@ policies:
     schedules:
       - {{ name: weekend, days: weekends, from: "09:00", to: "10:00", time_zone: UTC, block_services: [roblox], allow_services: [tiktok], block_lists: [known], pause_lists: [remote] }}
 clients:
-  - {{ subnet: 10.0.20.0/24, policy: kids, name: kids-devices }}
+  - {{ subnet: 10.0.20.0/24, client_ids: [kids-tablet], policy: kids, name: kids-devices, tags: [user_child] }}
 default_policy: main
 "#,
         data = dir.join("data").display(),

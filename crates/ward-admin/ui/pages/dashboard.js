@@ -100,7 +100,7 @@ function Scope({ scope, policies, clients, primary, go }) {
   };
   const [shown, setShown] = useState(kind);
   useEffect(() => setShown(kind), [kind]);
-  const subnets = clients.map((c) => c.subnet);
+  const subnets = clients.flatMap((c) => [c.subnet, ...(c.client_ids || [])]).filter(Boolean);
   const names = clients.map((c) => c.name).filter(Boolean);
   return html`<form class="inline scope" onSubmit=${submit} aria-label="Scope">
     <label>Scope <select name="kind" value=${shown} onChange=${(e) => setShown(e.currentTarget.value)}>

@@ -268,7 +268,7 @@ export function Log() {
         <button type="button" onClick=${() => setReload(reload + 1)}>Refresh</button></div>
       <form class="inline filters" onSubmit=${submit}>
         <label>Name <input name="name" value=${f.name} placeholder="contains…" autocomplete="off" spellcheck="false" /></label>
-        <label>Client <input name="client" value=${f.client} placeholder="address, subnet or name" autocomplete="off" spellcheck="false" /></label>
+        <label>Client <input name="client" value=${f.client} placeholder="address, subnet, name or ClientID" autocomplete="off" spellcheck="false" /></label>
         <label>Policy <select name="policy" value=${f.policy}>
           <option value="">any policy</option>
           ${policies.map((p) => html`<option value=${p}>${p}</option>`)}
@@ -312,6 +312,9 @@ export function Log() {
     </section>`;
 }
 
+/** How a query arrived, for people. */
+const PROTOCOLS = { udp: 'UDP', tcp: 'TCP', dot: 'DNS over TLS', doh: 'DNS over HTTPS' };
+
 /** A row's identity: its pod and its place in that pod's log. */
 const rowKey = (e) => `${e.node || ''}/${e.cursor}`;
 
@@ -324,12 +327,13 @@ function Row({ entry: e, open, toggle, act }) {
       <span class="name">${e.name}</span>
       <span class="qtype">${e.qtype}</span>
       <span class="verdict">${verdict(e.reason)}</span>
-      <span class="client">${e.client_name ? `${e.client_name} (${e.client})` : e.client}</span>
+      <span class="client">${e.client_name || e.client_id ? `${e.client_name || e.client_id} (${e.client})` : e.client}</span>
       <span class="policy">${e.policy}</span>
     </button>
     ${open && html`<div class="why">
       <dl>
         <dt>When</dt><dd>${time.toLocaleString()}</dd>
+        <dt>Client</dt><dd>${e.client}${e.client_id ? ` · ClientID ${e.client_id}` : ''} · ${PROTOCOLS[e.protocol] || e.protocol}</dd>
         <dt>Policy</dt><dd>${e.policy}</dd>
         <dt>Verdict</dt><dd>${verdict(e.reason)}</dd>
         ${e.service && html`<dt>${e.reason === 'FilteredSafeSearch' ? 'Search engine' : 'Service'}</dt><dd>${e.service}</dd>`}

@@ -1,5 +1,5 @@
 // Policies and subnets: each policy's lists, custom rules, blocking mode and upstream; the
-// subnet → policy table with its overlaps and shadowed entries; and which policy an
+// subnet and ClientID → policy table with its overlaps and shadowed entries; and which policy an
 // address gets, and why (the entry whose subnet is the longest that holds it).
 import { useEffect, useState } from '../vendor/hooks.js';
 import { html } from '../lib/html.js';
@@ -56,15 +56,16 @@ export function Policies() {
       <h2>Subnets</h2>
       ${notes.length > 0 && html`<ul class="warnings">${notes.map((w) => html`<li class=${w.kind} data-subnet=${w.subnet}>${w.text}</li>`)}</ul>`}
       <div class="scroll"><table class="verdicts subnets">
-        <thead><tr><th>Subnet</th><th>Policy</th><th>Name</th><th>Tags</th></tr></thead>
+        <thead><tr><th>Subnet</th><th>ClientIDs</th><th>Policy</th><th>Name</th><th>Tags</th></tr></thead>
         <tbody>
-          ${clients.map((c) => html`<tr data-subnet=${c.subnet}>
-            <td data-label="Subnet"><a href=${href('log', { client: c.subnet })}>${c.subnet}</a></td>
+          ${clients.map((c) => html`<tr data-subnet=${c.subnet || ''} data-client-ids=${(c.client_ids || []).join(' ')}>
+            <td data-label="Subnet">${c.subnet ? html`<a href=${href('log', { client: c.subnet })}>${c.subnet}</a>` : html`<span class="muted">any address</span>`}</td>
+            <td data-label="ClientIDs">${(c.client_ids || []).map((id, i) => html`${i ? ', ' : ''}<a href=${href('log', { client: id })}>${id}</a>`)}</td>
             <td data-label="Policy">${c.policy}</td>
             <td data-label="Name">${c.name || ''}</td>
             <td data-label="Tags">${(c.tags || []).join(', ')}</td>
           </tr>`)}
-          <tr><td data-label="Subnet" class="muted">any other address</td><td data-label="Policy">${config.default_policy}</td><td></td><td></td></tr>
+          <tr><td data-label="Subnet" class="muted">any other address</td><td></td><td data-label="Policy">${config.default_policy}</td><td></td><td></td></tr>
         </tbody>
       </table></div>
     </section>`;

@@ -1,6 +1,7 @@
 //! Checks of the node-local sections, `admin` and `sync`: each node's own, never replicated.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +18,71 @@ impl Validator<'_> {
     fn file(&mut self, path: FieldPath, file: Option<&Path>, what: &'static str) {
         if file.is_some_and(|f| f.as_os_str().is_empty()) {
             self.push(path, ErrorKind::Empty { what });
+        }
+    }
+
+    /// `dns.tls`: a certificate and key for its listeners, a server name that is a name,
+    /// and listeners on ports of their own.
+    pub(super) fn tls(&mut self) {
+        let tls = &self.config.dns.tls;
+        let at = root().key("dns").key("tls");
+        self.file(at.key("cert_file"), tls.cert_file.as_deref(), "cert_file");
+        self.file(at.key("key_file"), tls.key_file.as_deref(), "key_file");
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(_), Some(_)) => {}
+            (None, None) if !tls.serves() => {}
+            (None, _) => self.push(
+                at.key("cert_file"),
+                ErrorKind::InvalidValue {
+                    message: "DNS over TLS and over HTTPS need a certificate: cert_file and \
+                              key_file (a TLS Secret's tls.crt and tls.key)"
+                        .to_owned(),
+                },
+            ),
+            (Some(_), None) => self.push(
+                at.key("key_file"),
+                ErrorKind::InvalidValue {
+                    message: "cert_file needs its private key: key_file".to_owned(),
+                },
+            ),
+        }
+        if let Some(name) = &tls.server_name
+            && let Err(message) = crate::name::check_host_name(name)
+        {
+            self.push(at.key("server_name"), ErrorKind::InvalidValue { message });
+        }
+        // Every TCP listener before the encrypted ones, by the field that names it.
+        let mut taken: Vec<(SocketAddr, String)> = Vec::new();
+        let dns = &self.config.dns;
+        taken.extend(
+            dns.listen
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (*a, format!("dns.listen[{i}]"))),
+        );
+        taken.push((self.config.admin.listen, "admin.listen".to_owned()));
+        if let Some(a) = self.config.external_dns.listen {
+            taken.push((a, "external_dns.listen".to_owned()));
+        }
+        for (field, addrs) in [("dot", &tls.dot), ("doh", &tls.doh)] {
+            for (i, addr) in addrs.iter().enumerate() {
+                // Port 0 asks the system for a free port: two of them never collide.
+                let first = taken
+                    .iter()
+                    .find(|(a, _)| a == addr && a.port() != 0)
+                    .map(|(_, f)| f.clone());
+                if let Some(first) = first {
+                    self.push(
+                        at.key(field).index(i),
+                        ErrorKind::Duplicate {
+                            what: "listen address",
+                            name: addr.to_string(),
+                            first,
+                        },
+                    );
+                }
+                taken.push((*addr, format!("dns.tls.{field}[{i}]")));
+            }
         }
     }
 

@@ -136,11 +136,7 @@ impl Keys {
         Keys {
             lists: config.lists.iter().map(|l| l.id.clone()).collect(),
             policies: config.policies.keys().cloned().collect(),
-            clients: config
-                .clients
-                .iter()
-                .map(|c| c.subnet.to_string())
-                .collect(),
+            clients: config.clients.iter().map(|c| c.key().to_string()).collect(),
             records: config.records.iter().map(record_key).collect(),
             upstreams: config.upstreams.keys().cloned().collect(),
             forward: config
@@ -247,12 +243,12 @@ impl Layer {
             }
         }
         applies.switches = self.switches;
-        let subnets: BTreeSet<_> = file.clients.iter().map(|c| c.subnet).collect();
+        let keys: BTreeSet<_> = file.clients.iter().map(ClientRule::key).collect();
         (applies.clients, shadowed.clients) = self
             .clients
             .iter()
             .cloned()
-            .partition(|c| !subnets.contains(&c.subnet));
+            .partition(|c| !keys.contains(&c.key()));
         let records: BTreeSet<String> = file.records.iter().map(record_key).collect();
         (applies.records, shadowed.records) = self
             .records
@@ -295,7 +291,7 @@ impl Layer {
                 format!("list {l} of policy {name} (the file no longer defines one of them, or uses it itself)")
             })
         }));
-        named.extend(self.clients.iter().map(|c| format!("client {}", c.subnet)));
+        named.extend(self.clients.iter().map(|c| format!("client {}", c.key())));
         named.extend(
             self.records
                 .iter()
@@ -368,13 +364,13 @@ impl Layer {
 
         for client in &file.clients {
             if !config.clients.contains(client) {
-                return Err(defined_in_file(&format!("client {}", client.subnet)));
+                return Err(defined_in_file(&format!("client {}", client.key())));
             }
         }
         layer.clients = config
             .clients
             .iter()
-            .filter(|c| !file.clients.iter().any(|f| f.subnet == c.subnet))
+            .filter(|c| !file.clients.iter().any(|f| f.key() == c.key()))
             .cloned()
             .collect();
 

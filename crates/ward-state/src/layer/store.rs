@@ -149,7 +149,7 @@ impl LayerStore {
             api: Keys {
                 lists: l.lists.iter().map(|x| x.id.clone()).collect(),
                 policies: l.policies.keys().cloned().collect(),
-                clients: l.clients.iter().map(|c| c.subnet.to_string()).collect(),
+                clients: l.clients.iter().map(|c| c.key().to_string()).collect(),
                 records: l.records.iter().map(record_key).collect(),
                 upstreams: l.upstreams.keys().cloned().collect(),
                 forward: l.forward.iter().flat_map(|f| f.zones.clone()).collect(),

@@ -81,6 +81,12 @@ impl LineEncoder {
             out.extend_from_slice(b",\"client_name\":");
             string(out, name);
         }
+        if let Some(id) = &entry.client_id {
+            out.extend_from_slice(b",\"client_id\":");
+            string(out, id);
+        }
+        out.extend_from_slice(b",\"protocol\":");
+        plain_string(out, entry.protocol.as_str());
         out.extend_from_slice(b",\"policy\":");
         string(out, &entry.policy);
         out.extend_from_slice(b",\"name\":");
@@ -342,6 +348,12 @@ struct Line {
     client: IpAddr,
     #[serde(default)]
     client_name: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Missing from the lines of versions before DNS over TLS and HTTPS: UDP or TCP,
+    /// which they did not tell apart.
+    #[serde(default)]
+    protocol: Option<String>,
     policy: String,
     name: String,
     qtype: String,
@@ -372,6 +384,11 @@ pub(super) fn parse_line(line: &[u8]) -> Option<Entry> {
         time_ms: line.time_ms,
         client: line.client,
         client_name: line.client_name,
+        client_id: line.client_id,
+        protocol: match line.protocol {
+            Some(p) => super::Protocol::from_name(&p)?,
+            None => super::Protocol::Udp,
+        },
         policy: line.policy.into(),
         name: line.name,
         qtype: super::parse_qtype(&line.qtype)?,

@@ -100,6 +100,10 @@ pub struct Entry {
     pub client: IpAddr,
     /// The client's name in the config, if it has one.
     pub client_name: Option<String>,
+    /// The ClientID the query named (DNS over TLS or HTTPS), if it named one.
+    pub client_id: Option<String>,
+    /// How the query arrived.
+    pub protocol: Protocol,
     /// The policy that answered (shared with the snapshot's policy name).
     pub policy: Arc<str>,
     /// The question name: lowercase, no trailing dot.
@@ -130,6 +134,40 @@ pub struct Entry {
     pub elapsed_us: u32,
 }
 
+/// How a query arrived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Plain DNS over UDP.
+    #[default]
+    Udp,
+    /// Plain DNS over TCP.
+    Tcp,
+    /// DNS over TLS (RFC 7858).
+    Dot,
+    /// DNS over HTTPS (RFC 8484).
+    Doh,
+}
+
+impl Protocol {
+    /// Every protocol, in the order of the variants.
+    pub const ALL: [Protocol; 4] = [Protocol::Udp, Protocol::Tcp, Protocol::Dot, Protocol::Doh];
+
+    /// Its name in the log, the metrics and the API: `udp`, `tcp`, `dot`, `doh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+            Protocol::Dot => "dot",
+            Protocol::Doh => "doh",
+        }
+    }
+
+    /// The protocol of a name [`Protocol::as_str`] gives.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// The JSON form of an entry: readable names for the time, type, reason and rcode. The
 /// files write the same bytes without serde (json.rs).
 #[derive(Serialize)]
@@ -139,6 +177,9 @@ struct EntryJson<'a> {
     client: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    protocol: &'static str,
     policy: &'a str,
     name: &'a str,
     qtype: std::borrow::Cow<'static, str>,
@@ -169,6 +210,8 @@ impl Serialize for Entry {
             time_ms: self.time_ms,
             client: self.client,
             client_name: self.client_name.as_deref(),
+            client_id: self.client_id.as_deref(),
+            protocol: self.protocol.as_str(),
             policy: &self.policy,
             name: &self.name,
             qtype: json::qtype_name(self.qtype),

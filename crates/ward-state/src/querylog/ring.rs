@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use memchr::memmem;
 
-use super::{Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, Reason, Search, UpstreamFilter};
+use super::{
+    Cursor, DEFAULT_LIMIT, Entry, MAX_LIMIT, Page, Protocol, Reason, Search, UpstreamFilter,
+};
 
 /// Entries per chunk: large enough for one name scan to amortise its setup, small enough
 /// that the memory of evicted entries is given back soon.
@@ -42,17 +44,22 @@ struct Key {
 #[derive(Clone, Copy)]
 struct Detail {
     /// Where the entry's texts start in its chunk's `texts`: the client name, the rule,
-    /// the list, the answer, the service and the schedule, one after the other.
+    /// the list, the answer, the service, the schedule and the ClientID, one after the
+    /// other.
     texts_start: u32,
     /// Their lengths, in that order; [`ABSENT`] for a `None`.
-    text_lens: [u32; 6],
+    text_lens: [u32; TEXTS],
     elapsed_us: u32,
     /// The upstream's number in [`Ring::upstreams`] plus one; 0 for none.
     upstream: u32,
     qtype: u16,
     rcode: u8,
     cached: bool,
+    protocol: Protocol,
 }
+
+/// The texts of an entry (see [`Detail::texts_start`]).
+const TEXTS: usize = 7;
 
 struct Chunk {
     /// The sequence number of `keys[0]`; the others follow without gaps.
@@ -110,8 +117,8 @@ impl Chunk {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
-    /// Entry `i`'s texts: client name, rule, list, answer, service, schedule.
-    fn texts(&self, i: usize) -> [Option<&str>; 6] {
+    /// Entry `i`'s texts: client name, rule, list, answer, service, schedule, ClientID.
+    fn texts(&self, i: usize) -> [Option<&str>; TEXTS] {
         let detail = &self.details[i];
         let mut at = detail.texts_start as usize;
         detail.text_lens.map(|len| {
@@ -124,23 +131,30 @@ impl Chunk {
         })
     }
 
-    fn client_name(&self, i: usize) -> Option<&str> {
-        let detail = &self.details[i];
-        (detail.text_lens[0] != ABSENT).then(|| {
-            let start = detail.texts_start as usize;
-            let bytes = &self.texts[start..start + detail.text_lens[0] as usize];
-            std::str::from_utf8(bytes).unwrap_or_default()
-        })
+    /// Entry `i`'s client name and ClientID.
+    fn client_names(&self, i: usize) -> [Option<&str>; 2] {
+        let [name, .., id] = self.texts(i);
+        [name, id]
     }
 
     fn entry(&self, i: usize, policies: &Interned, upstreams: &Interned) -> Entry {
         let key = &self.keys[i];
         let detail = &self.details[i];
-        let [client_name, rule, list, answer, service, schedule] = self.texts(i);
+        let [
+            client_name,
+            rule,
+            list,
+            answer,
+            service,
+            schedule,
+            client_id,
+        ] = self.texts(i);
         Entry {
             time_ms: key.time_ms,
             client: key.client,
             client_name: client_name.map(String::from),
+            client_id: client_id.map(String::from),
+            protocol: detail.protocol,
             policy: policies.get(key.policy),
             name: self.name(i).into(),
             qtype: detail.qtype,
@@ -286,6 +300,7 @@ impl Ring {
             Some(&*entry.answer),
             entry.service.as_deref(),
             entry.schedule.as_deref(),
+            entry.client_id.as_deref(),
         ];
         let text_lens = texts.map(|text| match text {
             Some(text) => {
@@ -302,6 +317,7 @@ impl Ring {
             qtype: entry.qtype,
             rcode: entry.rcode,
             cached: entry.cached,
+            protocol: entry.protocol,
         });
         self.next_seq += 1;
         self.len += 1;
@@ -383,7 +399,7 @@ impl Ring {
                 && q.client.as_ref().is_none_or(|c| {
                     // The name only when asked: reading the entry would cost a cache
                     // miss per entry scanned.
-                    c.matches(key.client, || chunk.client_name(i))
+                    c.matches(key.client, || chunk.client_names(i))
                 })
         };
 

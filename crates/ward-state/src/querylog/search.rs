@@ -78,19 +78,23 @@ pub enum ClientFilter {
         /// Its prefix length.
         prefix: u8,
     },
-    /// Clients with this name in the config (case-insensitive).
+    /// Clients with this name in the config, or this ClientID (case-insensitive).
     Name(Box<str>),
 }
 
 impl ClientFilter {
+    /// Whether an entry of `client` is kept; `names` gives its client name and ClientID.
     pub(super) fn matches<'a>(
         &self,
         client: IpAddr,
-        name: impl FnOnce() -> Option<&'a str>,
+        names: impl FnOnce() -> [Option<&'a str>; 2],
     ) -> bool {
         match self {
             ClientFilter::Net { addr, prefix } => in_net(client, *addr, *prefix),
-            ClientFilter::Name(want) => name().is_some_and(|n| n.eq_ignore_ascii_case(want)),
+            ClientFilter::Name(want) => names()
+                .into_iter()
+                .flatten()
+                .any(|n| n.eq_ignore_ascii_case(want)),
         }
     }
 }
