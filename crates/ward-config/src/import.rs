@@ -220,36 +220,30 @@ fn tls(r: &mut Reader<'_>, config: &mut Config) {
         r.report("tls", "enabled", why);
         return;
     };
-    let tls = &mut config.dns.tls;
-    tls.cert_file = Some(cert.into());
-    tls.key_file = Some(key.into());
-    tls.server_name = r
-        .str("tls.server_name")
-        .filter(|n| !n.is_empty())
-        .map(crate::name::normalise);
-    let on = |port: u16| -> Vec<SocketAddr> {
-        let mut addrs: Vec<SocketAddr> = config
-            .dns
-            .listen
-            .iter()
-            .map(|a| SocketAddr::new(a.ip(), port))
+    // On the addresses of plain DNS; port 0 turns a protocol off, as in AdGuard Home.
+    let on = |port: u64| -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = (config.dns.listen.iter())
+            .filter(|_| port != 0)
+            .map(|a| SocketAddr::new(a.ip(), port as u16))
             .collect();
         addrs.dedup();
         addrs
     };
-    let dot = r.u64("tls.port_dns_over_tls").unwrap_or(853) as u16;
-    let doh = r.u64("tls.port_https").unwrap_or(443) as u16;
-    let (dot, doh) = (
-        if dot == 0 { Vec::new() } else { on(dot) },
-        if doh == 0 { Vec::new() } else { on(doh) },
-    );
-    let tls = &mut config.dns.tls;
-    tls.dot = dot;
-    tls.doh = doh;
-    if r.u64("tls.port_dns_over_quic").is_some_and(|p| p != 0) {
+    let dot = on(r.u64("tls.port_dns_over_tls").unwrap_or(853));
+    let doh = on(r.u64("tls.port_https").unwrap_or(443));
+    config.dns.tls = crate::TlsConfig {
+        cert_file: Some(cert.into()),
+        key_file: Some(key.into()),
+        server_name: (r.str("tls.server_name"))
+            .filter(|n| !n.is_empty())
+            .map(crate::name::normalise),
+        dot,
+        doh,
+    };
+    if let Some(port) = r.u64("tls.port_dns_over_quic").filter(|p| *p != 0) {
         r.report(
             "tls.port_dns_over_quic",
-            r.u64("tls.port_dns_over_quic").unwrap_or_default(),
+            port,
             "Ward serves DNS over TLS and HTTPS, not over QUIC",
         );
     }
@@ -1062,10 +1056,11 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
             .flatten()
             .filter_map(Value::as_str)
         {
-            match id.parse::<crate::IpNetwork>() {
-                Ok(n) => subnets.push(crate::IpNetwork::new(n.network(), n.prefix()).unwrap_or(n)),
-                Err(_) if crate::name::check_client_id(&id.to_ascii_lowercase()).is_ok() => {
-                    let id = id.to_ascii_lowercase();
+            match ClientIdentifier::of(id) {
+                ClientIdentifier::Subnet(n) => {
+                    subnets.push(crate::IpNetwork::new(n.network(), n.prefix()).unwrap_or(n));
+                }
+                ClientIdentifier::ClientId(id) => {
                     if config.clients.iter().any(|x| x.client_ids.contains(&id)) {
                         r.report(
                             "clients.persistent",
@@ -1076,7 +1071,7 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
                         client_ids.push(id);
                     }
                 }
-                Err(_) => r.report(
+                ClientIdentifier::Other => r.report(
                     "clients.persistent",
                     format!("{name} {id}"),
                     "a MAC address: Ward knows clients by address, subnet or ClientID",
@@ -1093,31 +1088,79 @@ fn clients(r: &mut Reader<'_>, config: &mut Config) {
         }
         let upstream = client_upstream(r, config, c, &name);
         let policy = file_client_policy(r, config, c, &name, upstream);
-        let rule = |subnet, client_ids| ClientRule {
-            subnet,
-            client_ids,
-            policy: policy.clone(),
-            name: (!name.is_empty()).then(|| name.clone()),
-            tags: tags.clone(),
-        };
-        let mut rules = Vec::new();
-        for subnet in subnets {
-            if config.clients.iter().any(|x| x.subnet == Some(subnet)) {
+        // Each subnet once: another client's, or this one's written twice, is reported.
+        let mut kept = Vec::new();
+        subnets.retain(|subnet| {
+            let taken =
+                kept.contains(subnet) || config.clients.iter().any(|x| x.subnet == Some(*subnet));
+            kept.push(*subnet);
+            if taken {
                 r.report(
                     "clients.persistent",
                     format!("{name} {subnet}"),
                     "another client has it",
                 );
-                continue;
             }
-            // The ClientIDs go with the first subnet's rule.
-            rules.push(rule(Some(subnet), std::mem::take(&mut client_ids)));
-        }
-        if !client_ids.is_empty() {
-            rules.push(rule(None, client_ids));
-        }
-        config.clients.extend(rules);
+            !taken
+        });
+        let like = ClientRule {
+            subnet: None,
+            client_ids: Vec::new(),
+            policy,
+            name: (!name.is_empty()).then(|| name.clone()),
+            tags,
+        };
+        config
+            .clients
+            .extend(client_rules(subnets, client_ids, &like));
     }
+}
+
+/// What one of an AdGuard Home client's `ids` is, as Ward can know a client by it.
+pub enum ClientIdentifier {
+    /// An address or a subnet, as written.
+    Subnet(crate::IpNetwork),
+    /// A ClientID, lowercase.
+    ClientId(String),
+    /// Neither: a MAC address, or a name that cannot be a ClientID.
+    Other,
+}
+
+impl ClientIdentifier {
+    /// What `id` (trimmed) is.
+    pub fn of(id: &str) -> ClientIdentifier {
+        let id = id.trim();
+        if let Ok(net) = id.parse() {
+            return ClientIdentifier::Subnet(net);
+        }
+        let lower = id.to_ascii_lowercase();
+        match crate::name::check_client_id(&lower) {
+            Ok(()) => ClientIdentifier::ClientId(lower),
+            Err(_) => ClientIdentifier::Other,
+        }
+    }
+}
+
+/// The rules of one client, each `like` but for its subnet and ClientIDs: one per subnet,
+/// its ClientIDs with the first, or in a rule of their own when it has no subnet.
+pub fn client_rules(
+    subnets: Vec<crate::IpNetwork>,
+    mut client_ids: Vec<String>,
+    like: &ClientRule,
+) -> Vec<ClientRule> {
+    let rule = |subnet, client_ids| ClientRule {
+        subnet,
+        client_ids,
+        ..like.clone()
+    };
+    let mut rules = Vec::new();
+    for subnet in subnets {
+        rules.push(rule(Some(subnet), std::mem::take(&mut client_ids)));
+    }
+    if !client_ids.is_empty() {
+        rules.push(rule(None, client_ids));
+    }
+    rules
 }
 
 /// A persistent client's own upstreams (plain server lines) as a group of their own, by

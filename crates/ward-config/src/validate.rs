@@ -150,34 +150,7 @@ impl Validator<'_> {
         if dns.listen.is_empty() {
             self.push(at.key("listen"), ErrorKind::Empty { what: "dns.listen" });
         }
-        let mut seen = HashMap::new();
-        // Port 0 asks the system for a free port: two of them never collide.
-        for (i, addr) in dns.listen.iter().enumerate().filter(|(_, a)| a.port() != 0) {
-            if let Some(first) = seen.insert(*addr, i) {
-                self.push(
-                    at.key("listen").index(i),
-                    ErrorKind::Duplicate {
-                        what: "listen address",
-                        name: addr.to_string(),
-                        first: format!("dns.listen[{first}]"),
-                    },
-                );
-            }
-        }
-        if let Some(i) = dns
-            .listen
-            .iter()
-            .position(|a| *a == self.config.admin.listen && a.port() != 0)
-        {
-            self.push(
-                root().key("admin").key("listen"),
-                ErrorKind::Duplicate {
-                    what: "listen address",
-                    name: self.config.admin.listen.to_string(),
-                    first: format!("dns.listen[{i}]"),
-                },
-            );
-        }
+        self.listeners();
         self.external_dns();
         self.tls();
         if dns.blocking_mode == BlockingMode::CustomIp {
@@ -198,32 +171,10 @@ impl Validator<'_> {
         self.dns_limits();
     }
 
-    /// The webhook's listener is a port of its own; its path prefix a plain path.
+    /// The webhook's path prefix is a plain path.
     fn external_dns(&mut self) {
         let hook = &self.config.external_dns;
         let at = root().key("external_dns");
-        if let Some(listen) = hook.listen.filter(|a| a.port() != 0) {
-            let taken = if listen == self.config.admin.listen {
-                Some("admin.listen".to_owned())
-            } else {
-                self.config
-                    .dns
-                    .listen
-                    .iter()
-                    .position(|a| *a == listen)
-                    .map(|i| format!("dns.listen[{i}]"))
-            };
-            if let Some(first) = taken {
-                self.push(
-                    at.key("listen"),
-                    ErrorKind::Duplicate {
-                        what: "listen address",
-                        name: listen.to_string(),
-                        first,
-                    },
-                );
-            }
-        }
         if let Some(prefix) = &hook.path_prefix {
             let plain = prefix.len() > 1
                 && prefix.starts_with('/')

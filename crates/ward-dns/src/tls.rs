@@ -183,13 +183,15 @@ impl ResolvesServerCert for Certificate {
 
 /// The ClientID a TLS server name gives (AdGuard Home's rule): with `server_name`
 /// `dns.home.example.com`, the name `kids-phone.dns.home.example.com` names
-/// `kids-phone`. `None` for the server name itself, another name, or more than one label
-/// below it. Lowercase, as the config's ClientIDs are.
+/// `kids-phone`. `None` for the server name itself, another name, more than one label
+/// below it, or a label that is no ClientID. Lowercase, as the config's ClientIDs are.
 pub fn client_id_of_server_name(sni: Option<&str>, server_name: Option<&str>) -> Option<String> {
     let (sni, server_name) = (sni?, server_name?);
     let sni = sni.strip_suffix('.').unwrap_or(sni).to_ascii_lowercase();
     let id = sni.strip_suffix(server_name)?.strip_suffix('.')?;
-    (!id.is_empty() && !id.contains('.')).then(|| id.to_owned())
+    ward_config::check_client_id(id)
+        .is_ok()
+        .then(|| id.to_owned())
 }
 
 #[cfg(test)]
@@ -211,6 +213,7 @@ mod tests {
         assert_eq!(id("dns.home.example.com"), None);
         assert_eq!(id("a.b.dns.home.example.com"), None);
         assert_eq!(id("kids-phonedns.home.example.com"), None);
+        assert_eq!(id("kids_phone.dns.home.example.com"), None);
         assert_eq!(id("other.example.com"), None);
         assert_eq!(
             client_id_of_server_name(Some("x.dns.home.example.com"), None),

@@ -8,6 +8,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use ward_config::import::ClientIdentifier;
 use ward_config::{
     Config, EffectivePolicy, ListSource, LocalRecord, RecordKind, SafeSearch, SafeSearchLevel,
 };
@@ -628,31 +629,31 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
                 ),
             ))
         };
-        if let Ok(net) = id.parse::<ward_config::IpNetwork>() {
-            if let Some(other) = config.clients.iter().find(|c| c.subnet == Some(net)) {
-                return taken(other);
+        match ClientIdentifier::of(id) {
+            ClientIdentifier::Subnet(net) => {
+                if let Some(other) = config.clients.iter().find(|c| c.subnet == Some(net)) {
+                    return taken(other);
+                }
+                subnets.push(net);
             }
-            subnets.push(net);
-            continue;
+            ClientIdentifier::ClientId(client_id) => {
+                if let Some(other) =
+                    (config.clients.iter()).find(|c| c.client_ids.contains(&client_id))
+                {
+                    return taken(other);
+                }
+                client_ids.push(client_id);
+            }
+            ClientIdentifier::Other => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "adding client: {id:?}: Ward knows clients by IP address, subnet or \
+                         ClientID (MAC addresses are not supported)"
+                    ),
+                ));
+            }
         }
-        let client_id = id.to_ascii_lowercase();
-        if ward_config::check_client_id(&client_id).is_err() {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "adding client: {id:?}: Ward knows clients by IP address, subnet or \
-                     ClientID (MAC addresses are not supported)"
-                ),
-            ));
-        }
-        if let Some(other) = config
-            .clients
-            .iter()
-            .find(|c| c.client_ids.contains(&client_id))
-        {
-            return taken(other);
-        }
-        client_ids.push(client_id);
     }
     let mut servers = Vec::new();
     for line in body.upstreams.iter().map(|l| l.trim()) {
@@ -695,21 +696,14 @@ fn add_client(config: &mut Config, body: ClientBody) -> Result<(), Refusal> {
         upstream,
     };
     let policy = ward_config::import::client_policy(config, &name, &settings).name;
-    let rule = |subnet, client_ids| ward_config::ClientRule {
-        subnet,
-        client_ids,
-        policy: policy.clone(),
+    let like = ward_config::ClientRule {
+        subnet: None,
+        client_ids: Vec::new(),
+        policy,
         name: Some(name.clone()),
         tags: body.tags.clone(),
     };
-    // The ClientIDs go with the first subnet's rule, or make one of their own.
-    let mut rules = Vec::new();
-    for subnet in subnets {
-        rules.push(rule(Some(subnet), std::mem::take(&mut client_ids)));
-    }
-    if !client_ids.is_empty() {
-        rules.push(rule(None, client_ids));
-    }
+    let rules = ward_config::import::client_rules(subnets, client_ids, &like);
     config.clients.extend(rules);
     Ok(())
 }

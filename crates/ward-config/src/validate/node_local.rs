@@ -21,8 +21,7 @@ impl Validator<'_> {
         }
     }
 
-    /// `dns.tls`: a certificate and key for its listeners, a server name that is a name,
-    /// and listeners on ports of their own.
+    /// `dns.tls`: a certificate and key for its listeners, a server name that is a name.
     pub(super) fn tls(&mut self) {
         let tls = &self.config.dns.tls;
         let at = root().key("dns").key("tls");
@@ -51,37 +50,37 @@ impl Validator<'_> {
         {
             self.push(at.key("server_name"), ErrorKind::InvalidValue { message });
         }
-        // Every TCP listener before the encrypted ones, by the field that names it.
-        let mut taken: Vec<(SocketAddr, String)> = Vec::new();
-        let dns = &self.config.dns;
-        taken.extend(
-            dns.listen
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (*a, format!("dns.listen[{i}]"))),
+    }
+
+    /// Every listener on an address of its own: plain DNS, the admin API, the webhook,
+    /// DNS over TLS and over HTTPS, each reported against the first one before it that
+    /// takes its address (port 0 asks the system for a free port: two never collide).
+    pub(super) fn listeners(&mut self) {
+        let (config, tls) = (self.config, &self.config.dns.tls);
+        let listed = |at: FieldPath, addrs: &[SocketAddr]| -> Vec<(SocketAddr, FieldPath)> {
+            (addrs.iter().enumerate())
+                .map(|(i, a)| (*a, at.index(i)))
+                .collect()
+        };
+        let mut all = listed(root().key("dns").key("listen"), &config.dns.listen);
+        all.push((config.admin.listen, root().key("admin").key("listen")));
+        all.extend(
+            (config.external_dns.listen).map(|a| (a, root().key("external_dns").key("listen"))),
         );
-        taken.push((self.config.admin.listen, "admin.listen".to_owned()));
-        if let Some(a) = self.config.external_dns.listen {
-            taken.push((a, "external_dns.listen".to_owned()));
-        }
-        for (field, addrs) in [("dot", &tls.dot), ("doh", &tls.doh)] {
-            for (i, addr) in addrs.iter().enumerate() {
-                // Port 0 asks the system for a free port: two of them never collide.
-                let first = taken
-                    .iter()
-                    .find(|(a, _)| a == addr && a.port() != 0)
-                    .map(|(_, f)| f.clone());
-                if let Some(first) = first {
-                    self.push(
-                        at.key(field).index(i),
-                        ErrorKind::Duplicate {
-                            what: "listen address",
-                            name: addr.to_string(),
-                            first,
-                        },
-                    );
-                }
-                taken.push((*addr, format!("dns.tls.{field}[{i}]")));
+        let at = root().key("dns").key("tls");
+        all.extend(listed(at.key("dot"), &tls.dot));
+        all.extend(listed(at.key("doh"), &tls.doh));
+        for (n, (addr, path)) in all.iter().enumerate() {
+            let first = all[..n].iter().find(|(a, _)| a == addr);
+            if let Some((_, first)) = first.filter(|_| addr.port() != 0) {
+                self.push(
+                    path.clone(),
+                    ErrorKind::Duplicate {
+                        what: "listen address",
+                        name: addr.to_string(),
+                        first: first.to_string(),
+                    },
+                );
             }
         }
     }
